@@ -1,0 +1,71 @@
+using Vigil.Core.Alerts;
+using Vigil.Core.Events;
+
+namespace Vigil.Storage;
+
+/// <summary>Filters, paging and sort order of an alert query.</summary>
+public sealed record AlertQuery
+{
+    public Severity? Severity { get; init; }
+
+    public string? Rule { get; init; }
+
+    public AlertStatus? Status { get; init; }
+
+    public string? UserId { get; init; }
+
+    public string? IpAddress { get; init; }
+
+    /// <summary>Inclusive lower bound on event time.</summary>
+    public DateTimeOffset? From { get; init; }
+
+    /// <summary>Exclusive upper bound on event time.</summary>
+    public DateTimeOffset? To { get; init; }
+
+    public int Limit { get; init; } = 100;
+
+    public int Offset { get; init; }
+
+    /// <summary>Newest first by event time when true (the default), oldest first otherwise.</summary>
+    public bool Descending { get; init; } = true;
+}
+
+/// <summary>Alert counts by severity.</summary>
+public readonly record struct SeverityCounts(long Low, long Medium, long High, long Critical)
+{
+    public long Total => Low + Medium + High + Critical;
+}
+
+/// <summary>
+/// The persistent store of alerts and dead letters. Implemented for PostgreSQL and SQLite; both pass the
+/// same test suite. Writes are idempotent: an alert id or a dead letter's (topic, partition, offset)
+/// already stored is skipped, so a replay after a crash does not duplicate rows.
+/// </summary>
+public interface IVigilStore : IAsyncDisposable
+{
+    /// <summary>Which database this is, for health output: <c>sqlite</c> or <c>postgresql</c>.</summary>
+    string Kind { get; }
+
+    /// <summary>Applies the versioned migrations not yet applied.</summary>
+    Task MigrateAsync(CancellationToken ct);
+
+    /// <summary>Inserts the alerts not already stored; returns how many were new.</summary>
+    Task<int> InsertAlertsAsync(IReadOnlyList<Alert> alerts, CancellationToken ct);
+
+    Task<IReadOnlyList<Alert>> QueryAlertsAsync(AlertQuery query, CancellationToken ct);
+
+    Task<Alert?> GetAlertAsync(string alertId, CancellationToken ct);
+
+    Task<SeverityCounts> CountAlertsBySeverityAsync(CancellationToken ct);
+
+    /// <summary>Inserts the dead letters not already stored; returns how many were new.</summary>
+    Task<int> InsertDeadLettersAsync(IReadOnlyList<DeadLetter> letters, CancellationToken ct);
+
+    Task<long> CountDeadLettersAsync(CancellationToken ct);
+
+    /// <summary>Newest dead letters first.</summary>
+    Task<IReadOnlyList<DeadLetter>> RecentDeadLettersAsync(int limit, CancellationToken ct);
+
+    /// <summary>True when the database answers a trivial query.</summary>
+    Task<bool> PingAsync(CancellationToken ct);
+}

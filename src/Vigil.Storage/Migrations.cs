@@ -1,0 +1,96 @@
+namespace Vigil.Storage;
+
+/// <summary>
+/// Versioned schema migrations, one list per dialect. A migration is never edited once released:
+/// a change is a new version at the end, so every database converges on the same schema.
+/// </summary>
+internal static class Migrations
+{
+    public static readonly IReadOnlyList<(int Version, string Sql)> Sqlite =
+    [
+        (1, """
+            CREATE TABLE security_alerts (
+                alert_id     TEXT PRIMARY KEY,
+                rule         TEXT NOT NULL,
+                severity     INTEGER NOT NULL,
+                user_id      TEXT NULL,
+                ip_address   TEXT NULL,
+                event_time   INTEGER NOT NULL,
+                detected_at  INTEGER NOT NULL,
+                window_start INTEGER NULL,
+                window_end   INTEGER NULL,
+                score        REAL NOT NULL,
+                summary      TEXT NOT NULL,
+                evidence     TEXT NOT NULL,
+                status       INTEGER NOT NULL,
+                status_by    TEXT NULL,
+                status_at    INTEGER NULL
+            );
+            CREATE INDEX ix_alerts_event_time ON security_alerts (event_time DESC);
+            CREATE INDEX ix_alerts_rule ON security_alerts (rule, event_time DESC);
+            CREATE INDEX ix_alerts_severity ON security_alerts (severity, event_time DESC);
+            CREATE INDEX ix_alerts_user ON security_alerts (user_id, event_time DESC);
+            CREATE INDEX ix_alerts_ip ON security_alerts (ip_address, event_time DESC);
+            CREATE INDEX ix_alerts_status ON security_alerts (status, event_time DESC);
+            CREATE TABLE dead_letters (
+                id            INTEGER PRIMARY KEY AUTOINCREMENT,
+                source_topic  TEXT NOT NULL,
+                partition_id  INTEGER NOT NULL,
+                offset_value  INTEGER NOT NULL,
+                reason        TEXT NOT NULL,
+                detail        TEXT NOT NULL,
+                message_key   TEXT NULL,
+                raw           BLOB NOT NULL,
+                raw_length    INTEGER NOT NULL,
+                received_at   INTEGER NOT NULL
+            );
+            CREATE UNIQUE INDEX ux_dead_letters_source ON dead_letters (source_topic, partition_id, offset_value)
+                WHERE offset_value >= 0;
+            CREATE INDEX ix_dead_letters_received ON dead_letters (received_at DESC);
+            """),
+    ];
+
+    public static readonly IReadOnlyList<(int Version, string Sql)> Postgres =
+    [
+        (1, """
+            CREATE TABLE security_alerts (
+                alert_id     TEXT PRIMARY KEY,
+                rule         TEXT NOT NULL,
+                severity     SMALLINT NOT NULL,
+                user_id      TEXT NULL,
+                ip_address   TEXT NULL,
+                event_time   TIMESTAMPTZ NOT NULL,
+                detected_at  TIMESTAMPTZ NOT NULL,
+                window_start TIMESTAMPTZ NULL,
+                window_end   TIMESTAMPTZ NULL,
+                score        DOUBLE PRECISION NOT NULL,
+                summary      TEXT NOT NULL,
+                evidence     JSONB NOT NULL,
+                status       SMALLINT NOT NULL,
+                status_by    TEXT NULL,
+                status_at    TIMESTAMPTZ NULL
+            );
+            CREATE INDEX ix_alerts_event_time ON security_alerts (event_time DESC);
+            CREATE INDEX ix_alerts_rule ON security_alerts (rule, event_time DESC);
+            CREATE INDEX ix_alerts_severity ON security_alerts (severity, event_time DESC);
+            CREATE INDEX ix_alerts_user ON security_alerts (user_id, event_time DESC);
+            CREATE INDEX ix_alerts_ip ON security_alerts (ip_address, event_time DESC);
+            CREATE INDEX ix_alerts_status ON security_alerts (status, event_time DESC);
+            CREATE TABLE dead_letters (
+                id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                source_topic  TEXT NOT NULL,
+                partition_id  INTEGER NOT NULL,
+                offset_value  BIGINT NOT NULL,
+                reason        TEXT NOT NULL,
+                detail        TEXT NOT NULL,
+                message_key   TEXT NULL,
+                raw           BYTEA NOT NULL,
+                raw_length    INTEGER NOT NULL,
+                received_at   TIMESTAMPTZ NOT NULL
+            );
+            CREATE UNIQUE INDEX ux_dead_letters_source ON dead_letters (source_topic, partition_id, offset_value)
+                WHERE offset_value >= 0;
+            CREATE INDEX ix_dead_letters_received ON dead_letters (received_at DESC);
+            """),
+    ];
+}

@@ -1,0 +1,235 @@
+using System.Data.Common;
+using Npgsql;
+using NpgsqlTypes;
+using Vigil.Core.Alerts;
+using Vigil.Core.Events;
+
+namespace Vigil.Storage;
+
+/// <summary>
+/// The PostgreSQL store. Batches go in as arrays through one <c>INSERT … SELECT FROM unnest(…)</c>
+/// statement, so a batch of a thousand alerts is one round trip, and <c>ON CONFLICT DO NOTHING</c>
+/// makes replays idempotent.
+/// </summary>
+public sealed class PostgresVigilStore(string connectionString) : IVigilStore
+{
+    private readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create(connectionString);
+
+    public string Kind => "postgresql";
+
+    public async Task MigrateAsync(CancellationToken ct)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        // One migrator at a time across instances: the advisory lock is released with the transaction.
+        await Execute(connection, tx, "SELECT pg_advisory_xact_lock(7231104);", ct);
+        await Execute(connection, tx,
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());", ct);
+        int current;
+        await using (var read = new NpgsqlCommand("SELECT COALESCE(MAX(version), 0) FROM schema_version;", connection, tx))
+        {
+            current = (int)(await read.ExecuteScalarAsync(ct))!;
+        }
+        foreach (var (version, sql) in Migrations.Postgres)
+        {
+            if (version <= current)
+            {
+                continue;
+            }
+            await Execute(connection, tx, sql, ct);
+            await using var record = new NpgsqlCommand("INSERT INTO schema_version (version) VALUES (@v);", connection, tx);
+            record.Parameters.AddWithValue("v", version);
+            await record.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+    }
+
+    public async Task<int> InsertAlertsAsync(IReadOnlyList<Alert> alerts, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(alerts);
+        if (alerts.Count == 0)
+        {
+            return 0;
+        }
+        var n = alerts.Count;
+        var ids = new string[n];
+        var rules = new string[n];
+        var severities = new short[n];
+        var users = new string?[n];
+        var ips = new string?[n];
+        var eventTimes = new DateTime[n];
+        var detectedAts = new DateTime[n];
+        var windowStarts = new DateTime?[n];
+        var windowEnds = new DateTime?[n];
+        var scores = new double[n];
+        var summaries = new string[n];
+        var evidence = new string[n];
+        var statuses = new short[n];
+        for (var i = 0; i < n; i++)
+        {
+            var a = alerts[i];
+            ids[i] = a.AlertId;
+            rules[i] = a.Rule;
+            severities[i] = (short)a.Severity;
+            users[i] = a.UserId;
+            ips[i] = a.IpAddress;
+            eventTimes[i] = a.EventTime.UtcDateTime;
+            detectedAts[i] = a.DetectedAt.UtcDateTime;
+            windowStarts[i] = a.WindowStart?.UtcDateTime;
+            windowEnds[i] = a.WindowEnd?.UtcDateTime;
+            scores[i] = a.Score;
+            summaries[i] = a.Summary;
+            evidence[i] = AlertJson.EvidenceToJson(a.Evidence);
+            statuses[i] = (short)a.Status;
+        }
+        await using var command = _dataSource.CreateCommand($"""
+            INSERT INTO security_alerts ({AlertRows.Columns})
+            SELECT id, rule, sev, usr, ip, et, da, ws, we, score, summary, ev::jsonb, st
+            FROM unnest(@ids, @rules, @sev, @users, @ips, @et, @da, @ws, @we, @scores, @summaries, @ev, @st)
+                AS t(id, rule, sev, usr, ip, et, da, ws, we, score, summary, ev, st)
+            ON CONFLICT (alert_id) DO NOTHING;
+            """);
+        command.Parameters.Add(new NpgsqlParameter<string[]>("ids", ids));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("rules", rules));
+        command.Parameters.Add(new NpgsqlParameter<short[]>("sev", severities));
+        command.Parameters.Add(new NpgsqlParameter("users", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = users });
+        command.Parameters.Add(new NpgsqlParameter("ips", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = ips });
+        command.Parameters.Add(new NpgsqlParameter("et", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = eventTimes });
+        command.Parameters.Add(new NpgsqlParameter("da", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = detectedAts });
+        command.Parameters.Add(new NpgsqlParameter("ws", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = windowStarts });
+        command.Parameters.Add(new NpgsqlParameter("we", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = windowEnds });
+        command.Parameters.Add(new NpgsqlParameter<double[]>("scores", scores));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("summaries", summaries));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("ev", evidence));
+        command.Parameters.Add(new NpgsqlParameter<short[]>("st", statuses));
+        return await command.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<Alert>> QueryAlertsAsync(AlertQuery query, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using var command = _dataSource.CreateCommand();
+        var filter = AlertRows.BuildFilter(query, command, t => t.UtcDateTime);
+        command.CommandText = $"SELECT {SelectColumns} FROM security_alerts{filter};";
+        return await ReadAlertsAsync(command, ct);
+    }
+
+    public async Task<Alert?> GetAlertAsync(string alertId, CancellationToken ct)
+    {
+        await using var command = _dataSource.CreateCommand($"SELECT {SelectColumns} FROM security_alerts WHERE alert_id = @id;");
+        command.Parameters.AddWithValue("id", alertId);
+        var alerts = await ReadAlertsAsync(command, ct);
+        return alerts.Count == 0 ? null : alerts[0];
+    }
+
+    public async Task<SeverityCounts> CountAlertsBySeverityAsync(CancellationToken ct)
+    {
+        await using var command = _dataSource.CreateCommand("SELECT severity, COUNT(*) FROM security_alerts GROUP BY severity;");
+        var counts = new long[5];
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            var s = reader.GetInt16(0);
+            if (s is >= 1 and <= 4)
+            {
+                counts[s] = reader.GetInt64(1);
+            }
+        }
+        return new SeverityCounts(counts[1], counts[2], counts[3], counts[4]);
+    }
+
+    public async Task<int> InsertDeadLettersAsync(IReadOnlyList<DeadLetter> letters, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(letters);
+        if (letters.Count == 0)
+        {
+            return 0;
+        }
+        var inserted = 0;
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        await using var batch = new NpgsqlBatch(connection);
+        foreach (var letter in letters)
+        {
+            var command = new NpgsqlBatchCommand($"""
+                INSERT INTO dead_letters ({AlertRows.DeadLetterColumns})
+                VALUES (@topic, @partition, @offset, @reason, @detail, @key, @raw, @rawLength, @receivedAt)
+                ON CONFLICT (source_topic, partition_id, offset_value) WHERE offset_value >= 0 DO NOTHING;
+                """);
+            command.Parameters.AddWithValue("topic", letter.SourceTopic);
+            command.Parameters.AddWithValue("partition", letter.Partition);
+            command.Parameters.AddWithValue("offset", letter.Offset);
+            command.Parameters.AddWithValue("reason", letter.Reason);
+            command.Parameters.AddWithValue("detail", letter.Detail);
+            command.Parameters.Add(new NpgsqlParameter("key", NpgsqlDbType.Text) { Value = (object?)letter.Key ?? DBNull.Value });
+            command.Parameters.AddWithValue("raw", letter.Raw.ToArray());
+            command.Parameters.AddWithValue("rawLength", letter.RawLength);
+            command.Parameters.AddWithValue("receivedAt", letter.ReceivedAt.UtcDateTime);
+            batch.BatchCommands.Add(command);
+        }
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        await reader.CloseAsync();
+        foreach (var command in batch.BatchCommands)
+        {
+            inserted += command.RecordsAffected;
+        }
+        return inserted;
+    }
+
+    public async Task<long> CountDeadLettersAsync(CancellationToken ct)
+    {
+        await using var command = _dataSource.CreateCommand("SELECT COUNT(*) FROM dead_letters;");
+        return (long)(await command.ExecuteScalarAsync(ct))!;
+    }
+
+    public async Task<IReadOnlyList<DeadLetter>> RecentDeadLettersAsync(int limit, CancellationToken ct)
+    {
+        await using var command = _dataSource.CreateCommand(
+            $"SELECT {AlertRows.DeadLetterColumns} FROM dead_letters ORDER BY received_at DESC, id DESC LIMIT @limit;");
+        command.Parameters.AddWithValue("limit", Math.Clamp(limit, 0, 10_000));
+        var result = new List<DeadLetter>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            result.Add(AlertRows.ReadDeadLetter(reader, FromTimestamp));
+        }
+        return result;
+    }
+
+    public async Task<bool> PingAsync(CancellationToken ct)
+    {
+        try
+        {
+            await using var command = _dataSource.CreateCommand("SELECT 1;");
+            return Equals(await command.ExecuteScalarAsync(ct), 1);
+        }
+        catch (NpgsqlException)
+        {
+            return false;
+        }
+    }
+
+    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    // evidence is jsonb; read it back as text so both stores map rows the same way.
+    private static readonly string SelectColumns = AlertRows.Columns.Replace("evidence", "evidence::text", StringComparison.Ordinal);
+
+    private static async Task Execute(NpgsqlConnection connection, NpgsqlTransaction tx, string sql, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, tx);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    private static async Task<IReadOnlyList<Alert>> ReadAlertsAsync(DbCommand command, CancellationToken ct)
+    {
+        var result = new List<Alert>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            result.Add(AlertRows.Read(reader, FromTimestamp));
+        }
+        return result;
+    }
+
+    private static DateTimeOffset FromTimestamp(DbDataReader reader, int ordinal) =>
+        new(DateTime.SpecifyKind(reader.GetDateTime(ordinal), DateTimeKind.Utc));
+}

@@ -1,0 +1,278 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Vigil.Core.Alerts;
+using Vigil.Core.Events;
+
+namespace Vigil.Storage;
+
+/// <summary>
+/// The embedded default store: one SQLite file in WAL mode. Times are stored as Unix milliseconds so that
+/// range queries use the indexes.
+/// </summary>
+public sealed class SqliteVigilStore : IVigilStore
+{
+    private readonly string _connectionString;
+
+    /// <summary>Opens (creating when missing) the database file at <paramref name="path"/>.</summary>
+    public SqliteVigilStore(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    public string Kind => "sqlite";
+
+    public async Task MigrateAsync(CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using (var wal = connection.CreateCommand())
+        {
+            wal.CommandText = "PRAGMA journal_mode = WAL;";
+            await wal.ExecuteNonQueryAsync(ct);
+        }
+        await using (var create = connection.CreateCommand())
+        {
+            create.CommandText = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);";
+            await create.ExecuteNonQueryAsync(ct);
+        }
+        var current = 0L;
+        await using (var read = connection.CreateCommand())
+        {
+            read.CommandText = "SELECT COALESCE(MAX(version), 0) FROM schema_version;";
+            current = (long)(await read.ExecuteScalarAsync(ct))!;
+        }
+        foreach (var (version, sql) in Migrations.Sqlite)
+        {
+            if (version <= current)
+            {
+                continue;
+            }
+            await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
+            await using (var apply = connection.CreateCommand())
+            {
+                apply.Transaction = tx;
+                apply.CommandText = sql;
+                await apply.ExecuteNonQueryAsync(ct);
+            }
+            await using (var record = connection.CreateCommand())
+            {
+                record.Transaction = tx;
+                record.CommandText = "INSERT INTO schema_version (version, applied_at) VALUES (@v, @t);";
+                record.Parameters.AddWithValue("@v", version);
+                record.Parameters.AddWithValue("@t", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                await record.ExecuteNonQueryAsync(ct);
+            }
+            await tx.CommitAsync(ct);
+        }
+    }
+
+    public async Task<int> InsertAlertsAsync(IReadOnlyList<Alert> alerts, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(alerts);
+        if (alerts.Count == 0)
+        {
+            return 0;
+        }
+        await using var connection = await OpenAsync(ct);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
+        await using var insert = connection.CreateCommand();
+        insert.Transaction = tx;
+        insert.CommandText = $"""
+            INSERT INTO security_alerts ({AlertRows.Columns})
+            VALUES (@id, @rule, @severity, @user, @ip, @eventTime, @detectedAt, @windowStart, @windowEnd, @score, @summary, @evidence, @status)
+            ON CONFLICT (alert_id) DO NOTHING;
+            """;
+        var id = insert.Parameters.Add("@id", SqliteType.Text);
+        var rule = insert.Parameters.Add("@rule", SqliteType.Text);
+        var severity = insert.Parameters.Add("@severity", SqliteType.Integer);
+        var user = insert.Parameters.Add("@user", SqliteType.Text);
+        var ip = insert.Parameters.Add("@ip", SqliteType.Text);
+        var eventTime = insert.Parameters.Add("@eventTime", SqliteType.Integer);
+        var detectedAt = insert.Parameters.Add("@detectedAt", SqliteType.Integer);
+        var windowStart = insert.Parameters.Add("@windowStart", SqliteType.Integer);
+        var windowEnd = insert.Parameters.Add("@windowEnd", SqliteType.Integer);
+        var score = insert.Parameters.Add("@score", SqliteType.Real);
+        var summary = insert.Parameters.Add("@summary", SqliteType.Text);
+        var evidence = insert.Parameters.Add("@evidence", SqliteType.Text);
+        var status = insert.Parameters.Add("@status", SqliteType.Integer);
+        await insert.PrepareAsync(ct);
+        var inserted = 0;
+        foreach (var alert in alerts)
+        {
+            id.Value = alert.AlertId;
+            rule.Value = alert.Rule;
+            severity.Value = (int)alert.Severity;
+            user.Value = (object?)alert.UserId ?? DBNull.Value;
+            ip.Value = (object?)alert.IpAddress ?? DBNull.Value;
+            eventTime.Value = alert.EventTime.ToUnixTimeMilliseconds();
+            detectedAt.Value = alert.DetectedAt.ToUnixTimeMilliseconds();
+            windowStart.Value = alert.WindowStart is { } ws ? ws.ToUnixTimeMilliseconds() : DBNull.Value;
+            windowEnd.Value = alert.WindowEnd is { } we ? we.ToUnixTimeMilliseconds() : DBNull.Value;
+            score.Value = alert.Score;
+            summary.Value = alert.Summary;
+            evidence.Value = AlertJson.EvidenceToJson(alert.Evidence);
+            status.Value = (int)alert.Status;
+            inserted += await insert.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+        return inserted;
+    }
+
+    public async Task<IReadOnlyList<Alert>> QueryAlertsAsync(AlertQuery query, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using var connection = await OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        var filter = AlertRows.BuildFilter(query, command, t => t.ToUnixTimeMilliseconds());
+        command.CommandText = $"SELECT {AlertRows.Columns} FROM security_alerts{filter};";
+        return await ReadAlertsAsync(command, ct);
+    }
+
+    public async Task<Alert?> GetAlertAsync(string alertId, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {AlertRows.Columns} FROM security_alerts WHERE alert_id = @id;";
+        command.Parameters.AddWithValue("@id", alertId);
+        var alerts = await ReadAlertsAsync(command, ct);
+        return alerts.Count == 0 ? null : alerts[0];
+    }
+
+    public async Task<SeverityCounts> CountAlertsBySeverityAsync(CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT severity, COUNT(*) FROM security_alerts GROUP BY severity;";
+        var counts = new long[5];
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            var s = reader.GetInt32(0);
+            if (s is >= 1 and <= 4)
+            {
+                counts[s] = reader.GetInt64(1);
+            }
+        }
+        return new SeverityCounts(counts[1], counts[2], counts[3], counts[4]);
+    }
+
+    public async Task<int> InsertDeadLettersAsync(IReadOnlyList<DeadLetter> letters, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(letters);
+        if (letters.Count == 0)
+        {
+            return 0;
+        }
+        await using var connection = await OpenAsync(ct);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
+        await using var insert = connection.CreateCommand();
+        insert.Transaction = tx;
+        insert.CommandText = $"""
+            INSERT INTO dead_letters ({AlertRows.DeadLetterColumns})
+            VALUES (@topic, @partition, @offset, @reason, @detail, @key, @raw, @rawLength, @receivedAt)
+            ON CONFLICT (source_topic, partition_id, offset_value) WHERE offset_value >= 0 DO NOTHING;
+            """;
+        var topic = insert.Parameters.Add("@topic", SqliteType.Text);
+        var partition = insert.Parameters.Add("@partition", SqliteType.Integer);
+        var offset = insert.Parameters.Add("@offset", SqliteType.Integer);
+        var reason = insert.Parameters.Add("@reason", SqliteType.Text);
+        var detail = insert.Parameters.Add("@detail", SqliteType.Text);
+        var key = insert.Parameters.Add("@key", SqliteType.Text);
+        var raw = insert.Parameters.Add("@raw", SqliteType.Blob);
+        var rawLength = insert.Parameters.Add("@rawLength", SqliteType.Integer);
+        var receivedAt = insert.Parameters.Add("@receivedAt", SqliteType.Integer);
+        var inserted = 0;
+        foreach (var letter in letters)
+        {
+            topic.Value = letter.SourceTopic;
+            partition.Value = letter.Partition;
+            offset.Value = letter.Offset;
+            reason.Value = letter.Reason;
+            detail.Value = letter.Detail;
+            key.Value = (object?)letter.Key ?? DBNull.Value;
+            raw.Value = letter.Raw.ToArray();
+            rawLength.Value = letter.RawLength;
+            receivedAt.Value = letter.ReceivedAt.ToUnixTimeMilliseconds();
+            inserted += await insert.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+        return inserted;
+    }
+
+    public async Task<long> CountDeadLettersAsync(CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM dead_letters;";
+        return (long)(await command.ExecuteScalarAsync(ct))!;
+    }
+
+    public async Task<IReadOnlyList<DeadLetter>> RecentDeadLettersAsync(int limit, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {AlertRows.DeadLetterColumns} FROM dead_letters ORDER BY received_at DESC, id DESC LIMIT @limit;";
+        command.Parameters.AddWithValue("@limit", Math.Clamp(limit, 0, 10_000));
+        var result = new List<DeadLetter>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            result.Add(AlertRows.ReadDeadLetter(reader, FromMs));
+        }
+        return result;
+    }
+
+    public async Task<bool> PingAsync(CancellationToken ct)
+    {
+        try
+        {
+            await using var connection = await OpenAsync(ct);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT 1;";
+            return Equals(await command.ExecuteScalarAsync(ct), 1L);
+        }
+        catch (SqliteException)
+        {
+            return false;
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        // Pooled connections keep the file open; release them so the file can be deleted or moved.
+        SqliteConnection.ClearAllPools();
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken ct)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(ct);
+        return connection;
+    }
+
+    private static async Task<IReadOnlyList<Alert>> ReadAlertsAsync(DbCommand command, CancellationToken ct)
+    {
+        var result = new List<Alert>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            result.Add(AlertRows.Read(reader, FromMs));
+        }
+        return result;
+    }
+
+    private static DateTimeOffset FromMs(DbDataReader reader, int ordinal) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(ordinal));
+}

@@ -1,0 +1,234 @@
+using System.Text.Json;
+using Vigil.Core.Alerts;
+using Vigil.Core.Events;
+
+namespace Vigil.Storage.Tests;
+
+/// <summary>The contract every <see cref="IVigilStore"/> meets; run against both real databases.</summary>
+public abstract class VigilStoreTests : IAsyncLifetime
+{
+    private static readonly DateTimeOffset s_t0 = new(2026, 1, 5, 12, 0, 0, TimeSpan.Zero);
+
+    protected IVigilStore Store { get; private set; } = null!;
+
+    protected abstract Task<IVigilStore> CreateStoreAsync();
+
+    public async Task InitializeAsync()
+    {
+        Store = await CreateStoreAsync();
+        await Store.MigrateAsync(CancellationToken.None);
+    }
+
+    public async Task DisposeAsync() => await Store.DisposeAsync();
+
+    internal static Alert MakeAlert(string trigger, Severity severity = Severity.Medium, string user = "u-1",
+        string rule = "BRUTE_FORCE", int minute = 0, string? ip = "203.0.113.7") => new()
+    {
+        AlertId = Alert.MakeId(rule, user, trigger),
+        Rule = rule,
+        Severity = severity,
+        UserId = user,
+        IpAddress = ip,
+        EventTime = s_t0.AddMinutes(minute),
+        DetectedAt = s_t0.AddMinutes(minute).AddMilliseconds(40),
+        WindowStart = s_t0.AddMinutes(minute).AddSeconds(-90),
+        WindowEnd = s_t0.AddMinutes(minute),
+        Score = 0.75,
+        Summary = "12 failed logins in 90 s from 3 IPs",
+        Evidence = new Dictionary<string, object?>
+        {
+            ["eventIds"] = new List<string> { "e-1", "e-2" },
+            ["failures"] = 12,
+        },
+    };
+
+    [Fact]
+    public async Task MigrateAsync_RunTwice_IsIdempotent()
+    {
+        await Store.MigrateAsync(CancellationToken.None);
+        Assert.True(await Store.PingAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task InsertAlertsAsync_RoundTrip_KeepsEveryField()
+    {
+        var alert = MakeAlert("e-42");
+        Assert.Equal(1, await Store.InsertAlertsAsync([alert], CancellationToken.None));
+
+        var read = await Store.GetAlertAsync(alert.AlertId, CancellationToken.None);
+
+        Assert.NotNull(read);
+        Assert.Equal(alert.AlertId, read.AlertId);
+        Assert.Equal(alert.Rule, read.Rule);
+        Assert.Equal(alert.Severity, read.Severity);
+        Assert.Equal(alert.UserId, read.UserId);
+        Assert.Equal(alert.IpAddress, read.IpAddress);
+        Assert.Equal(alert.EventTime, read.EventTime);
+        Assert.Equal(alert.DetectedAt, read.DetectedAt);
+        Assert.Equal(alert.WindowStart, read.WindowStart);
+        Assert.Equal(alert.WindowEnd, read.WindowEnd);
+        Assert.Equal(alert.Score, read.Score);
+        Assert.Equal(alert.Summary, read.Summary);
+        Assert.Equal(AlertStatus.Open, read.Status);
+        var ids = Assert.IsType<JsonElement>(read.Evidence["eventIds"]);
+        Assert.Equal(["e-1", "e-2"], ids.EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(12, Assert.IsType<JsonElement>(read.Evidence["failures"]).GetInt32());
+    }
+
+    [Fact]
+    public async Task InsertAlertsAsync_SameIdTwice_StoresOnce()
+    {
+        var alert = MakeAlert("e-1");
+        Assert.Equal(1, await Store.InsertAlertsAsync([alert], CancellationToken.None));
+        Assert.Equal(0, await Store.InsertAlertsAsync([alert, alert with { Summary = "changed" }], CancellationToken.None));
+
+        var all = await Store.QueryAlertsAsync(new AlertQuery(), CancellationToken.None);
+
+        var only = Assert.Single(all);
+        Assert.Equal("12 failed logins in 90 s from 3 IPs", only.Summary);
+    }
+
+    [Fact]
+    public async Task InsertAlertsAsync_NullOptionalFields_RoundTrip()
+    {
+        var alert = MakeAlert("e-9", ip: null) with { WindowStart = null, WindowEnd = null };
+        await Store.InsertAlertsAsync([alert], CancellationToken.None);
+
+        var read = await Store.GetAlertAsync(alert.AlertId, CancellationToken.None);
+
+        Assert.NotNull(read);
+        Assert.Null(read.IpAddress);
+        Assert.Null(read.WindowStart);
+        Assert.Null(read.WindowEnd);
+    }
+
+    [Fact]
+    public async Task QueryAlertsAsync_Filters_ReturnOnlyMatches()
+    {
+        await Store.InsertAlertsAsync(
+        [
+            MakeAlert("a", Severity.Medium, "u-1", "BRUTE_FORCE", 0),
+            MakeAlert("b", Severity.High, "u-1", "BRUTE_FORCE", 1),
+            MakeAlert("c", Severity.Critical, "u-2", "ACCOUNT_TAKEOVER", 2, "198.51.100.1"),
+            MakeAlert("d", Severity.Low, "u-3", "IMPOSSIBLE_TRAVEL", 3),
+        ], CancellationToken.None);
+
+        var high = await Store.QueryAlertsAsync(new AlertQuery { Severity = Severity.High }, CancellationToken.None);
+        var byUser = await Store.QueryAlertsAsync(new AlertQuery { UserId = "u-1" }, CancellationToken.None);
+        var byRule = await Store.QueryAlertsAsync(new AlertQuery { Rule = "ACCOUNT_TAKEOVER" }, CancellationToken.None);
+        var byIp = await Store.QueryAlertsAsync(new AlertQuery { IpAddress = "198.51.100.1" }, CancellationToken.None);
+        var byTime = await Store.QueryAlertsAsync(new AlertQuery { From = s_t0.AddMinutes(1), To = s_t0.AddMinutes(3) }, CancellationToken.None);
+        var open = await Store.QueryAlertsAsync(new AlertQuery { Status = AlertStatus.Open }, CancellationToken.None);
+        var resolved = await Store.QueryAlertsAsync(new AlertQuery { Status = AlertStatus.Resolved }, CancellationToken.None);
+
+        Assert.Equal(Severity.High, Assert.Single(high).Severity);
+        Assert.Equal(2, byUser.Count);
+        Assert.Equal("u-2", Assert.Single(byRule).UserId);
+        Assert.Equal("u-2", Assert.Single(byIp).UserId);
+        Assert.Equal([Severity.Critical, Severity.High], byTime.Select(a => a.Severity));
+        Assert.Equal(4, open.Count);
+        Assert.Empty(resolved);
+    }
+
+    [Fact]
+    public async Task QueryAlertsAsync_PagingAndOrder_AreStable()
+    {
+        var alerts = Enumerable.Range(0, 25).Select(i => MakeAlert($"t{i}", minute: i)).ToList();
+        await Store.InsertAlertsAsync(alerts, CancellationToken.None);
+
+        var page1 = await Store.QueryAlertsAsync(new AlertQuery { Limit = 10 }, CancellationToken.None);
+        var page3 = await Store.QueryAlertsAsync(new AlertQuery { Limit = 10, Offset = 20 }, CancellationToken.None);
+        var oldest = await Store.QueryAlertsAsync(new AlertQuery { Limit = 1, Descending = false }, CancellationToken.None);
+
+        Assert.Equal(10, page1.Count);
+        Assert.Equal(s_t0.AddMinutes(24), page1[0].EventTime);
+        Assert.Equal(5, page3.Count);
+        Assert.Equal(s_t0, page3[^1].EventTime);
+        Assert.Equal(s_t0, Assert.Single(oldest).EventTime);
+    }
+
+    [Fact]
+    public async Task QueryAlertsAsync_InjectionInFilterValue_IsTreatedAsData()
+    {
+        await Store.InsertAlertsAsync([MakeAlert("x")], CancellationToken.None);
+
+        var result = await Store.QueryAlertsAsync(new AlertQuery { UserId = "u-1' OR '1'='1" }, CancellationToken.None);
+
+        Assert.Empty(result);
+        Assert.Single(await Store.QueryAlertsAsync(new AlertQuery(), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task CountAlertsBySeverityAsync_CountsEachSeverity()
+    {
+        await Store.InsertAlertsAsync(
+        [
+            MakeAlert("1", Severity.Medium), MakeAlert("2", Severity.Medium), MakeAlert("3", Severity.High),
+            MakeAlert("4", Severity.Critical),
+        ], CancellationToken.None);
+
+        var counts = await Store.CountAlertsBySeverityAsync(CancellationToken.None);
+
+        Assert.Equal(new SeverityCounts(0, 2, 1, 1), counts);
+        Assert.Equal(4, counts.Total);
+    }
+
+    [Fact]
+    public async Task InsertDeadLettersAsync_SameSourceOffsetTwice_StoresOnce()
+    {
+        var raw = "{\"eventId\":"u8.ToArray();
+        var letter = DeadLetter.Create("user-events", 3, 1234, "u-1", raw, "TRUNCATED_JSON", "ends mid-value", s_t0);
+        var fromHttp = DeadLetter.Create("http", -1, -1, null, raw, "TRUNCATED_JSON", "ends mid-value", s_t0.AddSeconds(1));
+
+        Assert.Equal(1, await Store.InsertDeadLettersAsync([letter], CancellationToken.None));
+        Assert.Equal(0, await Store.InsertDeadLettersAsync([letter], CancellationToken.None));
+        // Sources without offsets cannot be de-duplicated, so each one is kept.
+        Assert.Equal(2, await Store.InsertDeadLettersAsync([fromHttp, fromHttp], CancellationToken.None));
+
+        Assert.Equal(3, await Store.CountDeadLettersAsync(CancellationToken.None));
+        var recent = await Store.RecentDeadLettersAsync(10, CancellationToken.None);
+        Assert.Equal(3, recent.Count);
+        var stored = recent.Single(d => d.SourceTopic == "user-events");
+        Assert.Equal(3, stored.Partition);
+        Assert.Equal(1234, stored.Offset);
+        Assert.Equal("TRUNCATED_JSON", stored.Reason);
+        Assert.Equal("u-1", stored.Key);
+        Assert.Equal(raw, stored.Raw.ToArray());
+        Assert.Equal(s_t0, stored.ReceivedAt);
+    }
+
+    [Fact]
+    public async Task InsertDeadLettersAsync_LargeMessage_StoresTruncatedBytesAndOriginalLength()
+    {
+        var raw = new byte[200_000];
+        raw.AsSpan().Fill((byte)'x');
+        var letter = DeadLetter.Create("user-events", 0, 1, null, raw, "MESSAGE_TOO_LARGE", "200000 bytes", s_t0);
+
+        await Store.InsertDeadLettersAsync([letter], CancellationToken.None);
+
+        var stored = Assert.Single(await Store.RecentDeadLettersAsync(1, CancellationToken.None));
+        Assert.Equal(DeadLetter.MaxRawBytes, stored.Raw.Length);
+        Assert.Equal(200_000, stored.RawLength);
+    }
+}
+
+public sealed class SqliteVigilStoreTests : VigilStoreTests, IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("vigil-sqlite-").FullName;
+
+    protected override Task<IVigilStore> CreateStoreAsync() =>
+        Task.FromResult<IVigilStore>(new SqliteVigilStore(Path.Combine(_directory, "nested", "vigil.db")));
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresVigilStoreTests(PostgresServer server) : VigilStoreTests
+{
+    protected override async Task<IVigilStore> CreateStoreAsync() =>
+        new PostgresVigilStore(await server.CreateDatabaseAsync());
+}
