@@ -20,7 +20,7 @@ public sealed record EventDecoderOptions
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1, nameof(MaxMessageBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxDepth, 3, nameof(MaxDepth));
-        // The reader's own limit is one deeper than ours, see JsonDecoding.ReaderOptions.
+        // Nothing legitimate nests this deep; a larger value is a configuration mistake, not a need.
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxDepth, 1000, nameof(MaxDepth));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxFutureSkew, TimeSpan.Zero, nameof(MaxFutureSkew));
         ArgumentOutOfRangeException.ThrowIfNegative(MaxProperties, nameof(MaxProperties));
