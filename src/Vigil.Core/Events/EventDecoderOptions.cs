@@ -1,0 +1,28 @@
+namespace Vigil.Core.Events;
+
+/// <summary>Limits shared by <see cref="EventDecoder"/> and <see cref="NotificationDecoder"/>.</summary>
+public sealed record EventDecoderOptions
+{
+    /// <summary>Larger messages are dead-lettered without being parsed.</summary>
+    public int MaxMessageBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>An event time further ahead of the wall clock than this is dead-lettered, so one bad clock cannot push the watermark into the future.</summary>
+    public TimeSpan MaxFutureSkew { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The deepest nesting of objects and arrays accepted; the top-level object is depth 1.</summary>
+    /// <remarks>A CloudEvents envelope with <c>data.properties</c> needs 3.</remarks>
+    public int MaxDepth { get; init; } = 16;
+
+    /// <summary>The most entries accepted in <c>properties</c>.</summary>
+    public int MaxProperties { get; init; } = 64;
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1, nameof(MaxMessageBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxDepth, 3, nameof(MaxDepth));
+        // Nothing legitimate nests this deep; a larger value is a configuration mistake, not a need.
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxDepth, 1000, nameof(MaxDepth));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxFutureSkew, TimeSpan.Zero, nameof(MaxFutureSkew));
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxProperties, nameof(MaxProperties));
+    }
+}
