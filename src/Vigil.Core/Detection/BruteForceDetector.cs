@@ -90,16 +90,19 @@ public sealed class BruteForceDetector(BruteForceOptions options, TimeProvider c
             _users[key] = state;
         }
         var windowMs = (long)options.Window.TotalMilliseconds;
-        var wasAbove = state.Count(evt.TimestampMs, windowMs) >= options.Threshold;
+        // The window ends at the latest failure seen, so a late, out-of-order failure still counts towards it.
+        var endMs = Math.Max(evt.TimestampMs, state.LatestFailureMs);
+        var wasAbove = state.Count(endMs, windowMs) >= options.Threshold;
         state.Add(evt);
-        var count = state.Count(evt.TimestampMs, windowMs);
+        var count = state.Count(endMs, windowMs);
         if (wasAbove || count < options.Threshold)
         {
             return;
         }
 
-        var (eventIds, ips, firstMs) = state.InWindow(evt.TimestampMs, windowMs);
+        var (eventIds, ips, firstMs) = state.InWindow(endMs, windowMs);
         var windowStart = DateTimeOffset.FromUnixTimeMilliseconds(firstMs);
+        var windowEnd = DateTimeOffset.FromUnixTimeMilliseconds(endMs);
         var alert = new Alert
         {
             AlertId = Alert.MakeId(Rule, key, evt.EventId),
@@ -110,9 +113,9 @@ public sealed class BruteForceDetector(BruteForceOptions options, TimeProvider c
             EventTime = evt.Timestamp,
             DetectedAt = clock.GetUtcNow(),
             WindowStart = windowStart,
-            WindowEnd = evt.Timestamp,
+            WindowEnd = windowEnd,
             Score = Math.Min(1.0, 0.5 + (0.05 * (count - options.Threshold))),
-            Summary = $"{count} failed logins in {Seconds(evt.TimestampMs - firstMs)} s for {(evt.UserId ?? evt.Username)} from {ips.Count} IP{(ips.Count == 1 ? "" : "s")}",
+            Summary = $"{count} failed logins in {Seconds(endMs - firstMs)} s for {(evt.UserId ?? evt.Username)} from {ips.Count} IP{(ips.Count == 1 ? "" : "s")}",
             Evidence = new Dictionary<string, object?>
             {
                 ["eventIds"] = eventIds,
@@ -177,6 +180,8 @@ public sealed class BruteForceDetector(BruteForceOptions options, TimeProvider c
 
         public long LastSeenMs { get; set; }
 
+        public long LatestFailureMs { get; private set; } = long.MinValue;
+
         public Alert? LastAlert { get; set; }
 
         public void Add(UserEvent evt)
@@ -203,6 +208,7 @@ public sealed class BruteForceDetector(BruteForceOptions options, TimeProvider c
             _ips[at] = evt.IpAddress;
             _count++;
             LastSeenMs = Math.Max(LastSeenMs, evt.TimestampMs);
+            LatestFailureMs = Math.Max(LatestFailureMs, evt.TimestampMs);
         }
 
         public int Count(long nowMs, long windowMs)
