@@ -4,15 +4,25 @@ namespace Vigil.Simulator;
 [Flags]
 public enum AttackKinds
 {
+    /// <summary>No campaigns: legitimate traffic only.</summary>
     None = 0,
+    /// <summary>Many failed logins on one account, from one address or a botnet, sometimes ending in a success.</summary>
     BruteForce = 1 << 0,
+    /// <summary>One address hammering the login form over real and guessed account names.</summary>
     BruteForceIp = 1 << 1,
+    /// <summary>One address trying one or two common passwords against many accounts.</summary>
     PasswordSpray = 1 << 2,
+    /// <summary>A leaked credential list replayed from many addresses; a few logins succeed.</summary>
     CredentialStuffing = 1 << 3,
+    /// <summary>Failures, a success from a new country, then e-mail, password or MFA changed.</summary>
     AccountTakeover = 1 << 4,
+    /// <summary>Logins of one account from two far-apart cities minutes apart.</summary>
     ImpossibleTravel = 1 << 5,
+    /// <summary>A scraper on one account: hundreds of page views and searches a minute.</summary>
     RapidActivity = 1 << 6,
+    /// <summary>An account suddenly active at night on a new device, searching and buying far more than usual.</summary>
     BehaviorAnomaly = 1 << 7,
+    /// <summary>Every kind.</summary>
     All = BruteForce | BruteForceIp | PasswordSpray | CredentialStuffing | AccountTakeover | ImpossibleTravel
         | RapidActivity | BehaviorAnomaly,
 }

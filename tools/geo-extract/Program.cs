@@ -162,6 +162,13 @@ for (var i = 0; i < cities.Length; i++)
 
     list.Sort((a, b) => a.Start.CompareTo(b.Start));
     var (lat, lon) = MostCommonLocation(list);
+
+    // Home addresses should look like households and phones: prefer networks named like access providers.
+    var eyeball = list.FindAll(c => AsnTable.IsAccessProvider(c.Org));
+    if (eyeball.Count >= PrefixesPerCity)
+    {
+        list = eyeball;
+    }
     var tz = cities[i].Tz;
 
     var id = i.ToString(CultureInfo.InvariantCulture);
@@ -368,7 +375,32 @@ internal sealed class AsnTable
         "amazon", "google", "microsoft", "digitalocean", "ovh", "hetzner", "linode", "akamai", "m247", "cloudflare",
         "choopa", "vultr", "constant company", "leaseweb", "contabo", "hosting", "datacenter", "data center", "server",
         "cloud", "datacamp", "packethub", "31173", "vpn", "colo", "alibaba", "tencent", "oracle", "fastly",
+        "host", "scaleway", "ionos", "zscaler", "netskope", "equinix", "zenlayer", "vps", "facebook", "hivelocity",
     ];
+
+    private static readonly string[] s_accessWords =
+    [
+        "telecom", "telekom", "communications", "broadband", "cable", "mobile", "wireless", "telefonica", "vodafone",
+        "orange", "comcast", "at&t", "verizon", "charter", "airtel", "jio", "telstra", "optus", "bell", "rogers", "telus",
+        "shaw", "kddi", "ntt", "softbank", "free sas", "sfr", "swisscom", "telia", "telenor", "rostelecom", "mts",
+        "vimpelcom", "kyivstar", "turk", "etisalat", "mtn", "safaricom", "claro", "telmex", "vivo", "tim s", "wind tre",
+        "fastweb", "virgin", "sky uk", "british telecommunications", "kpn", "odido", "chunghwa", "korea telecom",
+        "sk broadband", "lg", "pccw", "singtel", "starhub", "viettel", "fpt", "vnpt", "pldt", "globe", "indosat",
+        "telkom", "true", "frontier", "cox", "spectrum", "centurylink", "t-mobile", "telmex", "megacable", "totalplay",
+    ];
+
+    public static bool IsAccessProvider(string org)
+    {
+        foreach (var w in s_accessWords)
+        {
+            if (org.Contains(w, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     public static bool IsHosting(string org)
     {
