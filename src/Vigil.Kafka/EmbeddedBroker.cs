@@ -18,9 +18,10 @@ namespace Vigil.Kafka;
 /// has no setting for a fixed port (the only mock settings are <c>test.mock.num.brokers</c> and
 /// <c>test.mock.broker.rtt</c>). <see cref="Start(int, int)"/> with a port puts a small TCP relay on that port in
 /// front of a single mock broker and makes the broker advertise it, so clients see only the fixed port.</description></item>
-/// <item><description><b>Topics.</b> A topic is created on first use by a Metadata or Produce request naming it, with
-/// 4 partitions and replication factor min(3, brokers), whatever the client's <c>allow.auto.create.topics</c> says
-/// (a producer asking for an unknown topic gets it). <see cref="CreateTopic"/> creates one with a chosen
+/// <item><description><b>Topics.</b> A topic is auto-created with 4 partitions (replication factor min(3, brokers)) when
+/// a producer writes to it or a Metadata request allowing auto-creation names it (producers' requests do). Consumers
+/// do not create it (<c>allow.auto.create.topics</c> is false for them): subscribing to a missing topic logs "Subscribed
+/// topic not available" and the consumer waits for it. <see cref="CreateTopic"/> creates a topic with a chosen
 /// partition count. The mock does not implement the admin API's CreateTopics (clients report "Topic Admin API (KIP-4)
 /// not supported by broker"), so <c>KafkaAdmin.EnsureTopicsAsync</c> creates topics through this method when the
 /// broker runs in the same process, and otherwise falls back to auto-creation (4 partitions).</description></item>
@@ -34,10 +35,11 @@ namespace Vigil.Kafka;
 /// rebalance) holds the JoinGroup phase open for the group's <c>session.timeout.ms</c> minus 1 s, because the mock
 /// does not close it early once every known member has rejoined. With the client default of 45 s, a hand-over takes
 /// 44 s or more; clients of the embedded broker should use <see cref="ClientSettings"/>, which shortens it to ~2 s per
-/// round. Quirk: <c>Consumer.Committed()</c> reports unset offsets even when the group's offsets are committed; a
-/// member that joins later still resumes from them.</description></item>
-/// <item><description><b>Producers.</b> Idempotent and transactional producers work; so does lz4 compression (batches
-/// are stored as sent).</description></item>
+/// round. Committed offsets outlive members: one that joins later resumes after them. <c>Consumer.Committed()</c>
+/// reported them correctly in a check with plain commits, but DESIGN §6 saw it report unset offsets, so nothing should
+/// depend on it.</description></item>
+/// <item><description><b>Producers.</b> The idempotent producer works, with lz4 compression (batches are stored as
+/// sent); DESIGN §6 reports transactions working too.</description></item>
 /// </list>
 /// </remarks>
 public sealed class EmbeddedBroker : IDisposable

@@ -56,7 +56,7 @@ public sealed record KafkaOptions
     {
         if (string.IsNullOrWhiteSpace(BootstrapServers))
         {
-            throw new ArgumentException("Kafka setting BootstrapServers (KAFKA_BOOTSTRAP_SERVERS) is empty.", nameof(config));
+            throw new ArgumentException("Kafka setting BootstrapServers (KAFKA_BOOTSTRAP_SERVERS) is empty.");
         }
 
         config.BootstrapServers = BootstrapServers;

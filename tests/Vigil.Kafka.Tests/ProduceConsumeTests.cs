@@ -78,6 +78,37 @@ public sealed class ProduceConsumeTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Consume_OutputChannelCompleted_SourceStopsAndLeavesGroup()
+    {
+        const string topic = "closed-output";
+        _broker.CreateTopic(topic, 1);
+        await ProduceAsync(topic, 5);
+        var channel = Channel.CreateBounded<SourceRecord>(1);
+        await using var source = new KafkaSource(TestSupport.Options(_broker, TestSupport.Unique("g")), [topic], channel.Writer, new TestLogger<KafkaSource>(output));
+        source.Start(CancellationToken.None);
+        await channel.Reader.WaitToReadAsync();
+
+        channel.Writer.Complete();
+
+        await source.Completion.WaitAsync(TestSupport.Patience);
+        Assert.Empty(source.Assignment);
+    }
+
+    [Fact]
+    public async Task Start_CallerTokenCancelled_CompletesCleanly()
+    {
+        var channel = Channel.CreateBounded<SourceRecord>(1);
+        await using var source = new KafkaSource(TestSupport.Options(_broker, TestSupport.Unique("g")), ["idle"], channel.Writer, new TestLogger<KafkaSource>(output));
+        using var stop = new CancellationTokenSource();
+        source.Start(stop.Token);
+
+        await stop.CancelAsync();
+
+        await source.Completion.WaitAsync(TestSupport.Patience);
+        Assert.Throws<InvalidOperationException>(() => source.Start(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task StoreOffset_ThenRestartInSameGroup_ResumesAfterStoredOffsets()
     {
         const string topic = "resume";
@@ -112,6 +143,33 @@ public sealed class ProduceConsumeTests(ITestOutputHelper output) : IDisposable
         {
             Assert.Equal(stored[partition.Key] + 1, partition.Min(static r => r.Offset));
         }
+    }
+
+    [Fact]
+    public async Task Consume_RecordLargerThanFetchLimits_IsPassedOn()
+    {
+        const string topic = "large";
+        _broker.CreateTopic(topic, 1);
+        using (var producer = new KafkaProducer(TestSupport.Options(_broker, "unused"), new TestLogger<KafkaProducer>(output)))
+        {
+            await producer.ProduceAsync(topic, "k", new byte[512 * 1024], CancellationToken.None);
+        }
+
+        var options = TestSupport.Options(_broker, TestSupport.Unique("g")) with
+        {
+            ClientSettings = new Dictionary<string, string>(EmbeddedBroker.ClientSettings)
+            {
+                ["max.partition.fetch.bytes"] = "1024",
+                ["fetch.max.bytes"] = "1000000",
+            },
+        };
+        var channel = Channel.CreateBounded<SourceRecord>(10);
+        await using var source = new KafkaSource(options, [topic], channel.Writer, new TestLogger<KafkaSource>(output));
+        source.Start(CancellationToken.None);
+
+        var records = await TestSupport.ReadAsync(channel.Reader, 1);
+
+        Assert.Equal(512 * 1024, Assert.Single(records).Value.Length);
     }
 
     [Fact]
