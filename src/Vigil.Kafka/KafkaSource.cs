@@ -9,9 +9,10 @@ namespace Vigil.Kafka;
 /// Reads topics as a member of the consumer group and writes every record into a bounded channel.
 /// </summary>
 /// <remarks>
-/// <para>The blocking consume loop runs on a dedicated thread. When the channel is full the loop pauses its
-/// partitions and keeps polling, so back-pressure reaches Kafka without the member missing rebalances or
-/// exceeding <c>max.poll.interval.ms</c>.</para>
+/// <para>The blocking consume loop runs on a dedicated thread. When the channel is full the thread waits; if the
+/// stall lasts over a second it pauses its partitions and keeps polling, so back-pressure reaches Kafka without the
+/// member missing rebalances or exceeding <c>max.poll.interval.ms</c>. The source never completes the channel (its
+/// owner does); completing it stops the source when its next record finds the channel closed.</para>
 /// <para>Delivery is at least once: offsets are committed automatically, but only those the pipeline has handed
 /// back through <see cref="StoreOffset"/>. After a crash or a rebalance a partition's new owner resumes after the
 /// last stored offset, so records processed but not yet stored are read again.</para>
