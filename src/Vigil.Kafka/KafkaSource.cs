@@ -1,0 +1,502 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+
+namespace Vigil.Kafka;
+
+/// <summary>
+/// Reads topics as a member of the consumer group and writes every record into a bounded channel.
+/// </summary>
+/// <remarks>
+/// <para>The blocking consume loop runs on a dedicated thread. When the channel is full the thread waits; if the
+/// stall lasts over a second it pauses its partitions and keeps polling, so back-pressure reaches Kafka without the
+/// member missing rebalances or exceeding <c>max.poll.interval.ms</c>. The source never completes the channel (its
+/// owner does); completing it stops the source when its next record finds the channel closed.</para>
+/// <para>Delivery is at least once: offsets are committed automatically, but only those the pipeline has handed
+/// back through <see cref="StoreOffset"/>. After a crash or a rebalance a partition's new owner resumes after the
+/// last stored offset, so records processed but not yet stored are read again.</para>
+/// <para>Records are passed on whatever their size (librdkafka returns a batch larger than the fetch limits
+/// rather than stall on it); deciding what is too large is the decoder's job, which dead-letters it.</para>
+/// </remarks>
+public sealed class KafkaSource : IAsyncDisposable
+{
+    private static readonly TimeSpan s_pollTimeout = TimeSpan.FromMilliseconds(100);
+    // A short stall is waited out with the prefetched records kept; a longer one pauses the partitions, which
+    // discards the prefetch (resuming costs a fetch round trip) but keeps serving rebalances meanwhile.
+    private static readonly TimeSpan s_waitBeforePause = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan s_waitSlice = TimeSpan.FromMilliseconds(100);
+    // While paused, how long each poll waits before trying the channel again.
+    private static readonly TimeSpan s_pausedPoll = TimeSpan.FromMilliseconds(20);
+
+    private readonly IReadOnlyList<string> _topics;
+    private readonly ChannelWriter<SourceRecord> _output;
+    private readonly ILogger<KafkaSource> _logger;
+    private readonly IConsumer<byte[], byte[]> _consumer;
+    private readonly string _groupId;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Orders StoreOffset and Lag against the consumer's disposal, which frees the native handle.
+    private readonly Lock _gate = new();
+    private bool _open = true;
+    private Thread? _thread;
+    private CancellationTokenRegistration _callerStop;
+    private volatile Error? _fatal;
+
+    // Only touched on the consume thread (which also runs the rebalance callbacks).
+    private SourceRecord? _pending;
+    private bool _paused;
+    private bool _outputClosed;
+    private Task<bool>? _room;
+
+    /// <summary>Creates the consumer; nothing is read until <see cref="Start"/>.</summary>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
+    public KafkaSource(KafkaOptions options, IReadOnlyList<string> topics, ChannelWriter<SourceRecord> output, ILogger<KafkaSource> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(topics);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(logger);
+        if (topics.Count == 0)
+        {
+            throw new ArgumentException("A Kafka source needs at least one topic.", nameof(topics));
+        }
+
+        _topics = topics;
+        _output = output;
+        _logger = logger;
+
+        var config = options.Apply(new ConsumerConfig
+        {
+            GroupId = options.GroupId,
+            ClientId = KafkaLogging.ClientId("consumer"),
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = true,
+            AutoCommitIntervalMs = 1000,
+            PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
+            EnablePartitionEof = false,
+            // Per-partition and per-request targets, not caps: a single larger batch is still returned whole,
+            // up to receive.message.max.bytes (100 MB by default).
+            MaxPartitionFetchBytes = 1024 * 1024,
+            FetchMaxBytes = 50 * 1024 * 1024,
+            // Bounds what librdkafka prefetches ahead of the channel.
+            QueuedMaxMessagesKbytes = 32 * 1024,
+        });
+        // The at-least-once guarantee rests on this one; a pass-through setting must not turn it off.
+        config.EnableAutoOffsetStore = false;
+        _groupId = config.GroupId;
+
+        try
+        {
+            _consumer = new ConsumerBuilder<byte[], byte[]>(config)
+                .SetLogHandler((_, message) => KafkaLogging.Forward(_logger, message))
+                .SetErrorHandler(OnError)
+                .SetPartitionsAssignedHandler(OnAssigned)
+                .SetPartitionsRevokedHandler(OnRevoked)
+                .SetPartitionsLostHandler(OnLost)
+                .Build();
+        }
+        catch (Exception e) when (e is KafkaException or ArgumentException or InvalidOperationException)
+        {
+            throw new ArgumentException("Invalid Kafka consumer setting: " + e.Message, nameof(options), e);
+        }
+
+        if (options.ClientSettings.Count > 0)
+        {
+            _logger.LogInformation("Kafka consumer settings: {Settings}", options.DescribeClientSettings());
+        }
+    }
+
+    /// <summary>Raised on the consume thread when partitions are assigned to this member, before they are read.</summary>
+    public event Action<IReadOnlyList<KafkaPartition>>? PartitionsAssigned;
+
+    /// <summary>
+    /// Raised on the consume thread when partitions are taken away in an orderly rebalance, before the group moves
+    /// them: the place to checkpoint their state. Stored offsets of revoked partitions are committed after it.
+    /// </summary>
+    public event Action<IReadOnlyList<KafkaPartition>>? PartitionsRevoked;
+
+    /// <summary>
+    /// Raised on the consume thread when partitions were lost (session timeout, fencing): other members may own them
+    /// already, so their offsets can no longer be committed and their state must be dropped, not checkpointed.
+    /// </summary>
+    public event Action<IReadOnlyList<KafkaPartition>>? PartitionsLost;
+
+    /// <summary>Completes when the consume loop has ended and the consumer has left the group; faults on a fatal error.</summary>
+    public Task Completion => _completion.Task;
+
+    /// <summary>The partitions currently assigned to this member.</summary>
+    public IReadOnlyList<KafkaPartition> Assignment
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _open ? ToPartitions(_consumer.Assignment) : [];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Per assigned partition, the records in Kafka not yet read by this member: the cached high watermark minus
+    /// the consume position. Partitions not read from yet are left out. Cheap: no broker round trip.
+    /// </summary>
+    public IReadOnlyDictionary<(string Topic, int Partition), long> Lag
+    {
+        get
+        {
+            var lag = new Dictionary<(string Topic, int Partition), long>();
+            lock (_gate)
+            {
+                if (!_open)
+                {
+                    return lag;
+                }
+
+                foreach (var partition in _consumer.Assignment)
+                {
+                    var position = _consumer.Position(partition);
+                    var watermarks = _consumer.GetWatermarkOffsets(partition);
+                    if (position.Value >= 0 && watermarks.High.Value >= 0)
+                    {
+                        lag[(partition.Topic, partition.Partition.Value)] = Math.Max(0, watermarks.High.Value - position.Value);
+                    }
+                }
+            }
+
+            return lag;
+        }
+    }
+
+    /// <summary>Joins the group and starts the consume thread; it runs until <paramref name="ct"/> is cancelled or the source is disposed.</summary>
+    /// <exception cref="InvalidOperationException">The source was started already.</exception>
+    public void Start(CancellationToken ct)
+    {
+        if (Interlocked.CompareExchange(ref _thread, new Thread(Run) { IsBackground = true, Name = "kafka-source" }, null) is not null)
+        {
+            throw new InvalidOperationException("The Kafka source is already started.");
+        }
+
+        _callerStop = ct.Register(static state => ((CancellationTokenSource)state!).Cancel(), _stop);
+        _thread.Start();
+    }
+
+    /// <summary>
+    /// Marks the record at <paramref name="offset"/> of a partition, and everything before it, as processed: the
+    /// next automatic commit covers it. Call it per partition with increasing offsets; once per batch is enough.
+    /// Thread-safe. Offsets of partitions no longer assigned are ignored (their new owner reads them again).
+    /// </summary>
+    public void StoreOffset(string topic, int partition, long offset)
+    {
+        lock (_gate)
+        {
+            if (!_open)
+            {
+                return;
+            }
+
+            try
+            {
+                // Kafka commits the next offset to read, not the last one processed.
+                _consumer.StoreOffset(new TopicPartitionOffset(topic, new Partition(partition), new Offset(offset + 1)));
+            }
+            catch (KafkaException e) when (e.Error.Code is ErrorCode.Local_State or ErrorCode.Local_UnknownPartition)
+            {
+                _logger.LogDebug("Offset {Offset} of {Topic}[{Partition}] not stored: the partition is no longer assigned", offset, topic, partition);
+            }
+        }
+    }
+
+    /// <summary>Stops the loop, commits stored offsets and leaves the group (so it rebalances at once), then frees the consumer.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        if (Volatile.Read(ref _thread) is null)
+        {
+            CloseConsumer(leaveGroup: false);
+        }
+        else
+        {
+            try
+            {
+                await _completion.Task;
+            }
+            catch (Exception)
+            {
+                // Reported through Completion and the log already; disposal itself succeeds.
+            }
+        }
+
+        await _callerStop.DisposeAsync();
+        _stop.Dispose();
+    }
+
+    private void Run()
+    {
+        Exception? failure = null;
+        try
+        {
+            _consumer.Subscribe(_topics);
+            _logger.LogInformation("Kafka source joined group {Group} for {Topics}", _groupId, string.Join(", ", _topics));
+            var ct = _stop.Token;
+            while (!ct.IsCancellationRequested)
+            {
+                if (_fatal is { } fatal)
+                {
+                    throw new KafkaException(fatal);
+                }
+
+                if (_pending is { } pending)
+                {
+                    if (_output.TryWrite(pending))
+                    {
+                        _pending = null;
+                    }
+                    else if (OutputClosed())
+                    {
+                        _logger.LogInformation("Kafka source for group {Group} stops: its output channel was completed", _groupId);
+                        break;
+                    }
+                }
+
+                if (_pending is null && _paused)
+                {
+                    SetPaused(false);
+                }
+
+                var result = Consume(_pending is null ? s_pollTimeout : s_pausedPoll);
+                if (result is null)
+                {
+                    continue;
+                }
+
+                if (_pending is not null)
+                {
+                    // A partition assigned while paused, or a message fetched just before the pause: rewind it so it
+                    // is fetched again after the resume, and pause it with the rest.
+                    _consumer.Seek(result.TopicPartitionOffset);
+                    _consumer.Pause([result.TopicPartition]);
+                    continue;
+                }
+
+                var record = new SourceRecord(
+                    result.Topic,
+                    result.Partition.Value,
+                    result.Offset.Value,
+                    result.Message.Key,
+                    result.Message.Value ?? [],
+                    result.Message.Timestamp.UnixTimestampMs);
+                if (!_output.TryWrite(record) && !WaitForRoom(record, ct))
+                {
+                    if (_outputClosed)
+                    {
+                        _logger.LogInformation("Kafka source for group {Group} stops: its output channel was completed", _groupId);
+                        break;
+                    }
+
+                    _pending = record;
+                    SetPaused(true);
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            failure = e;
+            _logger.LogError(e, "Kafka source for group {Group} stopped on an error", _groupId);
+        }
+
+        try
+        {
+            CloseConsumer(leaveGroup: true);
+        }
+        catch (KafkaException e)
+        {
+            failure ??= e;
+        }
+
+        if (failure is null)
+        {
+            _completion.TrySetResult();
+        }
+        else
+        {
+            _completion.TrySetException(failure);
+        }
+    }
+
+    /// <summary>Blocks the consume thread until the channel takes <paramref name="record"/>, for a short while at most.</summary>
+    /// <returns>True when written; false when the stall lasted, the source is stopping or the channel was completed.</returns>
+    private bool WaitForRoom(SourceRecord record, CancellationToken ct)
+    {
+        var started = Stopwatch.GetTimestamp();
+        Task<bool>? room = null;
+        while (!ct.IsCancellationRequested)
+        {
+            if (_output.TryWrite(record))
+            {
+                return true;
+            }
+
+            var left = s_waitBeforePause - Stopwatch.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                return false;
+            }
+
+            // This thread exists to block (DESIGN §7.5); the waiter is awaited in slices so a stop is noticed promptly.
+            room ??= _output.WaitToWriteAsync(CancellationToken.None).AsTask();
+            if (room.Wait(left < s_waitSlice ? left : s_waitSlice))
+            {
+                if (!room.Result)
+                {
+                    _outputClosed = true;
+                    return false;
+                }
+
+                room = null;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>While paused: whether the channel was completed, which no TryWrite can tell.</summary>
+    private bool OutputClosed()
+    {
+        _room ??= _output.WaitToWriteAsync(CancellationToken.None).AsTask();
+        if (!_room.IsCompleted)
+        {
+            return false;
+        }
+
+        var open = _room.Result;
+        _room = null;
+        return !open;
+    }
+
+    private ConsumeResult<byte[], byte[]>? Consume(TimeSpan timeout)
+    {
+        try
+        {
+            return _consumer.Consume(timeout);
+        }
+        catch (ConsumeException e) when (!e.Error.IsFatal)
+        {
+            // Typically an unknown topic or an authorisation error on one partition: the consumer carries on with
+            // the rest and retries, so the loop does too.
+            _logger.LogWarning("Kafka consume error on {Partition}: {Reason}", e.ConsumerRecord?.TopicPartition.ToString() ?? "-", e.Error.Reason);
+            return null;
+        }
+    }
+
+    private void SetPaused(bool paused)
+    {
+        if (paused == _paused)
+        {
+            return;
+        }
+
+        var assignment = _consumer.Assignment;
+        if (paused)
+        {
+            _consumer.Pause(assignment);
+            _logger.LogDebug("Kafka source paused {Count} partitions: the channel is full", assignment.Count);
+        }
+        else
+        {
+            _consumer.Resume(assignment);
+        }
+
+        _paused = paused;
+    }
+
+    private void CloseConsumer(bool leaveGroup)
+    {
+        if (leaveGroup)
+        {
+            // Commits the stored offsets and leaves the group, so the others take over the partitions at once
+            // instead of after session.timeout.ms.
+            _consumer.Close();
+            _logger.LogInformation("Kafka source left group {Group}", _groupId);
+        }
+
+        lock (_gate)
+        {
+            if (!_open)
+            {
+                return;
+            }
+
+            _open = false;
+            _consumer.Dispose();
+        }
+    }
+
+    private void OnAssigned(IConsumer<byte[], byte[]> consumer, List<TopicPartition> partitions)
+    {
+        var assigned = ToPartitions(partitions);
+        _logger.LogInformation("Kafka partitions assigned: {Partitions}", string.Join(", ", assigned));
+        PartitionsAssigned?.Invoke(assigned);
+    }
+
+    private void OnRevoked(IConsumer<byte[], byte[]> consumer, List<TopicPartitionOffset> partitions)
+    {
+        var revoked = ToPartitions(partitions);
+        DropPending(revoked);
+        _logger.LogInformation("Kafka partitions revoked: {Partitions}", string.Join(", ", revoked));
+        PartitionsRevoked?.Invoke(revoked);
+    }
+
+    private void OnLost(IConsumer<byte[], byte[]> consumer, List<TopicPartitionOffset> partitions)
+    {
+        var lost = ToPartitions(partitions);
+        DropPending(lost);
+        _logger.LogWarning("Kafka partitions lost: {Partitions}", string.Join(", ", lost));
+        PartitionsLost?.Invoke(lost);
+    }
+
+    private void DropPending(IReadOnlyList<KafkaPartition> partitions)
+    {
+        // The record waiting for channel space belongs to its partition's next owner now.
+        if (_pending is { } pending && partitions.Contains(new KafkaPartition(pending.Topic, pending.Partition)))
+        {
+            _pending = null;
+        }
+    }
+
+    private void OnError(IConsumer<byte[], byte[]> consumer, Error error)
+    {
+        if (error.IsFatal)
+        {
+            _fatal = error;
+            _logger.LogCritical("Fatal Kafka consumer error: {Code} {Reason}", error.Code, error.Reason);
+        }
+        else
+        {
+            // librdkafka recovers from these by itself (broker down, connection refused); they matter when they last.
+            _logger.LogWarning("Kafka consumer error: {Code} {Reason}", error.Code, error.Reason);
+        }
+    }
+
+    private static KafkaPartition[] ToPartitions(List<TopicPartition> partitions)
+    {
+        var result = new KafkaPartition[partitions.Count];
+        for (var i = 0; i < result.Length; i++)
+        {
+            result[i] = new KafkaPartition(partitions[i].Topic, partitions[i].Partition.Value);
+        }
+
+        return result;
+    }
+
+    private static KafkaPartition[] ToPartitions(List<TopicPartitionOffset> partitions)
+    {
+        var result = new KafkaPartition[partitions.Count];
+        for (var i = 0; i < result.Length; i++)
+        {
+            result[i] = new KafkaPartition(partitions[i].Topic, partitions[i].Partition.Value);
+        }
+
+        return result;
+    }
+}

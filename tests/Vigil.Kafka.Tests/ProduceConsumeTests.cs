@@ -1,0 +1,238 @@
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace Vigil.Kafka.Tests;
+
+public sealed class ProduceConsumeTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly EmbeddedBroker _broker = EmbeddedBroker.Start();
+
+    public void Dispose() => _broker.Dispose();
+
+    [Fact]
+    public async Task ProduceThenConsume_1000KeyedMessages_EachReceivedOnceInKeyOrder()
+    {
+        const string topic = "keyed";
+        _broker.CreateTopic(topic, 4);
+        using (var producer = new KafkaProducer(TestSupport.Options(_broker, "unused"), new TestLogger<KafkaProducer>(output)))
+        {
+            for (var i = 0; i < 1000; i++)
+            {
+                producer.Produce(topic, $"user-{i % 37}", Encoding.UTF8.GetBytes($"{i % 37}:{i}"));
+            }
+
+            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(10)));
+            Assert.Equal(0, producer.DeliveryErrors);
+        }
+
+        var channel = Channel.CreateBounded<SourceRecord>(64);
+        await using var source = new KafkaSource(TestSupport.Options(_broker, TestSupport.Unique("g")), [topic], channel.Writer, new TestLogger<KafkaSource>(output));
+        source.Start(CancellationToken.None);
+        var records = await TestSupport.ReadAsync(channel.Reader, 1000);
+
+        Assert.Equal(1000, records.Count);
+        var sequence = records.Select(static r => Encoding.UTF8.GetString(r.Value).Split(':')).ToList();
+        Assert.Equal(Enumerable.Range(0, 1000), sequence.Select(static v => int.Parse(v[1], System.Globalization.CultureInfo.InvariantCulture)).Order());
+        foreach (var byKey in records.GroupBy(static r => Encoding.UTF8.GetString(r.Key!)))
+        {
+            // One key, one partition, and the producer's order within it.
+            Assert.Single(byKey.Select(static r => r.Partition).Distinct());
+            var order = byKey.Select(static r => int.Parse(Encoding.UTF8.GetString(r.Value).Split(':')[1], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            Assert.Equal(order.Order(), order);
+        }
+
+        Assert.Equal(4, records.Select(static r => r.Partition).Distinct().Count());
+        Assert.All(records, static r => Assert.Equal(topic, r.Topic));
+        Assert.All(records, static r => Assert.InRange(r.TimestampMs, DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeMilliseconds(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+    }
+
+    [Fact]
+    public async Task Consume_ChannelOfOne_BackPressureLosesNothing()
+    {
+        const string topic = "slow-reader";
+        _broker.CreateTopic(topic, 2);
+        await ProduceAsync(topic, 300);
+
+        var channel = Channel.CreateBounded<SourceRecord>(1);
+        await using var source = new KafkaSource(TestSupport.Options(_broker, TestSupport.Unique("g")), [topic], channel.Writer, new TestLogger<KafkaSource>(output));
+        source.Start(CancellationToken.None);
+        var records = new List<SourceRecord>();
+        using var timeout = new CancellationTokenSource(TestSupport.Patience);
+        while (records.Count < 300)
+        {
+            records.Add(await channel.Reader.ReadAsync(timeout.Token));
+            if (records.Count % 50 == 0)
+            {
+                await Task.Delay(200, timeout.Token); // long enough for the source to pause
+            }
+        }
+
+        Assert.Equal(300, records.Select(static r => (r.Partition, r.Offset)).Distinct().Count());
+        foreach (var partition in records.GroupBy(static r => r.Partition))
+        {
+            var offsets = partition.Select(static r => r.Offset).ToList();
+            Assert.Equal(Enumerable.Range(0, offsets.Count).Select(static o => (long)o), offsets);
+        }
+    }
+
+    [Fact]
+    public async Task Consume_OutputChannelCompleted_SourceStopsAndLeavesGroup()
+    {
+        const string topic = "closed-output";
+        _broker.CreateTopic(topic, 1);
+        await ProduceAsync(topic, 5);
+        var channel = Channel.CreateBounded<SourceRecord>(1);
+        await using var source = new KafkaSource(TestSupport.Options(_broker, TestSupport.Unique("g")), [topic], channel.Writer, new TestLogger<KafkaSource>(output));
+        source.Start(CancellationToken.None);
+        await channel.Reader.WaitToReadAsync();
+
+        channel.Writer.Complete();
+
+        await source.Completion.WaitAsync(TestSupport.Patience);
+        Assert.Empty(source.Assignment);
+    }
+
+    [Fact]
+    public async Task Start_CallerTokenCancelled_CompletesCleanly()
+    {
+        var channel = Channel.CreateBounded<SourceRecord>(1);
+        await using var source = new KafkaSource(TestSupport.Options(_broker, TestSupport.Unique("g")), ["idle"], channel.Writer, new TestLogger<KafkaSource>(output));
+        using var stop = new CancellationTokenSource();
+        source.Start(stop.Token);
+
+        await stop.CancelAsync();
+
+        await source.Completion.WaitAsync(TestSupport.Patience);
+        Assert.Throws<InvalidOperationException>(() => source.Start(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task StoreOffset_ThenRestartInSameGroup_ResumesAfterStoredOffsets()
+    {
+        const string topic = "resume";
+        _broker.CreateTopic(topic, 2);
+        await ProduceAsync(topic, 200);
+        var group = TestSupport.Unique("g");
+
+        var channel = Channel.CreateBounded<SourceRecord>(1000);
+        var stored = new Dictionary<int, long>();
+        await using (var first = new KafkaSource(TestSupport.Options(_broker, group), [topic], channel.Writer, new TestLogger<KafkaSource>(output)))
+        {
+            first.Start(CancellationToken.None);
+            var records = await TestSupport.ReadAsync(channel.Reader, 200);
+            Assert.Equal(200, records.Count);
+            // Only the first half of each partition counts as processed.
+            foreach (var partition in records.GroupBy(static r => r.Partition))
+            {
+                var last = partition.Select(static r => r.Offset).Order().ElementAt(partition.Count() / 2 - 1);
+                first.StoreOffset(topic, partition.Key, last);
+                stored[partition.Key] = last;
+            }
+        }
+
+        var again = Channel.CreateBounded<SourceRecord>(1000);
+        await using var second = new KafkaSource(TestSupport.Options(_broker, group), [topic], again.Writer, new TestLogger<KafkaSource>(output));
+        second.Start(CancellationToken.None);
+        var expected = 200 - stored.Values.Sum(static last => last + 1);
+        var resumed = await TestSupport.ReadAsync(again.Reader, (int)expected);
+
+        Assert.Equal(expected, resumed.Count);
+        foreach (var partition in resumed.GroupBy(static r => r.Partition))
+        {
+            Assert.Equal(stored[partition.Key] + 1, partition.Min(static r => r.Offset));
+        }
+    }
+
+    [Fact]
+    public async Task Consume_RecordLargerThanFetchLimits_IsPassedOn()
+    {
+        const string topic = "large";
+        _broker.CreateTopic(topic, 1);
+        using (var producer = new KafkaProducer(TestSupport.Options(_broker, "unused"), new TestLogger<KafkaProducer>(output)))
+        {
+            await producer.ProduceAsync(topic, "k", new byte[512 * 1024], CancellationToken.None);
+        }
+
+        var options = TestSupport.Options(_broker, TestSupport.Unique("g")) with
+        {
+            ClientSettings = new Dictionary<string, string>(EmbeddedBroker.ClientSettings)
+            {
+                ["max.partition.fetch.bytes"] = "1024",
+                ["fetch.max.bytes"] = "1000000",
+            },
+        };
+        var channel = Channel.CreateBounded<SourceRecord>(10);
+        await using var source = new KafkaSource(options, [topic], channel.Writer, new TestLogger<KafkaSource>(output));
+        source.Start(CancellationToken.None);
+
+        var records = await TestSupport.ReadAsync(channel.Reader, 1);
+
+        Assert.Equal(512 * 1024, Assert.Single(records).Value.Length);
+    }
+
+    [Fact]
+    public async Task Lag_AfterReadingEverything_IsZero()
+    {
+        const string topic = "lag";
+        _broker.CreateTopic(topic, 2);
+        await ProduceAsync(topic, 50);
+        var channel = Channel.CreateBounded<SourceRecord>(100);
+        await using var source = new KafkaSource(TestSupport.Options(_broker, TestSupport.Unique("g")), [topic], channel.Writer, new TestLogger<KafkaSource>(output));
+        source.Start(CancellationToken.None);
+
+        Assert.Equal(50, (await TestSupport.ReadAsync(channel.Reader, 50)).Count);
+
+        await TestSupport.WaitUntilAsync(() => source.Lag.Count == 2 && source.Lag.Values.All(static l => l == 0), "the lag of both partitions is 0");
+        Assert.Equal(2, source.Assignment.Count);
+    }
+
+    [Fact]
+    public async Task ProduceAsync_ToEmbeddedBroker_CompletesWithoutErrors()
+    {
+        using var producer = new KafkaProducer(TestSupport.Options(_broker, "unused"), new TestLogger<KafkaProducer>(output));
+
+        await producer.ProduceAsync("async", "k", [1, 2, 3], CancellationToken.None);
+        await producer.ProduceAsync("async", null, [4], CancellationToken.None);
+
+        Assert.Equal(0, producer.DeliveryErrors);
+    }
+
+    [Fact]
+    public void Produce_LargerThanMessageMaxBytes_CountsDeliveryErrorWithoutThrowing()
+    {
+        using var producer = new KafkaProducer(TestSupport.Options(_broker, "unused"), new TestLogger<KafkaProducer>(output));
+
+        producer.Produce("too-large", "k", new byte[2 * 1024 * 1024]);
+        producer.Flush(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(1, producer.DeliveryErrors);
+    }
+
+    [Fact]
+    public void Constructor_UnknownClientSetting_ThrowsNamingIt()
+    {
+        var options = TestSupport.Options(_broker, "g") with
+        {
+            ClientSettings = new Dictionary<string, string>(EmbeddedBroker.ClientSettings) { ["no.such.setting"] = "1", ["sasl.password"] = "hunter2" },
+        };
+
+        var error = Assert.Throws<ArgumentException>(() => new KafkaProducer(options, new TestLogger<KafkaProducer>(output)));
+
+        Assert.Contains("no.such.setting", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", error.Message, StringComparison.Ordinal);
+    }
+
+    private async Task ProduceAsync(string topic, int count)
+    {
+        using var producer = new KafkaProducer(TestSupport.Options(_broker, "unused"), new TestLogger<KafkaProducer>(output));
+        for (var i = 0; i < count; i++)
+        {
+            producer.Produce(topic, $"k{i % 10}", BitConverter.GetBytes(i));
+        }
+
+        await Task.Yield();
+        Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(10)));
+    }
+}
