@@ -24,6 +24,15 @@ public sealed record KafkaOptions
     /// </summary>
     public IReadOnlyDictionary<string, string> ClientSettings { get; init; } = FrozenDictionary<string, string>.Empty;
 
+    private static readonly FrozenSet<string> s_consumerOnly = new[]
+    {
+        "session.timeout.ms", "heartbeat.interval.ms", "group.protocol", "group.instance.id", "group.remote.assignor",
+        "partition.assignment.strategy", "max.poll.interval.ms", "auto.offset.reset", "enable.auto.commit",
+        "auto.commit.interval.ms", "enable.auto.offset.store", "fetch.min.bytes", "fetch.max.bytes", "fetch.wait.max.ms",
+        "max.partition.fetch.bytes", "isolation.level", "enable.partition.eof", "check.crcs", "queued.min.messages",
+        "queued.max.messages.kbytes",
+    }.ToFrozenSet(StringComparer.Ordinal);
+
     /// <summary>True for settings whose values must never be logged (passwords, keys, tokens).</summary>
     public static bool IsSecret(string key)
     {
@@ -60,8 +69,14 @@ public sealed record KafkaOptions
         }
 
         config.BootstrapServers = BootstrapServers;
+        var isConsumer = config is ConsumerConfig;
         foreach (var (key, value) in ClientSettings)
         {
+            // One settings map serves every client; librdkafka warns about consumer-only keys on the others.
+            if (!isConsumer && s_consumerOnly.Contains(key))
+            {
+                continue;
+            }
             config.Set(key, value);
         }
 

@@ -1,3 +1,4 @@
+using Vigil.Core;
 using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
@@ -199,66 +200,7 @@ public static class SimulatorCli
     }
 
     /// <summary>Parses 90s, 30m, 2h, 1d, 1h30m, 500ms (or hh:mm:ss) into a positive span.</summary>
-    public static bool TryParseDuration(string? text, out TimeSpan duration)
-    {
-        duration = TimeSpan.Zero;
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            return false;
-        }
-
-        if (text.Contains(':', StringComparison.Ordinal))
-        {
-            return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out duration) && duration > TimeSpan.Zero;
-        }
-
-        var s = text.AsSpan().Trim();
-        double totalMs = 0;
-        var i = 0;
-        while (i < s.Length)
-        {
-            var numStart = i;
-            while (i < s.Length && (char.IsAsciiDigit(s[i]) || s[i] == '.'))
-            {
-                i++;
-            }
-
-            if (i == numStart || !double.TryParse(s[numStart..i], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value))
-            {
-                return false;
-            }
-
-            var unitStart = i;
-            while (i < s.Length && char.IsAsciiLetter(s[i]))
-            {
-                i++;
-            }
-
-            double unitMs = s[unitStart..i] switch
-            {
-                "ms" => 1,
-                "s" or "" => 1000,
-                "m" or "min" => 60_000,
-                "h" => 3_600_000,
-                "d" => 86_400_000,
-                _ => double.NaN,
-            };
-            if (double.IsNaN(unitMs) || (unitStart == i && i < s.Length))
-            {
-                return false;
-            }
-
-            totalMs += value * unitMs;
-        }
-
-        if (!(totalMs > 0) || totalMs > TimeSpan.MaxValue.TotalMilliseconds / 2)
-        {
-            return false;
-        }
-
-        duration = TimeSpan.FromMilliseconds(Math.Round(totalMs));
-        return true;
-    }
+    public static bool TryParseDuration(string? text, out TimeSpan duration) => Durations.TryParse(text, out duration);
 
     private sealed record CliArgs(SimulatorOptions Options, bool StartGiven, string? Out, string? Notifications, string? Labels, string? To, bool Help);
 

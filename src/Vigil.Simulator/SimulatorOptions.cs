@@ -30,6 +30,12 @@ public sealed record SimulatorOptions
     /// <summary>When the first campaign starts, so a live demo shows an alert within a minute.</summary>
     public TimeSpan FirstAttackAfter { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// The kind of the first campaign, when it is among <see cref="Attacks"/>; later ones follow the shuffled cycles.
+    /// A live demo sets it so the first alert is one the viewer can recognise quickly.
+    /// </summary>
+    public AttackKinds? FirstAttackKind { get; init; }
+
     /// <summary>Longest span of one campaign; longer campaigns are compressed to fit (bursts keep them short).</summary>
     internal TimeSpan? MaxCampaignSpan { get; init; }
 

@@ -20,6 +20,10 @@ internal sealed partial class Engine
             }
 
             _cyclePosition = 0;
+            if (_campaignCounter == 0 && _options.FirstAttackKind is { } first && Array.IndexOf(_cycle, first) is var at and > 0)
+            {
+                (_cycle[0], _cycle[at]) = (_cycle[at], _cycle[0]);
+            }
         }
 
         var kind = _cycle[_cyclePosition++];

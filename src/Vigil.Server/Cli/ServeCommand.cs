@@ -1,0 +1,243 @@
+using System.Text.Json;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Vigil.Core.Alerts;
+using Vigil.Core.Detection;
+using Vigil.Core.Events;
+using Vigil.Core.Processing;
+using Vigil.Kafka;
+using Vigil.Server.Api;
+using Vigil.Server.Hosting;
+using Vigil.Server.Pipeline;
+using Vigil.Storage;
+
+namespace Vigil.Server.Cli;
+
+/// <summary><c>vigil serve</c>: the composition root that wires the adapters to the core from configuration.</summary>
+public static class ServeCommand
+{
+    private const string Help = """
+        Usage: ./vigil serve [flags]
+
+        Runs the whole pipeline: consumes user-events and notifications, detects threats, stores alerts, and
+        serves the dashboard and JSON API. Settings come from appsettings.json, then the environment, then flags.
+
+        With no configuration it runs on embedded defaults: an embedded Kafka-protocol broker, the built-in
+        simulator feeding user-events, SQLite under ./data, and http://127.0.0.1:8082.
+
+          --urls URL             where the dashboard and API listen (default http://127.0.0.1:8082)
+          --kafka BOOTSTRAP      Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS); default: embedded broker
+          --postgres URL         PostgreSQL URL or connection string (env POSTGRES_URL, POSTGRES_USER,
+                                 POSTGRES_PASSWORD); default: SQLite
+          --data-dir DIR         where SQLite keeps its file (default ./data)
+          --simulator on|off     run the built-in simulator (default: on with the embedded broker only)
+          --simulator-rate R     mean legitimate events/s of the simulator (default 50)
+          --simulator-users N    simulated users (default 2000)
+          --seed N               simulator seed (default 1)
+          --partitions N         partitions of the topics Vigil creates (default 4)
+
+        Environment and appsettings.json keys: KAFKA_BOOTSTRAP_SERVERS, POSTGRES_URL, POSTGRES_USER, POSTGRES_PASSWORD,
+        Vigil__Kafka__GroupId, Vigil__Kafka__Client__<librdkafka setting> (TLS and SASL pass through),
+        Vigil__Topics__UserEvents / Notifications / SecurityAlerts / AnalyticsInsights, Vigil__Urls,
+        Vigil__Storage__DataDirectory, Vigil__Simulator__Enabled / Rate / Users / Seed / AttackInterval,
+        Vigil__Ingest__MaxFutureSkew, Vigil__Ingest__MaxMessageBytes.
+        """;
+
+    private static readonly Dictionary<string, string> s_flagToSetting = new(StringComparer.Ordinal)
+    {
+        ["urls"] = "Vigil:Urls",
+        ["kafka"] = "KAFKA_BOOTSTRAP_SERVERS",
+        ["postgres"] = "POSTGRES_URL",
+        ["data-dir"] = "Vigil:Storage:DataDirectory",
+        ["simulator-rate"] = "Vigil:Simulator:Rate",
+        ["simulator-users"] = "Vigil:Simulator:Users",
+        ["seed"] = "Vigil:Simulator:Seed",
+        ["partitions"] = "Vigil:Kafka:Partitions",
+    };
+
+    public static async Task<int> RunAsync(string[] args, CancellationToken ct)
+    {
+        var cli = CliArgs.Parse(args, [.. s_flagToSetting.Keys, "simulator"], ["help"]);
+        if (cli.Flag("help"))
+        {
+            Console.Out.WriteLine(Help);
+            return 0;
+        }
+        if (cli.Positionals.Count > 0)
+        {
+            throw new UsageException($"unexpected argument '{cli.Positionals[0]}'.");
+        }
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = Directory.GetCurrentDirectory(),
+            WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
+            ApplicationName = "Vigil",
+        });
+        builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
+        builder.Configuration.AddJsonFile("appsettings.json", optional: true, reloadOnChange: false);
+        builder.Configuration.AddEnvironmentVariables();
+        var flags = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var (flag, setting) in s_flagToSetting)
+        {
+            if (cli.Get(flag) is { } value)
+            {
+                flags[setting] = value;
+            }
+        }
+        if (cli.Get("simulator") is { } sim)
+        {
+            flags["Vigil:Simulator:Enabled"] = sim switch
+            {
+                "on" or "true" => "true",
+                "off" or "false" => "false",
+                _ => throw new UsageException($"--simulator must be on or off, not '{sim}'."),
+            };
+        }
+        builder.Configuration.AddInMemoryCollection(flags);
+
+        var options = VigilOptions.From(builder.Configuration);
+        builder.WebHost.UseUrls(options.Urls);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+
+        // The embedded broker lives as long as the process; with a configured Kafka the topics are ensured instead.
+        using var embedded = options.UsesEmbeddedBroker ? EmbeddedBroker.Start() : null;
+        if (embedded is not null)
+        {
+            EmbeddedTopics.Create(embedded, options.Partitions, options);
+            // The mock cluster holds every rebalance for the session timeout; its short settings keep hand-overs fast.
+            var settings = new Dictionary<string, string>(EmbeddedBroker.ClientSettings, StringComparer.Ordinal);
+            foreach (var (key, value) in options.KafkaClientSettings)
+            {
+                settings[key] = value;
+            }
+            options = options with { KafkaBootstrapServers = embedded.BootstrapServers, KafkaClientSettings = settings, EmbeddedBrokerStarted = true };
+        }
+        else
+        {
+            await KafkaAdmin.EnsureTopicsAsync(KafkaOptionsFactory.Create(options),
+            [
+                (options.UserEventsTopic, options.Partitions), (options.NotificationsTopic, options.Partitions),
+                (options.SecurityAlertsTopic, options.Partitions), (options.AnalyticsInsightsTopic, 1),
+                (VigilTopics.DeadLetter(options.UserEventsTopic), 1), (VigilTopics.DeadLetter(options.NotificationsTopic), 1),
+            ], ct);
+        }
+
+        IVigilStore store;
+        string storeDescription;
+        if (!string.IsNullOrWhiteSpace(options.PostgresUrl))
+        {
+            string connectionString;
+            try
+            {
+                connectionString = PostgresConnection.ToConnectionString(options.PostgresUrl, options.PostgresUser, options.PostgresPassword);
+            }
+            catch (FormatException ex)
+            {
+                throw new OptionsException("POSTGRES_URL", ex.Message);
+            }
+            store = new PostgresVigilStore(connectionString);
+            storeDescription = "PostgreSQL";
+        }
+        else
+        {
+            var path = Path.Combine(options.DataDirectory, "vigil.db");
+            store = new SqliteVigilStore(path);
+            storeDescription = "SQLite " + path;
+        }
+        try
+        {
+            await store.MigrateAsync(ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            await store.DisposeAsync();
+            var setting = options.PostgresUrl is null ? "Vigil:Storage:DataDirectory" : "POSTGRES_URL";
+            throw new OptionsException(setting, $"cannot open the {storeDescription} database: {ex.Message}");
+        }
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton<IVigilStore>(store);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(new PipelineOptions
+        {
+            Decoder = new EventDecoderOptions { MaxFutureSkew = options.MaxFutureSkew, MaxMessageBytes = options.MaxMessageBytes },
+            BruteForce = new BruteForceOptions(),
+            NotificationsTopic = options.NotificationsTopic,
+        });
+        services.AddSingleton<PipelineMetrics>();
+        services.AddSingleton<PipelineChannels>();
+        services.AddSingleton<AlertBroadcast>();
+        services.AddSingleton(sp => new KafkaProducer(KafkaOptionsFactory.Create(options), sp.GetRequiredService<ILogger<KafkaProducer>>()));
+        services.AddHostedService<AlertSink>();
+        services.AddHostedService<DeadLetterSink>();
+        services.AddHostedService<IngestService>();
+        if (options.RunsSimulator)
+        {
+            services.AddHostedService<LiveSimulatorService>();
+        }
+        services.ConfigureHttpJsonOptions(json =>
+        {
+            json.SerializerOptions.Converters.Add(AlertJsonConverter.Instance);
+            json.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never;
+        });
+        services.AddProblemDetails();
+        services.AddOpenApi();
+        services.AddHealthChecks()
+            .AddCheck("database", new StoreHealthCheck(store), tags: ["ready"]);
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
+
+        await using var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.Use(async (context, next) =>
+        {
+            var headers = context.Response.Headers;
+            // Nothing inline and nothing from elsewhere: user names and user agents shown on the page are attacker-controlled.
+            headers.ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+            headers.XContentTypeOptions = "nosniff";
+            headers["Referrer-Policy"] = "no-referrer";
+            headers.XFrameOptions = "DENY";
+            await next(context);
+        });
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapStatusApi();
+        app.MapAlertsApi();
+        app.MapTestDataApi();
+
+        await app.StartAsync(ct);
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Vigil");
+        logger.LogInformation("Vigil is running: dashboard and API on {Urls}; Kafka {Bootstrap}{Embedded}; store {Store}; simulator {Simulator}",
+            options.Urls, options.KafkaBootstrapServers, embedded is null ? "" : " (embedded)", storeDescription,
+            options.RunsSimulator ? "on" : "off");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        logger.LogInformation("Stopping");
+        using var stopTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await app.StopAsync(stopTimeout.Token);
+        app.Services.GetRequiredService<KafkaProducer>().Flush(TimeSpan.FromSeconds(5));
+        return 0;
+    }
+
+    private sealed class StoreHealthCheck(IVigilStore store) : IHealthCheck
+    {
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+            await store.PingAsync(cancellationToken)
+                ? HealthCheckResult.Healthy($"{store.Kind} answers")
+                : HealthCheckResult.Unhealthy($"{store.Kind} does not answer");
+    }
+}

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using Vigil.Core.Alerts;
+
+namespace Vigil.Server.Pipeline;
+
+/// <summary>
+/// Counters of the running pipeline, written by the pipeline threads with interlocked operations and read
+/// by the API. Rates are measured over a sliding window of one-second buckets.
+/// </summary>
+public sealed class PipelineMetrics
+{
+    private const int RateSeconds = 10;
+    private readonly long[] _buckets = new long[RateSeconds];
+    private readonly long[] _bucketSecond = new long[RateSeconds];
+    private readonly Stopwatch _uptime = Stopwatch.StartNew();
+    private readonly Lock _rateLock = new();
+    private long _eventsIn;
+    private long _notifications;
+    private long _deadLetters;
+    private long _alertsLow;
+    private long _alertsMedium;
+    private long _alertsHigh;
+    private long _alertsCritical;
+    private long _alertsStored;
+    private long _maxEventTimeMs;
+    private long _trackedKeys;
+
+    public long EventsIn => Interlocked.Read(ref _eventsIn);
+
+    public long Notifications => Interlocked.Read(ref _notifications);
+
+    public long DeadLetters => Interlocked.Read(ref _deadLetters);
+
+    public long AlertsStored => Interlocked.Read(ref _alertsStored);
+
+    public long UnknownTypes { get; set; }
+
+    public long MaxEventTimeMs => Interlocked.Read(ref _maxEventTimeMs);
+
+    public long TrackedKeys => Interlocked.Read(ref _trackedKeys);
+
+    public TimeSpan Uptime => _uptime.Elapsed;
+
+    /// <summary>Messages consumed, whatever became of them; the input rate is measured on these.</summary>
+    public void CountMessage()
+    {
+        var second = (long)_uptime.Elapsed.TotalSeconds;
+        lock (_rateLock)
+        {
+            var slot = (int)(second % RateSeconds);
+            if (_bucketSecond[slot] != second)
+            {
+                _bucketSecond[slot] = second;
+                _buckets[slot] = 0;
+            }
+            _buckets[slot]++;
+        }
+    }
+
+    public void CountEvent(long eventTimeMs)
+    {
+        Interlocked.Increment(ref _eventsIn);
+        long seen;
+        while (eventTimeMs > (seen = Interlocked.Read(ref _maxEventTimeMs))
+            && Interlocked.CompareExchange(ref _maxEventTimeMs, eventTimeMs, seen) != seen)
+        {
+        }
+    }
+
+    public void CountNotification() => Interlocked.Increment(ref _notifications);
+
+    public void CountDeadLetter() => Interlocked.Increment(ref _deadLetters);
+
+    public void SetTrackedKeys(long keys) => Interlocked.Exchange(ref _trackedKeys, keys);
+
+    public void CountAlert(Severity severity)
+    {
+        switch (severity)
+        {
+            case Severity.Low: Interlocked.Increment(ref _alertsLow); break;
+            case Severity.Medium: Interlocked.Increment(ref _alertsMedium); break;
+            case Severity.High: Interlocked.Increment(ref _alertsHigh); break;
+            case Severity.Critical: Interlocked.Increment(ref _alertsCritical); break;
+            default: break;
+        }
+    }
+
+    public void CountStored(int alerts) => Interlocked.Add(ref _alertsStored, alerts);
+
+    /// <summary>Alerts raised since start, by severity.</summary>
+    public (long Low, long Medium, long High, long Critical) AlertsRaised =>
+        (Interlocked.Read(ref _alertsLow), Interlocked.Read(ref _alertsMedium), Interlocked.Read(ref _alertsHigh), Interlocked.Read(ref _alertsCritical));
+
+    /// <summary>Messages per second over the last complete seconds of the window.</summary>
+    public double MessagesPerSecond
+    {
+        get
+        {
+            var now = (long)_uptime.Elapsed.TotalSeconds;
+            long sum = 0;
+            var seconds = 0;
+            lock (_rateLock)
+            {
+                // The current second is still filling; average the complete ones before it.
+                for (var s = now - RateSeconds + 1; s < now; s++)
+                {
+                    if (s < 0)
+                    {
+                        continue;
+                    }
+                    seconds++;
+                    var slot = (int)(s % RateSeconds);
+                    if (_bucketSecond[slot] == s)
+                    {
+                        sum += _buckets[slot];
+                    }
+                }
+            }
+            return seconds == 0 ? 0 : (double)sum / seconds;
+        }
+    }
+}

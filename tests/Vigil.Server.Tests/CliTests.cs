@@ -1,0 +1,114 @@
+using System.Text.Json;
+
+namespace Vigil.Server.Tests;
+
+/// <summary>The command line as a user runs it: simulate, replay, help, and start-up errors that name the setting.</summary>
+public sealed class CliTests : IDisposable
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromMinutes(3);
+    private readonly string _directory = Directory.CreateTempSubdirectory("vigil-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task SimulateThenReplay_OneHour_FindsEveryBruteForceCampaign()
+    {
+        var (simCode, _, simErr) = await VigilProcess.RunAsync(_directory, s_timeout,
+            "simulate", "--seed", "7", "--users", "400", "--duration", "1h", "--out", "events.jsonl", "--labels", "labels.jsonl");
+        Assert.True(simCode == 0, simErr);
+
+        var (code, stdout, stderr) = await VigilProcess.RunAsync(_directory, s_timeout,
+            "replay", "events.jsonl", "--alerts", "alerts.jsonl");
+
+        Assert.True(code == 0, stderr);
+        using var summary = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
+        var lines = File.ReadAllLines(Path.Combine(_directory, "events.jsonl")).Length;
+        Assert.Equal(lines, summary.RootElement.GetProperty("events").GetInt64() + summary.RootElement.GetProperty("deadLetters").GetInt64());
+        Assert.Equal(0, summary.RootElement.GetProperty("deadLetters").GetInt64());
+        Assert.True(summary.RootElement.GetProperty("eventsPerSecond").GetDouble() > 0);
+
+        var alerts = File.ReadAllLines(Path.Combine(_directory, "alerts.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(summary.RootElement.GetProperty("alerts").GetInt64(), alerts.Count);
+        var alertedUsers = alerts.Where(a => a.GetProperty("rule").GetString() == "BRUTE_FORCE")
+            .Select(a => a.GetProperty("userId").GetString()).ToHashSet();
+        var bruteForce = File.ReadAllLines(Path.Combine(_directory, "labels.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(l => l.GetProperty("kind").GetString() == "BRUTE_FORCE").ToList();
+        Assert.NotEmpty(bruteForce);
+        foreach (var label in bruteForce)
+        {
+            var users = label.GetProperty("userIds").EnumerateArray().Select(u => u.GetString()).ToList();
+            Assert.True(users.Any(alertedUsers.Contains), $"campaign {label.GetProperty("campaignId")} on {string.Join(",", users)} was not detected");
+        }
+    }
+
+    [Fact]
+    public async Task Replay_BadLines_AreDeadLetteredWithReasonsAndTheRestProcessed()
+    {
+        var t = DateTimeOffset.UtcNow.AddMinutes(-10);
+        var good = Enumerable.Range(0, 5).Select(i => JsonSerializer.Serialize(new
+        {
+            eventId = $"g-{i}", eventType = "LOGIN_FAILED", timestamp = t.AddSeconds(i).ToUnixTimeMilliseconds(), userId = "victim",
+        }));
+        var bad = new[] { "{\"eventId\":", "not json", "{\"eventType\":\"LOGIN_FAILED\"}", "" };
+        await File.WriteAllLinesAsync(Path.Combine(_directory, "in.jsonl"), good.Concat(bad));
+
+        var (code, stdout, stderr) = await VigilProcess.RunAsync(_directory, s_timeout,
+            "replay", "in.jsonl", "--alerts", "out/alerts.jsonl", "--dead-letters", "dlq.jsonl");
+
+        Assert.True(code == 0, stderr);
+        using var summary = JsonDocument.Parse(stdout.Trim());
+        Assert.Equal(5, summary.RootElement.GetProperty("events").GetInt64());
+        Assert.Equal(1, summary.RootElement.GetProperty("alerts").GetInt64());
+        Assert.Equal(3, summary.RootElement.GetProperty("deadLetters").GetInt64());
+        var letters = File.ReadAllLines(Path.Combine(_directory, "dlq.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(3, letters.Count);
+        Assert.All(letters, l => Assert.False(string.IsNullOrEmpty(l.GetProperty("reason").GetString())));
+        Assert.Equal(3, letters.Select(l => l.GetProperty("reason").GetString()).Distinct().Count());
+        Assert.Equal([5L, 6L, 7L], letters.Select(l => l.GetProperty("offset").GetInt64()));
+    }
+
+    [Fact]
+    public async Task Replay_MissingFile_ExitsWithUsageErrorNamingIt()
+    {
+        var (code, _, stderr) = await VigilProcess.RunAsync(_directory, s_timeout, "replay", "nope.jsonl");
+
+        Assert.Equal(2, code);
+        Assert.Contains("nope.jsonl", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_UnknownFlag_ExitsWithUsageErrorNamingIt()
+    {
+        var (code, _, stderr) = await VigilProcess.RunAsync(_directory, s_timeout, "serve", "--colour", "blue");
+
+        Assert.Equal(2, code);
+        Assert.Contains("--colour", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_BadSetting_RefusesToStartNamingTheSetting()
+    {
+        await using var process = VigilProcess.Start(_directory, new Dictionary<string, string> { ["Vigil__Simulator__Rate"] = "fast" },
+            "serve", "--urls", $"http://127.0.0.1:{VigilProcess.FreePort()}");
+
+        var code = await process.WaitForExitAsync(s_timeout);
+
+        Assert.Equal(3, code);
+        Assert.Contains("Vigil:Simulator:Rate", process.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Help_EveryVerb_PrintsUsageAndExitsZero()
+    {
+        foreach (var verb in new[] { "serve", "replay", "broker", "simulate" })
+        {
+            var (code, stdout, stderr) = await VigilProcess.RunAsync(_directory, s_timeout, verb, "--help");
+            Assert.True(code == 0, $"{verb}: {stderr}");
+            Assert.Contains("Usage", stdout + stderr, StringComparison.OrdinalIgnoreCase);
+        }
+        var (topCode, top, _) = await VigilProcess.RunAsync(_directory, s_timeout, "--help");
+        Assert.Equal(0, topCode);
+        Assert.Contains("serve", top, StringComparison.Ordinal);
+        Assert.Contains("simulate", top, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,176 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Vigil.Server.Tests;
+
+/// <summary>The walking skeleton end to end: simulator → Kafka protocol → engine → rule → SQLite → API → page.</summary>
+public sealed class ServeTests(ServeFixture serve) : IClassFixture<ServeFixture>
+{
+    private HttpClient Http => serve.Http;
+
+    private async Task<JsonElement> GetJsonAsync(string url)
+    {
+        using var response = await Http.GetAsync(url);
+        Assert.True(response.IsSuccessStatusCode, $"{url} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    private async Task<JsonElement[]> WaitForAlertsAsync(string query, Func<JsonElement, bool> match, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var page = await GetJsonAsync("/api/alerts?limit=1000" + query);
+            var found = page.GetProperty("items").EnumerateArray().Where(match).ToArray();
+            if (found.Length > 0)
+            {
+                return found;
+            }
+            await Task.Delay(500);
+        }
+        throw new TimeoutException($"No matching alert in {timeout}.\nstdout:\n{serve.Process.StandardOutput}\nstderr:\n{serve.Process.StandardError}");
+    }
+
+    [Fact]
+    public async Task Health_OnEmbeddedDefaults_ReportsHealthySqliteAndEmbeddedBroker()
+    {
+        var health = await GetJsonAsync("/api/health");
+
+        Assert.Equal("healthy", health.GetProperty("status").GetString());
+        Assert.Equal("sqlite", health.GetProperty("database").GetProperty("kind").GetString());
+        Assert.Equal("embedded", health.GetProperty("broker").GetProperty("kind").GetString());
+        Assert.True(File.Exists(Path.Combine(serve.DataDirectory, "vigil.db")), "the SQLite file is under ./data");
+    }
+
+    [Fact]
+    public async Task HealthChecks_LiveAndReady_Answer200()
+    {
+        using var live = await Http.GetAsync("/health/live");
+        using var ready = await Http.GetAsync("/health/ready");
+
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+    }
+
+    [Fact]
+    public async Task Alerts_FromTheBuiltInSimulator_IncludeBruteForceWithinAMinute()
+    {
+        var alerts = await WaitForAlertsAsync("&rule=BRUTE_FORCE", a => a.GetProperty("rule").GetString() == "BRUTE_FORCE",
+            TimeSpan.FromSeconds(60));
+
+        var alert = alerts[0];
+        Assert.True(Guid.TryParse(alert.GetProperty("alertId").GetString(), out _));
+        Assert.Contains(alert.GetProperty("severity").GetString(), new[] { "MEDIUM", "HIGH" });
+        Assert.Equal("OPEN", alert.GetProperty("status").GetString());
+        Assert.True(alert.GetProperty("evidence").GetProperty("eventIds").GetArrayLength() >= 5);
+        Assert.False(string.IsNullOrEmpty(alert.GetProperty("summary").GetString()));
+    }
+
+    [Fact]
+    public async Task GenerateTestData_BruteForceBurst_ItsAlertAppearsForThatUser()
+    {
+        using var response = await Http.PostAsJsonAsync("/api/generate-test-data", new { attack = "BRUTE_FORCE", events = 50 });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var burst = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("BRUTE_FORCE", burst.GetProperty("kind").GetString());
+        var user = burst.GetProperty("userIds")[0].GetString()!;
+
+        var alerts = await WaitForAlertsAsync("&user=" + Uri.EscapeDataString(user),
+            a => a.GetProperty("rule").GetString() == "BRUTE_FORCE", TimeSpan.FromSeconds(30));
+
+        Assert.All(alerts, a => Assert.Equal(user, a.GetProperty("userId").GetString()));
+        var one = await GetJsonAsync("/api/alerts/" + alerts[0].GetProperty("alertId").GetString());
+        Assert.Equal(user, one.GetProperty("userId").GetString());
+    }
+
+    [Fact]
+    public async Task GenerateTestData_UnknownAttack_IsProblemDetailsNamingTheField()
+    {
+        using var response = await Http.PostAsJsonAsync("/api/generate-test-data", new { attack = "NOT_A_KIND" });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(problem.GetProperty("errors").TryGetProperty("attack", out _));
+    }
+
+    [Fact]
+    public async Task Metrics_WhileSimulatorRuns_CountEventsAndRate()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        JsonElement metrics;
+        do
+        {
+            metrics = await GetJsonAsync("/api/metrics");
+            if (metrics.GetProperty("eventsIn").GetInt64() > 0 && metrics.GetProperty("eventsPerSecond").GetDouble() > 0)
+            {
+                break;
+            }
+            await Task.Delay(500);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        Assert.True(metrics.GetProperty("eventsIn").GetInt64() > 0);
+        Assert.True(metrics.GetProperty("eventsPerSecond").GetDouble() > 0);
+        foreach (var name in new[] { "low", "medium", "high", "critical", "total" })
+        {
+            Assert.True(metrics.GetProperty("alerts").TryGetProperty(name, out _), name);
+        }
+        Assert.True(metrics.TryGetProperty("deadLetters", out _));
+    }
+
+    [Theory]
+    [InlineData("severity=SEVERE", "severity")]
+    [InlineData("status=DONE", "status")]
+    [InlineData("limit=0", "limit")]
+    [InlineData("limit=abc", "limit")]
+    [InlineData("from=yesterday", "from")]
+    [InlineData("sort=size", "sort")]
+    public async Task Alerts_BadQuery_IsProblemDetailsNamingTheField(string query, string field)
+    {
+        using var response = await Http.GetAsync("/api/alerts?" + query);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task AlertById_Unknown_Is404ProblemDetails()
+    {
+        using var response = await Http.GetAsync("/api/alerts/00000000-0000-8000-8000-000000000000");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Dashboard_Root_ServesThePageWithAStrictContentSecurityPolicy()
+    {
+        using var response = await Http.GetAsync("/");
+        var html = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("Recent alerts", html, StringComparison.Ordinal);
+        var csp = string.Join(";", response.Headers.GetValues("Content-Security-Policy"));
+        Assert.Contains("default-src 'self'", csp, StringComparison.Ordinal);
+        Assert.DoesNotContain("unsafe-inline", csp, StringComparison.Ordinal);
+        using var js = await Http.GetAsync("/app.js");
+        var script = await js.Content.ReadAsStringAsync();
+        Assert.Contains("textContent", script, StringComparison.Ordinal);
+        Assert.DoesNotContain("innerHTML", script, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OpenApi_Document_ListsTheApi()
+    {
+        var doc = await GetJsonAsync("/openapi/v1.json");
+
+        var paths = doc.GetProperty("paths");
+        Assert.True(paths.TryGetProperty("/api/alerts", out _));
+        Assert.True(paths.TryGetProperty("/api/health", out _));
+        Assert.True(paths.TryGetProperty("/api/metrics", out _));
+    }
+}
