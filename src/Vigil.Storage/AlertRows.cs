@@ -8,8 +8,14 @@ namespace Vigil.Storage;
 /// <summary>SQL and row mapping shared by both stores; only how times are stored differs between them.</summary>
 internal static class AlertRows
 {
-    public const string Columns =
+    /// <summary>The columns an insert writes; the workflow columns start empty.</summary>
+    public const string InsertColumns =
         "alert_id, rule, severity, user_id, ip_address, event_time, detected_at, window_start, window_end, score, summary, evidence, status";
+
+    /// <summary>The columns a read returns, in the order <see cref="Read"/> expects.</summary>
+    public const string Columns = InsertColumns + ", status_by, status_at, status_note";
+
+    public const string AuditColumns = "at, actor, role, action, target, detail";
 
     public const string DeadLetterColumns =
         "source_topic, partition_id, offset_value, reason, detail, message_key, raw, raw_length, received_at";
@@ -88,7 +94,13 @@ internal static class AlertRows
         Summary = r.GetString(10),
         Evidence = AlertJson.EvidenceFromJson(r.GetString(11)),
         Status = (AlertStatus)r.GetInt32(12),
+        StatusBy = r.IsDBNull(13) ? null : r.GetString(13),
+        StatusAt = r.IsDBNull(14) ? null : time(r, 14),
+        StatusNote = r.IsDBNull(15) ? null : r.GetString(15),
     };
+
+    public static AuditEntry ReadAudit(DbDataReader r, Func<DbDataReader, int, DateTimeOffset> time) => new(
+        time(r, 0), r.GetString(1), r.GetString(2), r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5));
 
     public static DeadLetter ReadDeadLetter(DbDataReader r, Func<DbDataReader, int, DateTimeOffset> time) => new()
     {

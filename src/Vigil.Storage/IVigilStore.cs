@@ -36,6 +36,19 @@ public readonly record struct SeverityCounts(long Low, long Medium, long High, l
     public long Total => Low + Medium + High + Critical;
 }
 
+/// <summary>The outcome of a status change.</summary>
+public enum StatusChangeOutcome
+{
+    Changed,
+    NotFound,
+
+    /// <summary>The workflow does not allow the move from the alert's current status.</summary>
+    NotAllowed,
+}
+
+/// <summary>One line of the audit log of privileged actions.</summary>
+public sealed record AuditEntry(DateTimeOffset At, string Actor, string Role, string Action, string? Target, string? Detail);
+
 /// <summary>
 /// The persistent store of alerts and dead letters. Implemented for PostgreSQL and SQLite; both pass the
 /// same test suite. Writes are idempotent: an alert id or a dead letter's (topic, partition, offset)
@@ -57,6 +70,18 @@ public interface IVigilStore : IAsyncDisposable
     Task<Alert?> GetAlertAsync(string alertId, CancellationToken ct);
 
     Task<SeverityCounts> CountAlertsBySeverityAsync(CancellationToken ct);
+
+    /// <summary>
+    /// Moves an alert along the workflow (see <see cref="Alert.CanMove"/>), recording who, when and why. Safe against
+    /// concurrent changes: the update only applies if the status is still the one the check saw.
+    /// </summary>
+    Task<(StatusChangeOutcome Outcome, Alert? Alert)> ChangeAlertStatusAsync(string alertId, AlertStatus to, string actor,
+        string? note, DateTimeOffset at, CancellationToken ct);
+
+    Task AppendAuditAsync(AuditEntry entry, CancellationToken ct);
+
+    /// <summary>Newest first.</summary>
+    Task<IReadOnlyList<AuditEntry>> RecentAuditAsync(int limit, CancellationToken ct);
 
     /// <summary>Inserts the dead letters not already stored; returns how many were new.</summary>
     Task<int> InsertDeadLettersAsync(IReadOnlyList<DeadLetter> letters, CancellationToken ct);

@@ -48,6 +48,19 @@ internal static class Migrations
                 WHERE offset_value >= 0;
             CREATE INDEX ix_dead_letters_received ON dead_letters (received_at DESC);
             """),
+        (2, """
+            ALTER TABLE security_alerts ADD COLUMN status_note TEXT NULL;
+            CREATE TABLE audit_log (
+                id      INTEGER PRIMARY KEY AUTOINCREMENT,
+                at      INTEGER NOT NULL,
+                actor   TEXT NOT NULL,
+                role    TEXT NOT NULL,
+                action  TEXT NOT NULL,
+                target  TEXT NULL,
+                detail  TEXT NULL
+            );
+            CREATE INDEX ix_audit_at ON audit_log (at DESC);
+            """),
     ];
 
     public static readonly IReadOnlyList<(int Version, string Sql)> Postgres =
@@ -91,6 +104,19 @@ internal static class Migrations
             CREATE UNIQUE INDEX ux_dead_letters_source ON dead_letters (source_topic, partition_id, offset_value)
                 WHERE offset_value >= 0;
             CREATE INDEX ix_dead_letters_received ON dead_letters (received_at DESC);
+            """),
+        (2, """
+            ALTER TABLE security_alerts ADD COLUMN status_note TEXT NULL;
+            CREATE TABLE audit_log (
+                id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                at      TIMESTAMPTZ NOT NULL,
+                actor   TEXT NOT NULL,
+                role    TEXT NOT NULL,
+                action  TEXT NOT NULL,
+                target  TEXT NULL,
+                detail  TEXT NULL
+            );
+            CREATE INDEX ix_audit_at ON audit_log (at DESC);
             """),
     ];
 }

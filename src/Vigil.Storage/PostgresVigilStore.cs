@@ -83,7 +83,7 @@ public sealed class PostgresVigilStore(string connectionString) : IVigilStore
             statuses[i] = (short)a.Status;
         }
         await using var command = _dataSource.CreateCommand($"""
-            INSERT INTO security_alerts ({AlertRows.Columns})
+            INSERT INTO security_alerts ({AlertRows.InsertColumns})
             SELECT id, rule, sev, usr, ip, et, da, ws, we, score, summary, ev::jsonb, st
             FROM unnest(@ids, @rules, @sev, @users, @ips, @et, @da, @ws, @we, @scores, @summaries, @ev, @st)
                 AS t(id, rule, sev, usr, ip, et, da, ws, we, score, summary, ev, st)
@@ -136,6 +136,26 @@ public sealed class PostgresVigilStore(string connectionString) : IVigilStore
             }
         }
         return new SeverityCounts(counts[1], counts[2], counts[3], counts[4]);
+    }
+
+    public async Task<(StatusChangeOutcome Outcome, Alert? Alert)> ChangeAlertStatusAsync(string alertId, AlertStatus to, string actor,
+        string? note, DateTimeOffset at, CancellationToken ct)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        return await StatusWorkflow.ChangeAsync(connection, alertId, to, actor, note, at, ToTimestamp, FromTimestamp, ct);
+    }
+
+    public async Task AppendAuditAsync(AuditEntry entry, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        await StatusWorkflow.AppendAuditAsync(connection, entry, ToTimestamp, ct);
+    }
+
+    public async Task<IReadOnlyList<AuditEntry>> RecentAuditAsync(int limit, CancellationToken ct)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        return await StatusWorkflow.RecentAuditAsync(connection, limit, FromTimestamp, ct);
     }
 
     public async Task<int> InsertDeadLettersAsync(IReadOnlyList<DeadLetter> letters, CancellationToken ct)
@@ -229,6 +249,8 @@ public sealed class PostgresVigilStore(string connectionString) : IVigilStore
         }
         return result;
     }
+
+    private static object ToTimestamp(DateTimeOffset time) => time.UtcDateTime;
 
     private static DateTimeOffset FromTimestamp(DbDataReader reader, int ordinal) =>
         new(DateTime.SpecifyKind(reader.GetDateTime(ordinal), DateTimeKind.Utc));

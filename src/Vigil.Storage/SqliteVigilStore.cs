@@ -89,7 +89,7 @@ public sealed class SqliteVigilStore : IVigilStore
         await using var insert = connection.CreateCommand();
         insert.Transaction = tx;
         insert.CommandText = $"""
-            INSERT INTO security_alerts ({AlertRows.Columns})
+            INSERT INTO security_alerts ({AlertRows.InsertColumns})
             VALUES (@id, @rule, @severity, @user, @ip, @eventTime, @detectedAt, @windowStart, @windowEnd, @score, @summary, @evidence, @status)
             ON CONFLICT (alert_id) DO NOTHING;
             """;
@@ -165,6 +165,26 @@ public sealed class SqliteVigilStore : IVigilStore
             }
         }
         return new SeverityCounts(counts[1], counts[2], counts[3], counts[4]);
+    }
+
+    public async Task<(StatusChangeOutcome Outcome, Alert? Alert)> ChangeAlertStatusAsync(string alertId, AlertStatus to, string actor,
+        string? note, DateTimeOffset at, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        return await StatusWorkflow.ChangeAsync(connection, alertId, to, actor, note, at, ToMs, FromMs, ct);
+    }
+
+    public async Task AppendAuditAsync(AuditEntry entry, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        await using var connection = await OpenAsync(ct);
+        await StatusWorkflow.AppendAuditAsync(connection, entry, ToMs, ct);
+    }
+
+    public async Task<IReadOnlyList<AuditEntry>> RecentAuditAsync(int limit, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        return await StatusWorkflow.RecentAuditAsync(connection, limit, FromMs, ct);
     }
 
     public async Task<int> InsertDeadLettersAsync(IReadOnlyList<DeadLetter> letters, CancellationToken ct)
@@ -272,6 +292,8 @@ public sealed class SqliteVigilStore : IVigilStore
         }
         return result;
     }
+
+    private static object ToMs(DateTimeOffset time) => time.ToUnixTimeMilliseconds();
 
     private static DateTimeOffset FromMs(DbDataReader reader, int ordinal) =>
         DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(ordinal));

@@ -210,6 +210,64 @@ public abstract class VigilStoreTests : IAsyncLifetime
         Assert.Equal(DeadLetter.MaxRawBytes, stored.Raw.Length);
         Assert.Equal(200_000, stored.RawLength);
     }
+
+    [Fact]
+    public async Task ChangeAlertStatusAsync_Workflow_RecordsWhoWhenAndWhy()
+    {
+        var alert = MakeAlert("w1");
+        await Store.InsertAlertsAsync([alert], CancellationToken.None);
+
+        var (ack, acked) = await Store.ChangeAlertStatusAsync(alert.AlertId, AlertStatus.Acknowledged, "ana", "looking", s_t0.AddHours(1), CancellationToken.None);
+        var (resolve, resolved) = await Store.ChangeAlertStatusAsync(alert.AlertId, AlertStatus.Resolved, "bob", null, s_t0.AddHours(2), CancellationToken.None);
+        var stored = await Store.GetAlertAsync(alert.AlertId, CancellationToken.None);
+
+        Assert.Equal(StatusChangeOutcome.Changed, ack);
+        Assert.Equal(AlertStatus.Acknowledged, acked!.Status);
+        Assert.Equal(StatusChangeOutcome.Changed, resolve);
+        Assert.Equal("bob", resolved!.StatusBy);
+        Assert.NotNull(stored);
+        Assert.Equal(AlertStatus.Resolved, stored.Status);
+        Assert.Equal("bob", stored.StatusBy);
+        Assert.Equal(s_t0.AddHours(2), stored.StatusAt);
+        Assert.Null(stored.StatusNote);
+        Assert.Single(await Store.QueryAlertsAsync(new AlertQuery { Status = AlertStatus.Resolved }, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task ChangeAlertStatusAsync_MoveNotInWorkflow_IsRefusedAndChangesNothing()
+    {
+        var alert = MakeAlert("w2");
+        await Store.InsertAlertsAsync([alert], CancellationToken.None);
+        await Store.ChangeAlertStatusAsync(alert.AlertId, AlertStatus.FalsePositive, "ana", "test traffic", s_t0, CancellationToken.None);
+
+        var (outcome, current) = await Store.ChangeAlertStatusAsync(alert.AlertId, AlertStatus.Acknowledged, "bob", null, s_t0.AddMinutes(1), CancellationToken.None);
+
+        Assert.Equal(StatusChangeOutcome.NotAllowed, outcome);
+        Assert.Equal(AlertStatus.FalsePositive, current!.Status);
+        Assert.Equal("test traffic", current.StatusNote);
+    }
+
+    [Fact]
+    public async Task ChangeAlertStatusAsync_UnknownAlert_IsNotFound()
+    {
+        var (outcome, alert) = await Store.ChangeAlertStatusAsync("nope", AlertStatus.Acknowledged, "ana", null, s_t0, CancellationToken.None);
+
+        Assert.Equal(StatusChangeOutcome.NotFound, outcome);
+        Assert.Null(alert);
+    }
+
+    [Fact]
+    public async Task AppendAuditAsync_Entries_ComeBackNewestFirst()
+    {
+        await Store.AppendAuditAsync(new AuditEntry(s_t0, "root", "admin", "RETRAIN", null, null), CancellationToken.None);
+        await Store.AppendAuditAsync(new AuditEntry(s_t0.AddSeconds(5), "ana", "analyst", "ACKNOWLEDGE", "a-1", "note"), CancellationToken.None);
+
+        var entries = await Store.RecentAuditAsync(10, CancellationToken.None);
+
+        Assert.Equal(2, entries.Count);
+        Assert.Equal(new AuditEntry(s_t0.AddSeconds(5), "ana", "analyst", "ACKNOWLEDGE", "a-1", "note"), entries[0]);
+        Assert.Null(entries[1].Target);
+    }
 }
 
 public sealed class SqliteVigilStoreTests : VigilStoreTests, IDisposable

@@ -39,6 +39,26 @@ public sealed record Alert
 
     public AlertStatus Status { get; init; } = AlertStatus.Open;
 
+    /// <summary>Who moved the alert to its current status; null while it is OPEN.</summary>
+    public string? StatusBy { get; init; }
+
+    /// <summary>When the alert moved to its current status; null while it is OPEN.</summary>
+    public DateTimeOffset? StatusAt { get; init; }
+
+    /// <summary>The analyst's note on the last status change, if any.</summary>
+    public string? StatusNote { get; init; }
+
+    /// <summary>
+    /// Whether the workflow allows moving from <paramref name="from"/> to <paramref name="to"/>:
+    /// OPEN → ACKNOWLEDGED → RESOLVED or FALSE_POSITIVE, and OPEN straight to either end state.
+    /// </summary>
+    public static bool CanMove(AlertStatus from, AlertStatus to) => (from, to) switch
+    {
+        (AlertStatus.Open, AlertStatus.Acknowledged) => true,
+        (AlertStatus.Open or AlertStatus.Acknowledged, AlertStatus.Resolved or AlertStatus.FalsePositive) => true,
+        _ => false,
+    };
+
     /// <summary>The key of the alert on the <c>security-alerts</c> topic: the user id, else the IP.</summary>
     public string EntityKey => UserId ?? IpAddress ?? string.Empty;
 

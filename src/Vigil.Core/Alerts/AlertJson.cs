@@ -53,6 +53,18 @@ public static class AlertJson
         writer.WritePropertyName("evidence");
         WriteEvidence(writer, alert.Evidence);
         writer.WriteString("status", alert.Status.ToWireName());
+        if (alert.StatusBy is not null)
+        {
+            writer.WriteString("statusBy", alert.StatusBy);
+        }
+        if (alert.StatusAt is { } at)
+        {
+            writer.WriteString("statusAt", Format(at));
+        }
+        if (alert.StatusNote is not null)
+        {
+            writer.WriteString("statusNote", alert.StatusNote);
+        }
         writer.WriteEndObject();
     }
 
@@ -149,6 +161,9 @@ public static class AlertJson
             Summary = e.GetProperty("summary").GetString() ?? string.Empty,
             Evidence = e.TryGetProperty("evidence", out var ev) ? EvidenceFromElement(ev) : new Dictionary<string, object?>(),
             Status = status,
+            StatusBy = OptionalString(e, "statusBy"),
+            StatusAt = OptionalTime(e, "statusAt"),
+            StatusNote = OptionalString(e, "statusNote"),
         };
     }
 
