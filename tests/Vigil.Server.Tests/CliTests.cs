@@ -111,4 +111,46 @@ public sealed class CliTests : IDisposable
         Assert.Contains("serve", top, StringComparison.Ordinal);
         Assert.Contains("simulate", top, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Serve_BeyondLoopbackWithoutKeys_RefusesToStartNamingTheSetting()
+    {
+        await using var process = VigilProcess.Start(_directory, null, "serve", "--urls", $"http://0.0.0.0:{VigilProcess.FreePort()}");
+
+        var code = await process.WaitForExitAsync(s_timeout);
+
+        Assert.Equal(3, code);
+        Assert.Contains("Vigil:Auth:Keys", process.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_DevelopmentLoginLink_SignsInOnceAndCookieWritesNeedTheCsrfHeader()
+    {
+        var port = VigilProcess.FreePort();
+        await using var process = VigilProcess.Start(_directory, null, "serve", "--urls", $"http://127.0.0.1:{port}", "--simulator", "off");
+        var line = await process.WaitForOutputLineAsync(l => l.Contains("/login?token=", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        var link = line[line.IndexOf("http", StringComparison.Ordinal)..].Trim();
+        var cookies = new System.Net.CookieContainer();
+        using var handler = new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false };
+        using var browser = new HttpClient(handler) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+
+        using var first = await browser.GetAsync(link);
+        using var second = await new HttpClient().GetAsync(link);
+        using var withoutCsrf = await browser.PostAsync("/api/generate-test-data",
+            new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/generate-test-data")
+        {
+            Content = new StringContent("{\"events\":5}", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Vigil-Csrf", "1");
+        using var withCsrf = await browser.SendAsync(request);
+        var me = JsonDocument.Parse(await browser.GetStringAsync("/api/me")).RootElement;
+
+        Assert.Equal(System.Net.HttpStatusCode.Redirect, first.StatusCode);
+        Assert.Equal("/", first.Headers.Location?.OriginalString);
+        Assert.Contains("failed", second.RequestMessage!.RequestUri!.Query, StringComparison.Ordinal);
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, withoutCsrf.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, withCsrf.StatusCode);
+        Assert.Equal("admin", me.GetProperty("role").GetString());
+    }
 }

@@ -10,9 +10,23 @@ public sealed class ServeFixture : IAsyncLifetime
 
     public VigilProcess Process { get; private set; } = null!;
 
+    public const string AnalystKey = "analyst-key-0123456789abcdef";
+    public const string ViewerKey = "viewer-key-0123456789abcdef";
+    public const string AdminKey = "admin-key-0123456789abcdef";
+
+    /// <summary>Anonymous: on loopback it may read, not write.</summary>
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(10) };
 
+    public HttpClient Analyst { get; } = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    public HttpClient Viewer { get; } = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    public HttpClient Admin { get; } = new() { Timeout = TimeSpan.FromSeconds(10) };
+
     public string BaseUrl { get; private set; } = "";
+
+    /// <summary>Users of bursts the tests asked for, so a test can tell the built-in simulator's alerts from theirs.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, bool> GeneratedUsers { get; } = new(StringComparer.Ordinal);
 
     public string DataDirectory => Path.Combine(_directory, "data");
 
@@ -20,11 +34,19 @@ public sealed class ServeFixture : IAsyncLifetime
     {
         var port = VigilProcess.FreePort();
         BaseUrl = $"http://127.0.0.1:{port}";
-        Http.BaseAddress = new Uri(BaseUrl);
+        foreach (var (client, key) in new[] { (Http, (string?)null), (Analyst, AnalystKey), (Viewer, ViewerKey), (Admin, AdminKey) })
+        {
+            client.BaseAddress = new Uri(BaseUrl);
+            if (key is not null)
+            {
+                client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+            }
+        }
         Process = VigilProcess.Start(_directory, new Dictionary<string, string>
         {
             // Attacks a little more often than the default, so the tests see several within their time.
             ["Vigil__Simulator__AttackInterval"] = "20s",
+            ["VIGIL_API_KEYS"] = $"ana:analyst:{AnalystKey};vic:viewer:{ViewerKey};root:admin:{AdminKey}",
         }, "serve", "--urls", BaseUrl);
         await Process.WaitForHttpAsync(Http, "/api/health", TimeSpan.FromSeconds(60));
     }
@@ -33,6 +55,9 @@ public sealed class ServeFixture : IAsyncLifetime
     {
         await Process.DisposeAsync();
         Http.Dispose();
+        Analyst.Dispose();
+        Viewer.Dispose();
+        Admin.Dispose();
         try
         {
             Directory.Delete(_directory, recursive: true);

@@ -56,8 +56,8 @@ public sealed class ServeTests(ServeFixture serve) : IClassFixture<ServeFixture>
     [Fact]
     public async Task Alerts_FromTheBuiltInSimulator_IncludeBruteForceWithinAMinute()
     {
-        var alerts = await WaitForAlertsAsync("&rule=BRUTE_FORCE", a => a.GetProperty("rule").GetString() == "BRUTE_FORCE",
-            TimeSpan.FromSeconds(60));
+        var alerts = await WaitForAlertsAsync("&rule=BRUTE_FORCE", a => a.GetProperty("rule").GetString() == "BRUTE_FORCE"
+            && !serve.GeneratedUsers.ContainsKey(a.GetProperty("userId").GetString() ?? ""), TimeSpan.FromSeconds(60));
 
         var alert = alerts[0];
         Assert.True(Guid.TryParse(alert.GetProperty("alertId").GetString(), out _));
@@ -70,11 +70,12 @@ public sealed class ServeTests(ServeFixture serve) : IClassFixture<ServeFixture>
     [Fact]
     public async Task GenerateTestData_BruteForceBurst_ItsAlertAppearsForThatUser()
     {
-        using var response = await Http.PostAsJsonAsync("/api/generate-test-data", new { attack = "BRUTE_FORCE", events = 50 });
+        using var response = await serve.Analyst.PostAsJsonAsync("/api/generate-test-data", new { attack = "BRUTE_FORCE", events = 50 });
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var burst = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("BRUTE_FORCE", burst.GetProperty("kind").GetString());
         var user = burst.GetProperty("userIds")[0].GetString()!;
+        serve.GeneratedUsers[user] = true;
 
         var alerts = await WaitForAlertsAsync("&user=" + Uri.EscapeDataString(user),
             a => a.GetProperty("rule").GetString() == "BRUTE_FORCE", TimeSpan.FromSeconds(30));
@@ -87,7 +88,7 @@ public sealed class ServeTests(ServeFixture serve) : IClassFixture<ServeFixture>
     [Fact]
     public async Task GenerateTestData_UnknownAttack_IsProblemDetailsNamingTheField()
     {
-        using var response = await Http.PostAsJsonAsync("/api/generate-test-data", new { attack = "NOT_A_KIND" });
+        using var response = await serve.Analyst.PostAsJsonAsync("/api/generate-test-data", new { attack = "NOT_A_KIND" });
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
@@ -172,5 +173,80 @@ public sealed class ServeTests(ServeFixture serve) : IClassFixture<ServeFixture>
         Assert.True(paths.TryGetProperty("/api/alerts", out _));
         Assert.True(paths.TryGetProperty("/api/health", out _));
         Assert.True(paths.TryGetProperty("/api/metrics", out _));
+    }
+
+    [Fact]
+    public async Task Writes_Unauthenticated_Are401ProblemDetails()
+    {
+        using var generate = await Http.PostAsJsonAsync("/api/generate-test-data", new { attack = "BRUTE_FORCE" });
+        using var acknowledge = await Http.PostAsJsonAsync("/api/alerts/any/acknowledge", new { });
+
+        Assert.Equal(HttpStatusCode.Unauthorized, generate.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, acknowledge.StatusCode);
+        Assert.Equal("application/problem+json", generate.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Writes_ViewerRole_Are403()
+    {
+        using var generate = await serve.Viewer.PostAsJsonAsync("/api/generate-test-data", new { attack = "BRUTE_FORCE" });
+        using var audit = await serve.Analyst.GetAsync("/api/audit");
+
+        Assert.Equal(HttpStatusCode.Forbidden, generate.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, audit.StatusCode);
+    }
+
+    [Fact]
+    public async Task Reads_WrongKey_Are401EvenWhereAnonymousMayRead()
+    {
+        using var wrong = new HttpClient { BaseAddress = new Uri(serve.BaseUrl) };
+        wrong.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "not-a-key-0123456789");
+
+        using var response = await wrong.GetAsync("/api/alerts");
+        using var anonymous = await Http.GetAsync("/api/alerts");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, anonymous.StatusCode);
+    }
+
+    [Fact]
+    public async Task Workflow_AnalystAcknowledgesThenResolves_StatusWhoAndAuditRecorded()
+    {
+        using var burst = await serve.Analyst.PostAsJsonAsync("/api/generate-test-data", new { attack = "BRUTE_FORCE", events = 10 });
+        var user = (await burst.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("userIds")[0].GetString()!;
+        serve.GeneratedUsers[user] = true;
+        var alert = (await WaitForAlertsAsync("&user=" + Uri.EscapeDataString(user), _ => true, TimeSpan.FromSeconds(30)))[0];
+        var id = alert.GetProperty("alertId").GetString()!;
+
+        using var ack = await serve.Analyst.PostAsJsonAsync($"/api/alerts/{id}/acknowledge", new { note = "on it" });
+        var acked = await ack.Content.ReadFromJsonAsync<JsonElement>();
+        using var resolve = await serve.Analyst.PostAsJsonAsync($"/api/alerts/{id}/resolve", new { });
+        using var again = await serve.Analyst.PostAsJsonAsync($"/api/alerts/{id}/acknowledge", new { });
+        var stored = await GetJsonAsync("/api/alerts/" + id);
+        var audit = await serve.Admin.GetFromJsonAsync<JsonElement>("/api/audit");
+
+        Assert.Equal(HttpStatusCode.OK, ack.StatusCode);
+        Assert.Equal("ACKNOWLEDGED", acked.GetProperty("status").GetString());
+        Assert.Equal("on it", acked.GetProperty("statusNote").GetString());
+        Assert.Equal(HttpStatusCode.OK, resolve.StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+        Assert.Equal("RESOLVED", stored.GetProperty("status").GetString());
+        Assert.Equal("ana", stored.GetProperty("statusBy").GetString());
+        Assert.Contains(audit.EnumerateArray(), e => e.GetProperty("action").GetString() == "ALERT_RESOLVED"
+            && e.GetProperty("target").GetString() == id && e.GetProperty("actor").GetString() == "ana");
+    }
+
+    [Fact]
+    public async Task Me_EachRole_ReportsWhatItMayDo()
+    {
+        var anonymous = await GetJsonAsync("/api/me");
+        var analyst = await serve.Analyst.GetFromJsonAsync<JsonElement>("/api/me");
+        var admin = await serve.Admin.GetFromJsonAsync<JsonElement>("/api/me");
+
+        Assert.False(anonymous.GetProperty("canWrite").GetBoolean());
+        Assert.True(analyst.GetProperty("canWrite").GetBoolean());
+        Assert.False(analyst.GetProperty("isAdmin").GetBoolean());
+        Assert.True(admin.GetProperty("isAdmin").GetBoolean());
+        Assert.Equal("ana", analyst.GetProperty("name").GetString());
     }
 }

@@ -1,6 +1,9 @@
 using System.Globalization;
+using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Vigil.Core.Alerts;
+using Vigil.Server.Pipeline;
+using Vigil.Server.Security;
 using Vigil.Storage;
 
 namespace Vigil.Server.Api;
@@ -8,15 +11,27 @@ namespace Vigil.Server.Api;
 /// <summary>A page of alerts.</summary>
 public sealed record AlertPage(IReadOnlyList<Alert> Items, int Limit, int Offset, int Count);
 
+/// <summary>The optional body of a workflow action.</summary>
+public sealed record WorkflowRequest(string? Note = null);
+
 /// <summary>GET /api/alerts and /api/alerts/{id}.</summary>
 public static class AlertsApi
 {
     public static IEndpointRouteBuilder MapAlertsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/alerts").WithTags("Alerts");
-        group.MapGet("/", ListAsync).WithName("ListAlerts")
+        group.MapGet("/", ListAsync).WithName("ListAlerts").RequireAuthorization(Policies.Read)
             .WithSummary("Alerts, newest first, filtered by severity, rule, status, user, IP and event-time range.");
-        group.MapGet("/{id}", GetAsync).WithName("GetAlert").WithSummary("One alert by id.");
+        group.MapGet("/{id}", GetAsync).WithName("GetAlert").WithSummary("One alert by id.").RequireAuthorization(Policies.Read);
+        group.MapPost("/{id}/acknowledge", (string id, WorkflowRequest? body, ClaimsPrincipal user, IVigilStore store, AlertBroadcast live,
+                TimeProvider clock, CancellationToken ct) => MoveAsync(id, AlertStatus.Acknowledged, body, user, store, live, clock, ct))
+            .WithName("AcknowledgeAlert").WithSummary("OPEN → ACKNOWLEDGED.").RequireAuthorization(Policies.Write);
+        group.MapPost("/{id}/resolve", (string id, WorkflowRequest? body, ClaimsPrincipal user, IVigilStore store, AlertBroadcast live,
+                TimeProvider clock, CancellationToken ct) => MoveAsync(id, AlertStatus.Resolved, body, user, store, live, clock, ct))
+            .WithName("ResolveAlert").WithSummary("OPEN or ACKNOWLEDGED → RESOLVED.").RequireAuthorization(Policies.Write);
+        group.MapPost("/{id}/false-positive", (string id, WorkflowRequest? body, ClaimsPrincipal user, IVigilStore store, AlertBroadcast live,
+                TimeProvider clock, CancellationToken ct) => MoveAsync(id, AlertStatus.FalsePositive, body, user, store, live, clock, ct))
+            .WithName("MarkAlertFalsePositive").WithSummary("OPEN or ACKNOWLEDGED → FALSE_POSITIVE.").RequireAuthorization(Policies.Write);
         return app;
     }
 
@@ -104,6 +119,34 @@ public static class AlertsApi
             ? TypedResults.Problem(title: "Alert not found.", detail: "No alert has this id.",
                 statusCode: StatusCodes.Status404NotFound, extensions: new Dictionary<string, object?> { ["field"] = "id" })
             : TypedResults.Ok(alert);
+    }
+
+    internal static async Task<Results<Ok<Alert>, ProblemHttpResult, ValidationProblem>> MoveAsync(string id, AlertStatus to,
+        WorkflowRequest? body, ClaimsPrincipal user, IVigilStore store, AlertBroadcast live, TimeProvider clock, CancellationToken ct)
+    {
+        if (body?.Note is { Length: > 2000 })
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["note"] = ["must be at most 2000 characters."] });
+        }
+        var actor = user.ActorName();
+        var now = clock.GetUtcNow();
+        var (outcome, alert) = id.Length <= 64
+            ? await store.ChangeAlertStatusAsync(id, to, actor, body?.Note, now, ct)
+            : (StatusChangeOutcome.NotFound, null);
+        switch (outcome)
+        {
+            case StatusChangeOutcome.Changed:
+                await store.AppendAuditAsync(new AuditEntry(now, actor, user.RoleName(), "ALERT_" + to.ToWireName(), id, body?.Note), ct);
+                live.Publish(alert!);
+                return TypedResults.Ok(alert!);
+            case StatusChangeOutcome.NotFound:
+                return TypedResults.Problem(title: "Alert not found.", detail: "No alert has this id.",
+                    statusCode: StatusCodes.Status404NotFound, extensions: new Dictionary<string, object?> { ["field"] = "id" });
+            default:
+                return TypedResults.Problem(title: "Not allowed by the workflow.",
+                    detail: $"The alert is {alert!.Status.ToWireName()}; it cannot become {to.ToWireName()}.",
+                    statusCode: StatusCodes.Status409Conflict, extensions: new Dictionary<string, object?> { ["field"] = "status" });
+        }
     }
 
     private static DateTimeOffset? ParseTime(string? text, string field, Dictionary<string, string[]> errors)

@@ -23,7 +23,7 @@ public static class StatusApi
     {
         app.MapGet("/api/health", HealthAsync).WithTags("Status").WithName("Health")
             .WithSummary("Overall health with the database and broker checks.");
-        app.MapGet("/api/metrics", MetricsAsync).WithTags("Status").WithName("Metrics")
+        app.MapGet("/api/metrics", MetricsAsync).WithTags("Status").WithName("Metrics").RequireAuthorization(Security.Policies.Read)
             .WithSummary("Pipeline counters: events in, events/s, alerts by severity, dead letters.");
         return app;
     }

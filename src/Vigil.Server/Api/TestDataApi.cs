@@ -19,6 +19,7 @@ public static class TestDataApi
     public static IEndpointRouteBuilder MapTestDataApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/generate-test-data", Generate).WithTags("Test data").WithName("GenerateTestData")
+            .RequireAuthorization(Security.Policies.Write)
             .WithSummary("Produces a burst of simulated events with one attack campaign (BRUTE_FORCE by default) to user-events.");
         return app;
     }

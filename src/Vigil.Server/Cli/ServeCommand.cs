@@ -8,6 +8,7 @@ using Vigil.Kafka;
 using Vigil.Server.Api;
 using Vigil.Server.Hosting;
 using Vigil.Server.Pipeline;
+using Vigil.Server.Security;
 using Vigil.Storage;
 
 namespace Vigil.Server.Cli;
@@ -34,6 +35,12 @@ public static class ServeCommand
           --simulator-users N    simulated users (default 2000)
           --seed N               simulator seed (default 1)
           --partitions N         partitions of the topics Vigil creates (default 4)
+
+        Security: on loopback with no API keys, anyone on this machine may read, and a one-time link printed at
+        start signs a browser in as admin. Beyond loopback, API keys are mandatory (start-up refuses without them):
+        Vigil__Auth__Keys__0__Name=ana Vigil__Auth__Keys__0__Key=<16+ chars> Vigil__Auth__Keys__0__Role=analyst
+        or VIGIL_API_KEYS="ana:analyst:<key>;ops:admin:<key>". Roles: viewer (read), analyst (alert workflow, test
+        data), admin (everything). Send keys as "Authorization: Bearer <key>" or sign in at /login.html.
 
         Environment and appsettings.json keys: KAFKA_BOOTSTRAP_SERVERS, POSTGRES_URL, POSTGRES_USER, POSTGRES_PASSWORD,
         Vigil__Kafka__GroupId, Vigil__Kafka__Client__<librdkafka setting> (TLS and SASL pass through),
@@ -96,6 +103,7 @@ public static class ServeCommand
         builder.Configuration.AddInMemoryCollection(flags);
 
         var options = VigilOptions.From(builder.Configuration);
+        var auth = AuthSettings.From(builder.Configuration, options);
         builder.WebHost.UseUrls(options.Urls);
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o =>
@@ -186,6 +194,7 @@ public static class ServeCommand
             json.SerializerOptions.Converters.Add(AlertJsonConverter.Instance);
             json.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never;
         });
+        services.AddVigilSecurity(auth);
         services.AddProblemDetails();
         services.AddOpenApi();
         services.AddHealthChecks()
@@ -207,6 +216,9 @@ public static class ServeCommand
         });
         app.UseDefaultFiles();
         app.UseStaticFiles();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapAuthApi();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
@@ -219,6 +231,17 @@ public static class ServeCommand
         logger.LogInformation("Vigil is running: dashboard and API on {Urls}; Kafka {Bootstrap}{Embedded}; store {Store}; simulator {Simulator}",
             options.Urls, options.KafkaBootstrapServers, embedded is null ? "" : " (embedded)", storeDescription,
             options.RunsSimulator ? "on" : "off");
+        if (auth.DevelopmentLogin)
+        {
+            // As Jupyter does: reading is open on loopback; this link signs the browser in as admin, once.
+            var baseUrl = options.Urls.Split(';')[0].TrimEnd('/');
+            Console.Out.WriteLine($"Sign in as admin (once): {baseUrl}/login?token={auth.IssueLoginToken()}");
+            Console.Out.Flush();
+        }
+        else
+        {
+            logger.LogInformation("API keys: {Count} configured; anonymous viewing {Anonymous}", auth.Keys.Count, auth.AnonymousViewer ? "on" : "off");
+        }
         try
         {
             await Task.Delay(Timeout.Infinite, ct);
