@@ -67,3 +67,10 @@ public sealed class ServeFixture : IAsyncLifetime
         }
     }
 }
+
+/// <summary>One running service shared by every class in the collection, so the suite starts it once.</summary>
+[CollectionDefinition(Name)]
+public sealed class ServeCollection : ICollectionFixture<ServeFixture>
+{
+    public const string Name = "serve";
+}

@@ -5,7 +5,8 @@ using System.Text.Json;
 namespace Vigil.Server.Tests;
 
 /// <summary>The walking skeleton end to end: simulator → Kafka protocol → engine → rule → SQLite → API → page.</summary>
-public sealed class ServeTests(ServeFixture serve) : IClassFixture<ServeFixture>
+[Collection(ServeCollection.Name)]
+public sealed class ServeTests(ServeFixture serve)
 {
     private HttpClient Http => serve.Http;
 

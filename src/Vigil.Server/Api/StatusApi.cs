@@ -14,7 +14,8 @@ public sealed record AlertCounts(long Low, long Medium, long High, long Critical
 
 public sealed record MetricsReport(
     long EventsIn, double EventsPerSecond, long Notifications, long DeadLetters, long UnknownEventTypes,
-    AlertCounts Alerts, AlertCounts AlertsSinceStart, string? LatestEventTime, long TrackedKeys, double UptimeSeconds);
+    AlertCounts Alerts, AlertCounts AlertsSinceStart, string? LatestEventTime, long TrackedKeys, double UptimeSeconds,
+    double LatencyP50Ms, double LatencyP99Ms, long ConsumerLag);
 
 /// <summary>GET /api/health and GET /api/metrics.</summary>
 public static class StatusApi
@@ -43,6 +44,16 @@ public static class StatusApi
             : TypedResults.Json(report, statusCode: StatusCodes.Status503ServiceUnavailable);
     }
 
+    private static long TotalLag(PipelineMetrics metrics)
+    {
+        long total = 0;
+        foreach (var lag in metrics.Lag.Values)
+        {
+            total += Math.Max(0, lag);
+        }
+        return total;
+    }
+
     internal static async Task<Ok<MetricsReport>> MetricsAsync(IVigilStore store, PipelineMetrics metrics, CancellationToken ct)
     {
         var stored = await store.CountAlertsBySeverityAsync(ct);
@@ -58,6 +69,9 @@ public static class StatusApi
             new AlertCounts(raised.Low, raised.Medium, raised.High, raised.Critical, raised.Low + raised.Medium + raised.High + raised.Critical),
             latest == 0 ? null : AlertJson.Format(DateTimeOffset.FromUnixTimeMilliseconds(latest)),
             metrics.TrackedKeys,
-            Math.Round(metrics.Uptime.TotalSeconds, 1)));
+            Math.Round(metrics.Uptime.TotalSeconds, 1),
+            Math.Round(metrics.ProcessingLatency.Quantile(0.5), 1),
+            Math.Round(metrics.ProcessingLatency.Quantile(0.99), 1),
+            TotalLag(metrics)));
     }
 }

@@ -46,7 +46,8 @@ public static class ServeCommand
         Vigil__Kafka__GroupId, Vigil__Kafka__Client__<librdkafka setting> (TLS and SASL pass through),
         Vigil__Topics__UserEvents / Notifications / SecurityAlerts / AnalyticsInsights, Vigil__Urls,
         Vigil__Storage__DataDirectory, Vigil__Simulator__Enabled / Rate / Users / Seed / AttackInterval,
-        Vigil__Ingest__MaxFutureSkew, Vigil__Ingest__MaxMessageBytes.
+        Vigil__Ingest__MaxFutureSkew, Vigil__Ingest__MaxMessageBytes, Vigil__Ingest__MaxRequestBytes,
+        Vigil__Ingest__RequestsPerSecond.
         """;
 
     private static readonly Dictionary<string, string> s_flagToSetting = new(StringComparer.Ordinal)
@@ -195,6 +196,9 @@ public static class ServeCommand
             json.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never;
         });
         services.AddVigilSecurity(auth);
+        services.AddSingleton<IOptionsJson, OptionsJson>();
+        services.AddIngestRateLimit(options);
+        services.AddSingleton(sp => new EventDecoder(sp.GetRequiredService<PipelineOptions>().Decoder, sp.GetRequiredService<TimeProvider>()));
         services.AddProblemDetails();
         services.AddOpenApi();
         services.AddHealthChecks()
@@ -218,6 +222,7 @@ public static class ServeCommand
         app.UseStaticFiles();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
         app.MapAuthApi();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
@@ -225,6 +230,9 @@ public static class ServeCommand
         app.MapStatusApi();
         app.MapAlertsApi();
         app.MapTestDataApi();
+        app.MapPrometheusApi();
+        app.MapStreamApi();
+        app.MapIngestApi(options);
 
         await app.StartAsync(ct);
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Vigil");

@@ -63,6 +63,12 @@ public sealed record VigilOptions
     /// <summary>Set by serve once it has started the embedded broker and filled in its address.</summary>
     public bool EmbeddedBrokerStarted { get; init; }
 
+    /// <summary>Largest body POST /api/events accepts.</summary>
+    public int IngestMaxRequestBytes { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Requests per second per caller on POST /api/events.</summary>
+    public int IngestRequestsPerSecond { get; init; } = 20;
+
     public bool UsesEmbeddedBroker => EmbeddedBrokerStarted || string.IsNullOrWhiteSpace(KafkaBootstrapServers);
 
     public bool RunsSimulator => SimulatorEnabled ?? UsesEmbeddedBroker;
@@ -102,6 +108,8 @@ public sealed record VigilOptions
             SimulatorAttackInterval = Time(section, "Simulator:AttackInterval", TimeSpan.FromSeconds(45)),
             MaxFutureSkew = Time(section, "Ingest:MaxFutureSkew", TimeSpan.FromMinutes(5)),
             MaxMessageBytes = Int(section, "Ingest:MaxMessageBytes", 1024 * 1024, 1024, 64 * 1024 * 1024),
+            IngestMaxRequestBytes = Int(section, "Ingest:MaxRequestBytes", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+            IngestRequestsPerSecond = Int(section, "Ingest:RequestsPerSecond", 20, 1, 1_000_000),
         };
         foreach (var (name, value) in new[]
         {

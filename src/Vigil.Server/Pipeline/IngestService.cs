@@ -30,6 +30,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         await using var source = new KafkaSource(kafka, [options.UserEventsTopic, options.NotificationsTopic],
             records.Writer, loggers.CreateLogger<KafkaSource>());
         source.Start(stoppingToken);
+        metrics.LagProvider = () => source.Lag;
         _logger.LogInformation("Consuming {Topics} from {Bootstrap} in group {Group}",
             $"{options.UserEventsTopic}, {options.NotificationsTopic}", kafka.BootstrapServers, kafka.GroupId);
 
@@ -67,6 +68,10 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 // The offset is stored once the message's outputs are queued; checkpoint-aligned commits come with
                 // the engine's checkpoints.
                 source.StoreOffset(record.Topic, record.Partition, record.Offset);
+                if (record.TimestampMs > 0)
+                {
+                    metrics.ProcessingLatency.Record(clock.GetUtcNow().ToUnixTimeMilliseconds() - record.TimestampMs);
+                }
                 if (++processed % 10_000 == 0)
                 {
                     pipeline.EvictIdle();

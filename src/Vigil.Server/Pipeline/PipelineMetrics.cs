@@ -25,6 +25,15 @@ public sealed class PipelineMetrics
     private long _maxEventTimeMs;
     private long _trackedKeys;
 
+    /// <summary>From the producer's timestamp on the Kafka record to the end of processing the event.</summary>
+    public LatencyHistogram ProcessingLatency { get; } = new();
+
+    /// <summary>Consumer lag per partition, supplied by the running source.</summary>
+    public Func<IReadOnlyDictionary<(string Topic, int Partition), long>>? LagProvider { get; set; }
+
+    public IReadOnlyDictionary<(string Topic, int Partition), long> Lag =>
+        LagProvider?.Invoke() ?? new Dictionary<(string Topic, int Partition), long>();
+
     public long EventsIn => Interlocked.Read(ref _eventsIn);
 
     public long Notifications => Interlocked.Read(ref _notifications);

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Vigil.Server.Pipeline;
+using Vigil.Storage;
+
+namespace Vigil.Server.Api;
+
+/// <summary>GET /metrics in the Prometheus text exposition format (version 0.0.4).</summary>
+public static class PrometheusApi
+{
+    public static IEndpointRouteBuilder MapPrometheusApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/metrics", ScrapeAsync).WithTags("Status").WithName("PrometheusMetrics")
+            .WithSummary("Counters, gauges and the processing-latency histogram for Prometheus.")
+            .RequireAuthorization(Security.Policies.Read);
+        return app;
+    }
+
+    internal static async Task<IResult> ScrapeAsync(PipelineMetrics metrics, IVigilStore store, CancellationToken ct)
+    {
+        var text = new StringBuilder(4096);
+        Counter(text, "vigil_events_total", "User events decoded and processed.", metrics.EventsIn);
+        Counter(text, "vigil_notifications_total", "Notifications decoded.", metrics.Notifications);
+        Counter(text, "vigil_dead_letters_total", "Messages rejected to the dead-letter topic and table.", metrics.DeadLetters);
+        Counter(text, "vigil_unknown_event_types_total", "User events of a type Vigil does not know, kept as OTHER.", metrics.UnknownTypes);
+        var raised = metrics.AlertsRaised;
+        Header(text, "vigil_alerts_raised_total", "Alerts raised since start, by severity.", "counter");
+        Sample(text, "vigil_alerts_raised_total{severity=\"LOW\"}", raised.Low);
+        Sample(text, "vigil_alerts_raised_total{severity=\"MEDIUM\"}", raised.Medium);
+        Sample(text, "vigil_alerts_raised_total{severity=\"HIGH\"}", raised.High);
+        Sample(text, "vigil_alerts_raised_total{severity=\"CRITICAL\"}", raised.Critical);
+        var stored = await store.CountAlertsBySeverityAsync(ct);
+        Header(text, "vigil_alerts_stored", "Alerts in the store, by severity.", "gauge");
+        Sample(text, "vigil_alerts_stored{severity=\"LOW\"}", stored.Low);
+        Sample(text, "vigil_alerts_stored{severity=\"MEDIUM\"}", stored.Medium);
+        Sample(text, "vigil_alerts_stored{severity=\"HIGH\"}", stored.High);
+        Sample(text, "vigil_alerts_stored{severity=\"CRITICAL\"}", stored.Critical);
+        Gauge(text, "vigil_input_messages_per_second", "Input rate over the last seconds.", metrics.MessagesPerSecond);
+        Gauge(text, "vigil_tracked_keys", "Keys the rules hold state for.", metrics.TrackedKeys);
+        Gauge(text, "vigil_latest_event_time_seconds", "The latest event time seen, Unix seconds.", metrics.MaxEventTimeMs / 1000.0);
+
+        Header(text, "vigil_consumer_lag_messages", "Messages behind the end of each partition.", "gauge");
+        foreach (var ((topic, partition), lag) in metrics.Lag)
+        {
+            Sample(text, $"vigil_consumer_lag_messages{{topic=\"{Escape(topic)}\",partition=\"{partition}\"}}", lag);
+        }
+
+        var histogram = metrics.ProcessingLatency;
+        Header(text, "vigil_processing_latency_seconds", "From the Kafka record's timestamp to the end of processing.", "histogram");
+        var cumulative = histogram.CumulativeCounts();
+        for (var i = 0; i < LatencyHistogram.BoundsMs.Length; i++)
+        {
+            Sample(text, $"vigil_processing_latency_seconds_bucket{{le=\"{(LatencyHistogram.BoundsMs[i] / 1000).ToString(CultureInfo.InvariantCulture)}\"}}", cumulative[i]);
+        }
+        Sample(text, "vigil_processing_latency_seconds_bucket{le=\"+Inf\"}", cumulative[^1]);
+        Sample(text, "vigil_processing_latency_seconds_sum", histogram.SumMs / 1000);
+        Sample(text, "vigil_processing_latency_seconds_count", histogram.Count);
+
+        using var process = Process.GetCurrentProcess();
+        Gauge(text, "process_resident_memory_bytes", "Resident memory.", process.WorkingSet64);
+        Counter(text, "process_cpu_seconds_total", "CPU time used.", process.TotalProcessorTime.TotalSeconds);
+        Gauge(text, "dotnet_gc_heap_size_bytes", "Managed heap size.", GC.GetTotalMemory(false));
+        Header(text, "dotnet_gc_collections_total", "Garbage collections by generation.", "counter");
+        for (var g = 0; g <= GC.MaxGeneration; g++)
+        {
+            Sample(text, $"dotnet_gc_collections_total{{generation=\"{g}\"}}", GC.CollectionCount(g));
+        }
+        Gauge(text, "dotnet_gc_pause_time_ratio", "Share of time spent in GC pauses since start.", GC.GetTotalPauseDuration().TotalSeconds / Math.Max(1, metrics.Uptime.TotalSeconds));
+        Gauge(text, "vigil_uptime_seconds", "Seconds since start.", metrics.Uptime.TotalSeconds);
+        return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");
+    }
+
+    private static void Counter(StringBuilder text, string name, string help, double value)
+    {
+        Header(text, name, help, "counter");
+        Sample(text, name, value);
+    }
+
+    private static void Gauge(StringBuilder text, string name, string help, double value)
+    {
+        Header(text, name, help, "gauge");
+        Sample(text, name, value);
+    }
+
+    private static void Header(StringBuilder text, string name, string help, string type) =>
+        text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n')
+            .Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
+
+    private static void Sample(StringBuilder text, string series, double value) =>
+        text.Append(series).Append(' ').Append(value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+
+    private static string Escape(string label) =>
+        label.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
+}
