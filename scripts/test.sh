@@ -25,6 +25,7 @@ need_pkg() {
 
 need_pkg '/usr/lib/postgresql/*/bin/initdb' postgresql
 need_pkg /usr/bin/kcat kcat
+need_pkg /usr/bin/chromium chromium
 
 # --- a throw-away PostgreSQL on a free loopback port ---------------------------------------------
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -58,7 +59,7 @@ fi
 
 passed=0; failed=0; skipped=0; status=0
 RESULTS=$(mktemp -d /tmp/vigil-results.XXXXXX)
-for proj in tests/*/*.csproj; do
+for proj in tests/*/*.Tests.csproj; do
   name=$(basename "$proj" .csproj)
   if [ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]]; then continue; fi
   log "running $name"
@@ -78,6 +79,20 @@ for proj in tests/*/*.csproj; do
     status=1
   fi
 done
+# --- the dashboard in a real headless Chromium ------------------------------------------------------
+if [ -z "$FILTER" ] || [[ "browser" == *"$FILTER"* ]]; then
+  log "running the browser tests (screenshots in artifacts/screenshots)"
+  if [ ! -f tests/browser/node_modules/.package-lock.json ]; then
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+  if (cd tests/browser && node --test --test-concurrency=1 --test-reporter=tap) >"$RESULTS/browser.log" 2>&1; then :; else status=1; fi
+  grep -E '^not ok|^# (pass|fail)' "$RESULTS/browser.log" >&2 || true
+  bp=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$RESULTS/browser.log" | tail -1)
+  bf=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$RESULTS/browser.log" | tail -1)
+  if [ -z "$bp" ]; then status=1; cat "$RESULTS/browser.log" >&2; fi
+  passed=$((passed + ${bp:-0})); failed=$((failed + ${bf:-0}))
+fi
+
 rm -rf "$RESULTS"
 echo "$passed passed, $failed failed, $skipped skipped"
 if [ "$failed" -gt 0 ]; then status=1; fi

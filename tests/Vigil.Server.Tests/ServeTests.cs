@@ -155,14 +155,13 @@ public sealed class ServeTests(ServeFixture serve)
         var html = await response.Content.ReadAsStringAsync();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Contains("Recent alerts", html, StringComparison.Ordinal);
+        Assert.Contains("/dist/app.js", html, StringComparison.Ordinal);
         var csp = string.Join(";", response.Headers.GetValues("Content-Security-Policy"));
         Assert.Contains("default-src 'self'", csp, StringComparison.Ordinal);
         Assert.DoesNotContain("unsafe-inline", csp, StringComparison.Ordinal);
-        using var js = await Http.GetAsync("/app.js");
-        var script = await js.Content.ReadAsStringAsync();
-        Assert.Contains("textContent", script, StringComparison.Ordinal);
-        Assert.DoesNotContain("innerHTML", script, StringComparison.Ordinal);
+        using var js = await Http.GetAsync("/dist/app.js");
+        Assert.Equal(HttpStatusCode.OK, js.StatusCode);
+        Assert.Contains("EventSource", await js.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -249,5 +248,21 @@ public sealed class ServeTests(ServeFixture serve)
         Assert.False(analyst.GetProperty("isAdmin").GetBoolean());
         Assert.True(admin.GetProperty("isAdmin").GetBoolean());
         Assert.Equal("ana", analyst.GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public void DashboardSources_NeverWriteHtmlFromStrings()
+    {
+        // User names, user agents and summaries are attacker-controlled: the page must only ever set text.
+        var sources = Directory.GetFiles(Path.Combine(VigilProcess.RepositoryRoot, "src", "Vigil.Server", "ui", "src"), "*.js");
+        Assert.NotEmpty(sources);
+        foreach (var file in sources)
+        {
+            var code = File.ReadAllText(file);
+            foreach (var sink in new[] { "innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function" })
+            {
+                Assert.False(code.Contains(sink, StringComparison.Ordinal), $"{Path.GetFileName(file)} uses {sink}");
+            }
+        }
     }
 }
