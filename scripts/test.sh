@@ -26,6 +26,7 @@ need_pkg() {
 need_pkg '/usr/lib/postgresql/*/bin/initdb' postgresql
 need_pkg /usr/bin/kcat kcat
 need_pkg /usr/bin/chromium chromium
+"$ROOT/scripts/fetch-geo.sh" || log "fetch-geo.sh failed: the IP geolocation data is missing, so Vigil.Geo.Tests will fail"
 
 # --- a throw-away PostgreSQL on a free loopback port ---------------------------------------------
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
