@@ -75,6 +75,9 @@ public sealed class KafkaSource : IAsyncDisposable
             AutoCommitIntervalMs = 1000,
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
             EnablePartitionEof = false,
+            // Latency over request count: the broker answers a fetch as soon as data arrives, or after this. The
+            // default 500 ms put half a second on the produce→alert path when input is sparse.
+            FetchWaitMaxMs = 25,
             // Per-partition and per-request targets, not caps: a single larger batch is still returned whole,
             // up to receive.message.max.bytes (100 MB by default).
             MaxPartitionFetchBytes = 1024 * 1024,
