@@ -33,6 +33,7 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
     {
         public long Start;
         public long End;
+        public long TimerAt;
         public TAcc Acc;
         public int EarlyFirings;
         public bool ConditionTrue;
@@ -189,12 +190,19 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
         {
             return;
         }
-        var end = timer.TimeMs + 1 - _latenessMs;
         for (var i = 0; i < kw.Count; i++)
         {
-            if (kw.Slots[i].End != end)
+            if (kw.Slots[i].TimerAt != timer.TimeMs)
             {
                 continue;
+            }
+            var due = kw.Slots[i].End - 1 + _latenessMs;
+            if (due > timer.TimeMs)
+            {
+                // A session grew since its timer was set: move the timer now rather than on every extension.
+                _context!.RegisterEventTimeTimer(timer.Key, due);
+                kw.Slots[i].TimerAt = due;
+                return;
             }
             if (_emitOnTime)
             {
@@ -232,6 +240,7 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
                 ref var slot = ref kw.Slots[i];
                 writer.Write(slot.Start);
                 writer.Write(slot.End);
+                writer.Write(slot.TimerAt);
                 writer.Write(slot.EarlyFirings);
                 writer.Write(slot.ConditionTrue);
                 _serializer.Write(writer, slot.Acc);
@@ -277,9 +286,11 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
             {
                 var start = reader.ReadInt64();
                 var end = reader.ReadInt64();
+                var timerAt = reader.ReadInt64();
                 var early = reader.ReadInt32();
                 var condition = reader.ReadBoolean();
                 var index = kw.Insert(start, end, _serializer.Read(reader));
+                kw.Slots[index].TimerAt = timerAt;
                 kw.Slots[index].EarlyFirings = early;
                 kw.Slots[index].ConditionTrue = condition;
             }
@@ -297,6 +308,7 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
                 return;
             }
             index = kw.Insert(start, end, _aggregator.Create());
+            kw.Slots[index].TimerAt = end - 1 + _latenessMs;
         }
         ref var slot = ref kw.Slots[index];
         _aggregator.Add(ref slot.Acc, evt);
@@ -329,20 +341,16 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
             }
             var index = kw.Insert(start, end, _aggregator.Create());
             ref var fresh = ref kw.Slots[index];
+            fresh.TimerAt = end - 1 + _latenessMs;
             _aggregator.Add(ref fresh.Acc, evt);
             FireEarly(key, ref fresh, evt, output);
             return;
         }
 
-        var oldEnd = kw.Slots[first].End;
         var newStart = Math.Min(start, kw.Slots[first].Start);
         var newEnd = Math.Max(end, kw.Slots[last].End);
-        var ctx = _context!;
-        if (newEnd != oldEnd)
-        {
-            ctx.DeleteEventTimeTimer(key, oldEnd - 1 + _latenessMs);
-        }
-        // Fold the later sessions the event bridges into the first, in start order.
+        // Fold the later sessions the event bridges into the first, in start order. Timers are left alone: the
+        // first session's timer moves itself when it fires early (OnTimer), and the merged ones' find no session.
         for (var i = last; i > first; i--)
         {
             ref var other = ref kw.Slots[i];
@@ -350,19 +358,11 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
             _aggregator.Merge(ref target.Acc, in other.Acc);
             target.EarlyFirings += other.EarlyFirings;
             target.ConditionTrue |= other.ConditionTrue;
-            if (other.End != newEnd)
-            {
-                ctx.DeleteEventTimeTimer(key, other.End - 1 + _latenessMs);
-            }
             kw.RemoveAt(i);
         }
         ref var slot = ref kw.Slots[first];
         slot.Start = newStart;
         slot.End = newEnd;
-        if (newEnd != oldEnd)
-        {
-            ctx.RegisterEventTimeTimer(key, newEnd - 1 + _latenessMs);
-        }
         _aggregator.Add(ref slot.Acc, evt);
         FireEarly(key, ref slot, evt, output);
     }
