@@ -1,0 +1,432 @@
+using System.Runtime.InteropServices;
+
+namespace Vigil.Core.Engine;
+
+/// <summary>
+/// Keyed windows with incremental aggregation: tumbling, sliding or session (<see cref="WindowSpec"/>), one
+/// accumulator per (key, window). A window's on-time result is emitted when the watermark passes its end − 1 +
+/// allowed lateness, through an event-time timer, and its state is dropped then; early firings
+/// (<see cref="EarlyFiring{TAcc}"/>) emit from the event path for low-latency threshold rules.
+/// </summary>
+/// <remarks>
+/// Events whose key selector returns null or empty are ignored by this operator, so the selector doubles as a filter
+/// ("LOGIN_FAILED events, keyed by IP"). Open windows of a key live in one small array, sorted by start, which is
+/// recycled when the key has none left: a steady stream allocates nothing but accumulators that are reference
+/// types. Not thread-safe.
+/// </remarks>
+public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TOut>
+{
+    private readonly Func<TIn, string?> _keySelector;
+    private readonly IAggregator<TIn, TAcc, TResult> _aggregator;
+    private readonly IStateSerializer<TAcc> _serializer;
+    private readonly WindowEmitter<TIn, TResult, TOut> _emit;
+    private readonly WindowSpec _spec;
+    private readonly EarlyFiringMode _earlyMode;
+    private readonly Func<TAcc, bool>? _earlyCondition;
+    private readonly bool _emitOnTime;
+    private readonly Dictionary<string, KeyWindows> _keys = new(StringComparer.Ordinal);
+    private readonly Stack<KeyWindows> _spare = new();
+    private OperatorContext? _context;
+    private long _latenessMs;
+
+    private struct Slot
+    {
+        public long Start;
+        public long End;
+        public long TimerAt;
+        public TAcc Acc;
+        public int EarlyFirings;
+        public bool ConditionTrue;
+    }
+
+    private sealed class KeyWindows
+    {
+        public Slot[] Slots = new Slot[2];
+        public int Count;
+
+        public int IndexOfStart(long start)
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                if (Slots[i].Start == start)
+                {
+                    return i;
+                }
+            }
+            return -1;
+        }
+
+        public int Insert(long start, long end, TAcc acc)
+        {
+            if (Count == Slots.Length)
+            {
+                Array.Resize(ref Slots, Count * 2);
+            }
+            var i = Count;
+            while (i > 0 && Slots[i - 1].Start > start)
+            {
+                Slots[i] = Slots[i - 1];
+                i--;
+            }
+            Slots[i] = new Slot { Start = start, End = end, Acc = acc };
+            Count++;
+            return i;
+        }
+
+        public void RemoveAt(int index)
+        {
+            Count--;
+            Array.Copy(Slots, index + 1, Slots, index, Count - index);
+            Slots[Count] = default;
+        }
+    }
+
+    /// <param name="name">The operator's checkpoint section name.</param>
+    /// <param name="spec">Which windows.</param>
+    /// <param name="keySelector">The key of an event; null or empty skips the event.</param>
+    /// <param name="aggregator">Folds events into an accumulator.</param>
+    /// <param name="accumulatorSerializer">Writes accumulators into checkpoints.</param>
+    /// <param name="emit">Turns results into outputs.</param>
+    /// <param name="early">Early firing; none when null.</param>
+    public WindowOperator(string name, WindowSpec spec, Func<TIn, string?> keySelector,
+        IAggregator<TIn, TAcc, TResult> aggregator, IStateSerializer<TAcc> accumulatorSerializer,
+        WindowEmitter<TIn, TResult, TOut> emit, EarlyFiring<TAcc>? early = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(keySelector);
+        ArgumentNullException.ThrowIfNull(aggregator);
+        ArgumentNullException.ThrowIfNull(accumulatorSerializer);
+        ArgumentNullException.ThrowIfNull(emit);
+        if (early is { Mode: EarlyFiringMode.WhenConditionBecomesTrue, Condition: null })
+        {
+            throw new ArgumentException("Early firing when a condition becomes true needs the condition.", nameof(early));
+        }
+        Name = name;
+        _spec = spec;
+        _keySelector = keySelector;
+        _aggregator = aggregator;
+        _serializer = accumulatorSerializer;
+        _emit = emit;
+        _earlyMode = early?.Mode ?? EarlyFiringMode.None;
+        _earlyCondition = early?.Condition;
+        _emitOnTime = early?.EmitOnTime ?? true;
+    }
+
+    public string Name { get; }
+
+    /// <summary>Keys with at least one open window.</summary>
+    public int ActiveKeys => _keys.Count;
+
+    /// <summary>Open windows over all keys.</summary>
+    public int OpenWindows
+    {
+        get
+        {
+            var n = 0;
+            foreach (var windows in _keys.Values)
+            {
+                n += windows.Count;
+            }
+            return n;
+        }
+    }
+
+    /// <summary>Events that arrived for a window already closed (only when this operator's lateness is stricter
+    /// than the runtime's filter); counted, not processed. Not checkpointed.</summary>
+    public long LateWindowEvents { get; private set; }
+
+    public void Open(OperatorContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        _context = context;
+        _latenessMs = context.AllowedLatenessMs;
+    }
+
+    public void OnEvent(in TIn evt, long timestampMs, IOutput<TOut> output)
+    {
+        var key = _keySelector(evt);
+        if (string.IsNullOrEmpty(key))
+        {
+            return;
+        }
+        ref var windows = ref CollectionsMarshal.GetValueRefOrAddDefault(_keys, key, out var exists);
+        if (!exists)
+        {
+            windows = _spare.Count > 0 ? _spare.Pop() : new KeyWindows();
+        }
+        var kw = windows!;
+        switch (_spec.Kind)
+        {
+            case WindowKind.Tumbling:
+                {
+                    var start = FloorDiv(timestampMs, _spec.SizeMs) * _spec.SizeMs;
+                    AddTo(kw, key, start, start + _spec.SizeMs, evt, output);
+                    break;
+                }
+            case WindowKind.Sliding:
+                {
+                    var last = FloorDiv(timestampMs, _spec.SlideMs) * _spec.SlideMs;
+                    var first = last - ((last - (timestampMs - _spec.SizeMs) - 1) / _spec.SlideMs * _spec.SlideMs);
+                    for (var start = first; start <= last; start += _spec.SlideMs)
+                    {
+                        AddTo(kw, key, start, start + _spec.SizeMs, evt, output);
+                    }
+                    break;
+                }
+            default:
+                AddToSession(kw, key, timestampMs, evt, output);
+                break;
+        }
+        if (kw.Count == 0)
+        {
+            Release(key, kw);
+        }
+    }
+
+    public void OnTimer(in TimerFiring timer, IOutput<TOut> output)
+    {
+        if (timer.Domain != TimeDomain.EventTime || !_keys.TryGetValue(timer.Key, out var kw))
+        {
+            return;
+        }
+        for (var i = 0; i < kw.Count; i++)
+        {
+            if (kw.Slots[i].TimerAt != timer.TimeMs)
+            {
+                continue;
+            }
+            var due = kw.Slots[i].End - 1 + _latenessMs;
+            if (due > timer.TimeMs)
+            {
+                // A session grew since its timer was set: move the timer now rather than on every extension.
+                _context!.RegisterEventTimeTimer(timer.Key, due);
+                kw.Slots[i].TimerAt = due;
+                return;
+            }
+            if (_emitOnTime)
+            {
+                ref var slot = ref kw.Slots[i];
+                var firing = new WindowFiring<TIn, TResult>(timer.Key, new Window(slot.Start, slot.End),
+                    _aggregator.Result(in slot.Acc), WindowFireKind.OnTime, slot.EarlyFirings, default);
+                _emit(in firing, output);
+            }
+            kw.RemoveAt(i);
+            break;
+        }
+        if (kw.Count == 0)
+        {
+            Release(timer.Key, kw);
+        }
+    }
+
+    public void OnWatermark(long watermarkMs, IOutput<TOut> output)
+    {
+    }
+
+    public void Snapshot(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.Write((byte)_spec.Kind);
+        writer.Write(_spec.SizeMs);
+        writer.Write(_spec.SlideMs);
+        writer.Write(_keys.Count);
+        foreach (var (key, kw) in _keys)
+        {
+            writer.Write(key);
+            writer.Write(kw.Count);
+            for (var i = 0; i < kw.Count; i++)
+            {
+                ref var slot = ref kw.Slots[i];
+                writer.Write(slot.Start);
+                writer.Write(slot.End);
+                writer.Write(slot.TimerAt);
+                writer.Write(slot.EarlyFirings);
+                writer.Write(slot.ConditionTrue);
+                _serializer.Write(writer, slot.Acc);
+            }
+        }
+    }
+
+    /// <summary>Restores the open windows. A checkpoint of a different window shape is discarded (the rule changed;
+    /// its old windows mean nothing now), and the timers it left fire into nothing.</summary>
+    public void Restore(BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        foreach (var kw in _keys.Values)
+        {
+            Array.Clear(kw.Slots, 0, kw.Count);
+            kw.Count = 0;
+            _spare.Push(kw);
+        }
+        _keys.Clear();
+        var kind = (WindowKind)reader.ReadByte();
+        var size = reader.ReadInt64();
+        var slide = reader.ReadInt64();
+        if (kind != _spec.Kind || size != _spec.SizeMs || slide != _spec.SlideMs)
+        {
+            return;
+        }
+        var keys = reader.ReadInt32();
+        if (keys < 0)
+        {
+            throw new InvalidDataException($"A checkpoint claims {keys} window keys.");
+        }
+        _keys.EnsureCapacity(keys);
+        for (var k = 0; k < keys; k++)
+        {
+            var key = reader.ReadString();
+            var count = reader.ReadInt32();
+            if (count < 0)
+            {
+                throw new InvalidDataException($"A checkpoint claims {count} windows for a key.");
+            }
+            var kw = _spare.Count > 0 ? _spare.Pop() : new KeyWindows();
+            for (var i = 0; i < count; i++)
+            {
+                var start = reader.ReadInt64();
+                var end = reader.ReadInt64();
+                var timerAt = reader.ReadInt64();
+                var early = reader.ReadInt32();
+                var condition = reader.ReadBoolean();
+                var index = kw.Insert(start, end, _serializer.Read(reader));
+                kw.Slots[index].TimerAt = timerAt;
+                kw.Slots[index].EarlyFirings = early;
+                kw.Slots[index].ConditionTrue = condition;
+            }
+            _keys[key] = kw;
+        }
+    }
+
+    private void AddTo(KeyWindows kw, string key, long start, long end, in TIn evt, IOutput<TOut> output)
+    {
+        var index = kw.IndexOfStart(start);
+        if (index < 0)
+        {
+            if (!OpenWindow(key, end))
+            {
+                return;
+            }
+            index = kw.Insert(start, end, _aggregator.Create());
+            kw.Slots[index].TimerAt = end - 1 + _latenessMs;
+        }
+        ref var slot = ref kw.Slots[index];
+        _aggregator.Add(ref slot.Acc, evt);
+        FireEarly(key, ref slot, evt, output);
+    }
+
+    private void AddToSession(KeyWindows kw, string key, long timestampMs, in TIn evt, IOutput<TOut> output)
+    {
+        var start = timestampMs;
+        var end = timestampMs + _spec.SizeMs;
+        // Open sessions of a key are disjoint and sorted, so the ones this event touches are contiguous.
+        var first = -1;
+        var last = -1;
+        for (var i = 0; i < kw.Count; i++)
+        {
+            if (kw.Slots[i].Start < end && start < kw.Slots[i].End)
+            {
+                if (first < 0)
+                {
+                    first = i;
+                }
+                last = i;
+            }
+        }
+        if (first < 0)
+        {
+            if (!OpenWindow(key, end))
+            {
+                return;
+            }
+            var index = kw.Insert(start, end, _aggregator.Create());
+            ref var fresh = ref kw.Slots[index];
+            fresh.TimerAt = end - 1 + _latenessMs;
+            _aggregator.Add(ref fresh.Acc, evt);
+            FireEarly(key, ref fresh, evt, output);
+            return;
+        }
+
+        var newStart = Math.Min(start, kw.Slots[first].Start);
+        var newEnd = Math.Max(end, kw.Slots[last].End);
+        // Fold the later sessions the event bridges into the first, in start order. Timers are left alone: the
+        // first session's timer moves itself when it fires early (OnTimer), and the merged ones' find no session.
+        for (var i = last; i > first; i--)
+        {
+            ref var other = ref kw.Slots[i];
+            ref var target = ref kw.Slots[first];
+            _aggregator.Merge(ref target.Acc, in other.Acc);
+            target.EarlyFirings += other.EarlyFirings;
+            target.ConditionTrue |= other.ConditionTrue;
+            kw.RemoveAt(i);
+        }
+        ref var slot = ref kw.Slots[first];
+        slot.Start = newStart;
+        slot.End = newEnd;
+        _aggregator.Add(ref slot.Acc, evt);
+        FireEarly(key, ref slot, evt, output);
+    }
+
+    /// <summary>Registers the closing timer of a new window; false when that window has already closed.</summary>
+    private bool OpenWindow(string key, long end)
+    {
+        var ctx = _context ?? throw new InvalidOperationException($"Operator '{Name}' was not opened.");
+        var fireAt = end - 1 + _latenessMs;
+        if (fireAt < ctx.Watermark)
+        {
+            LateWindowEvents++;
+            return false;
+        }
+        ctx.RegisterEventTimeTimer(key, fireAt);
+        return true;
+    }
+
+    private void FireEarly(string key, ref Slot slot, in TIn evt, IOutput<TOut> output)
+    {
+        switch (_earlyMode)
+        {
+            case EarlyFiringMode.None:
+                return;
+            case EarlyFiringMode.EveryUpdate:
+                if (_earlyCondition is null || _earlyCondition(slot.Acc))
+                {
+                    EmitEarly(key, ref slot, evt, output);
+                }
+                return;
+            default:
+                var holds = _earlyCondition!(slot.Acc);
+                var rose = holds && !slot.ConditionTrue;
+                slot.ConditionTrue = holds;
+                if (rose)
+                {
+                    EmitEarly(key, ref slot, evt, output);
+                }
+                return;
+        }
+    }
+
+    private void EmitEarly(string key, ref Slot slot, in TIn evt, IOutput<TOut> output)
+    {
+        slot.EarlyFirings++;
+        var firing = new WindowFiring<TIn, TResult>(key, new Window(slot.Start, slot.End),
+            _aggregator.Result(in slot.Acc), WindowFireKind.Early, slot.EarlyFirings, evt);
+        _emit(in firing, output);
+    }
+
+    private void Release(string key, KeyWindows kw)
+    {
+        _keys.Remove(key);
+        Array.Clear(kw.Slots, 0, kw.Count);
+        kw.Count = 0;
+        if (kw.Slots.Length <= 16)
+        {
+            _spare.Push(kw);
+        }
+    }
+
+    private static long FloorDiv(long a, long b)
+    {
+        var q = a / b;
+        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+    }
+}
