@@ -153,4 +153,35 @@ public sealed class CliTests : IDisposable
         Assert.Equal(System.Net.HttpStatusCode.OK, withCsrf.StatusCode);
         Assert.Equal("admin", me.GetProperty("role").GetString());
     }
+
+    [Fact]
+    public async Task Replay_StoppedAndResumedFromCheckpoints_WritesExactlyTheUninterruptedAlerts()
+    {
+        var (simCode, _, simErr) = await VigilProcess.RunAsync(_directory, s_timeout,
+            "simulate", "--seed", "11", "--users", "800", "--duration", "3h", "--out", "events.jsonl");
+        Assert.True(simCode == 0, simErr);
+        var (fullCode, _, fullErr) = await VigilProcess.RunAsync(_directory, s_timeout, "replay", "events.jsonl", "--alerts", "full.jsonl");
+        Assert.True(fullCode == 0, fullErr);
+
+        var summaries = new List<JsonElement>();
+        foreach (var stop in new[] { "3001", "4999" })
+        {
+            var (code, stdout, stderr) = await VigilProcess.RunAsync(_directory, s_timeout, "replay", "events.jsonl", "--alerts", "part.jsonl",
+                "--checkpoint-dir", "ck", "--stop-after", stop, "--checkpoint-every", "1000");
+            Assert.True(code == 0, stderr);
+            summaries.Add(JsonDocument.Parse(stdout.Trim()).RootElement);
+        }
+        var (lastCode, lastOut, lastErr) = await VigilProcess.RunAsync(_directory, s_timeout, "replay", "events.jsonl", "--alerts", "part.jsonl",
+            "--checkpoint-dir", "ck");
+        Assert.True(lastCode == 0, lastErr);
+        summaries.Add(JsonDocument.Parse(lastOut.Trim()).RootElement);
+
+        var full = File.ReadAllText(Path.Combine(_directory, "full.jsonl"));
+        Assert.NotEmpty(full);
+        Assert.Equal(full, File.ReadAllText(Path.Combine(_directory, "part.jsonl")));
+        Assert.True(summaries[0].GetProperty("stopped").GetBoolean());
+        Assert.Equal(3001, summaries[1].GetProperty("resumedFromLine").GetInt64());
+        Assert.Equal(8000, summaries[2].GetProperty("resumedFromLine").GetInt64());
+        Assert.False(summaries[2].GetProperty("stopped").GetBoolean());
+    }
 }

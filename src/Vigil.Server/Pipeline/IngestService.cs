@@ -34,55 +34,94 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         _logger.LogInformation("Consuming {Topics} from {Bootstrap} in group {Group}",
             $"{options.UserEventsTopic}, {options.NotificationsTopic}", kafka.BootstrapServers, kafka.GroupId);
 
-        var pipeline = new DetectionPipeline(pipelineOptions, clock);
+        // One pipeline per partition: a partition's keyed state, event time and offsets are its own, as they will be
+        // when partitions move between instances with their checkpoints.
+        var pipelines = new Dictionary<(string Topic, int Partition), DetectionPipeline>();
         var alerts = new List<Alert>();
-        var processed = 0L;
+        var reader = records.Reader;
+        Task<bool>? waiting = null;
+        var lastTick = clock.GetTimestamp();
         try
         {
-            await foreach (var record in records.Reader.ReadAllAsync(stoppingToken))
+            while (!stoppingToken.IsCancellationRequested)
             {
-                metrics.CountMessage();
-                var key = record.Key is null ? null : Encoding.UTF8.GetString(record.Key);
-                var outcome = pipeline.Process(record.Topic, record.Partition, record.Offset, key, record.Value, alerts, out var deadLetter);
-                switch (outcome)
+                waiting ??= reader.WaitToReadAsync(stoppingToken).AsTask();
+                await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromSeconds(1), clock, stoppingToken));
+                if (waiting.IsCompleted)
                 {
-                    case ProcessOutcome.Event:
-                        metrics.CountEvent(pipeline.MaxEventTimeMs);
+                    if (!await waiting)
+                    {
                         break;
-                    case ProcessOutcome.Notification:
-                        metrics.CountNotification();
-                        break;
-                    case ProcessOutcome.DeadLetter:
-                        metrics.CountDeadLetter();
-                        await channels.DeadLetters.Writer.WriteAsync(deadLetter!, stoppingToken);
-                        break;
-                    default:
-                        break;
+                    }
+                    waiting = null;
                 }
-                foreach (var alert in alerts)
+                while (reader.TryRead(out var record))
                 {
-                    metrics.CountAlert(alert.Severity);
-                    await channels.Alerts.Writer.WriteAsync(alert, stoppingToken);
+                    if (!pipelines.TryGetValue((record.Topic, record.Partition), out var pipeline))
+                    {
+                        pipeline = new DetectionPipeline(pipelineOptions, clock);
+                        pipelines[(record.Topic, record.Partition)] = pipeline;
+                    }
+                    await ProcessAsync(pipeline, record, alerts, stoppingToken);
+                    source.StoreOffset(record.Topic, record.Partition, record.Offset);
                 }
-                alerts.Clear();
-                // The offset is stored once the message's outputs are queued; checkpoint-aligned commits come with
-                // the engine's checkpoints.
-                source.StoreOffset(record.Topic, record.Partition, record.Offset);
-                if (record.TimestampMs > 0)
+                if (clock.GetElapsedTime(lastTick) >= TimeSpan.FromSeconds(1))
                 {
-                    metrics.ProcessingLatency.Record(clock.GetUtcNow().ToUnixTimeMilliseconds() - record.TimestampMs);
+                    lastTick = clock.GetTimestamp();
+                    long keys = 0;
+                    long unknown = 0;
+                    foreach (var pipeline in pipelines.Values)
+                    {
+                        pipeline.Tick(alerts);
+                        await EmitAsync(alerts, stoppingToken);
+                        keys += pipeline.TrackedKeys;
+                        unknown += pipeline.UnknownTypes;
+                    }
+                    metrics.SetTrackedKeys(keys);
+                    metrics.UnknownTypes = unknown;
                 }
-                if (++processed % 10_000 == 0)
-                {
-                    pipeline.EvictIdle();
-                }
-                metrics.UnknownTypes = pipeline.UnknownTypes;
-                metrics.SetTrackedKeys(pipeline.TrackedKeys);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+    }
+
+    private async Task ProcessAsync(DetectionPipeline pipeline, SourceRecord record, List<Alert> alerts, CancellationToken ct)
+    {
+        metrics.CountMessage();
+        var key = record.Key is null ? null : Encoding.UTF8.GetString(record.Key);
+        var outcome = pipeline.Process(record.Topic, record.Partition, record.Offset, key, record.Value, alerts, out var deadLetter);
+        switch (outcome)
+        {
+            case ProcessOutcome.Event:
+                metrics.CountEvent(pipeline.MaxEventTimeMs);
+                break;
+            case ProcessOutcome.Notification:
+                metrics.CountNotification();
+                break;
+            case ProcessOutcome.DeadLetter or ProcessOutcome.Late:
+                metrics.CountDeadLetter();
+                await channels.DeadLetters.Writer.WriteAsync(deadLetter!, ct);
+                break;
+            default:
+                break;
+        }
+        await EmitAsync(alerts, ct);
+        if (record.TimestampMs > 0)
+        {
+            metrics.ProcessingLatency.Record(clock.GetUtcNow().ToUnixTimeMilliseconds() - record.TimestampMs);
+        }
+    }
+
+    private async Task EmitAsync(List<Alert> alerts, CancellationToken ct)
+    {
+        foreach (var alert in alerts)
+        {
+            metrics.CountAlert(alert.Severity);
+            await channels.Alerts.Writer.WriteAsync(alert, ct);
+        }
+        alerts.Clear();
     }
 }
 
