@@ -40,6 +40,10 @@ public static class PrometheusApi
         Gauge(text, "vigil_tracked_keys", "Keys the rules hold state for.", metrics.TrackedKeys);
         Gauge(text, "vigil_latest_event_time_seconds", "The latest event time seen, Unix seconds.", metrics.MaxEventTimeMs / 1000.0);
 
+        Counter(text, "vigil_checkpoints_total", "Checkpoint rounds completed.", metrics.Checkpoints);
+        Gauge(text, "vigil_checkpoint_duration_seconds", "Duration of the last checkpoint round, sink barrier included.",
+            double.IsNaN(metrics.LastCheckpointMs) ? 0 : metrics.LastCheckpointMs / 1000);
+        Gauge(text, "vigil_checkpoint_bytes", "Size of the last checkpoint round.", metrics.LastCheckpointBytes);
         Header(text, "vigil_consumer_lag_messages", "Messages behind the end of each partition.", "gauge");
         foreach (var ((topic, partition), lag) in metrics.Lag)
         {

@@ -15,7 +15,7 @@ public sealed record AlertCounts(long Low, long Medium, long High, long Critical
 public sealed record MetricsReport(
     long EventsIn, double EventsPerSecond, long Notifications, long DeadLetters, long UnknownEventTypes,
     AlertCounts Alerts, AlertCounts AlertsSinceStart, string? LatestEventTime, long TrackedKeys, double UptimeSeconds,
-    double LatencyP50Ms, double LatencyP99Ms, long ConsumerLag);
+    double LatencyP50Ms, double LatencyP99Ms, long ConsumerLag, long Checkpoints, double? LastCheckpointMs, long LastCheckpointBytes);
 
 /// <summary>GET /api/health and GET /api/metrics.</summary>
 public static class StatusApi
@@ -72,6 +72,9 @@ public static class StatusApi
             Math.Round(metrics.Uptime.TotalSeconds, 1),
             Math.Round(metrics.ProcessingLatency.Quantile(0.5), 1),
             Math.Round(metrics.ProcessingLatency.Quantile(0.99), 1),
-            TotalLag(metrics)));
+            TotalLag(metrics),
+            metrics.Checkpoints,
+            double.IsNaN(metrics.LastCheckpointMs) ? null : Math.Round(metrics.LastCheckpointMs, 2),
+            metrics.LastCheckpointBytes));
     }
 }

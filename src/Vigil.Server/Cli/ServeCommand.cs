@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Vigil.Core.Alerts;
 using Vigil.Core.Detection;
+using Vigil.Core.Engine;
 using Vigil.Core.Events;
 using Vigil.Core.Processing;
 using Vigil.Kafka;
@@ -47,7 +48,8 @@ public static class ServeCommand
         Vigil__Topics__UserEvents / Notifications / SecurityAlerts / AnalyticsInsights, Vigil__Urls,
         Vigil__Storage__DataDirectory, Vigil__Simulator__Enabled / Rate / Users / Seed / AttackInterval,
         Vigil__Ingest__MaxFutureSkew, Vigil__Ingest__MaxMessageBytes, Vigil__Ingest__MaxRequestBytes,
-        Vigil__Ingest__RequestsPerSecond.
+        Vigil__Ingest__RequestsPerSecond, Vigil__Engine__CheckpointInterval (default 30s; checkpoints go under
+        <data dir>/checkpoints, and a partition's offset is committed only once its checkpoint is saved).
         """;
 
     private static readonly Dictionary<string, string> s_flagToSetting = new(StringComparer.Ordinal)
@@ -169,7 +171,19 @@ public static class ServeCommand
             throw new OptionsException(setting, $"cannot open the {storeDescription} database: {ex.Message}");
         }
 
+        var checkpointDirectory = Path.Combine(options.DataDirectory, "checkpoints");
+        if (options.UsesEmbeddedBroker)
+        {
+            // The embedded broker keeps its data in memory: offsets start again at 0, so old checkpoints would skip
+            // the new stream's events. They belong to a broker that no longer exists.
+            foreach (var directory in Directory.Exists(checkpointDirectory) ? Directory.GetDirectories(checkpointDirectory, options.CheckpointJobId + ".*") : [])
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+
         var services = builder.Services;
+        services.AddSingleton<ICheckpointStore>(new LocalDirectoryCheckpointStore(checkpointDirectory));
         services.AddSingleton(options);
         services.AddSingleton<IVigilStore>(store);
         services.AddSingleton(TimeProvider.System);

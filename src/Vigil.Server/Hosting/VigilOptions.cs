@@ -63,6 +63,12 @@ public sealed record VigilOptions
     /// <summary>Set by serve once it has started the embedded broker and filled in its address.</summary>
     public bool EmbeddedBrokerStarted { get; init; }
 
+    /// <summary>How often each partition's state is checkpointed and its offset committed (Flink's default interval).</summary>
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Names this deployment's checkpoints; the consumer group unless the embedded broker runs.</summary>
+    public string CheckpointJobId => EmbeddedBrokerStarted ? "embedded" : ConsumerGroup;
+
     /// <summary>Largest body POST /api/events accepts.</summary>
     public int IngestMaxRequestBytes { get; init; } = 4 * 1024 * 1024;
 
@@ -108,6 +114,7 @@ public sealed record VigilOptions
             SimulatorAttackInterval = Time(section, "Simulator:AttackInterval", TimeSpan.FromSeconds(45)),
             MaxFutureSkew = Time(section, "Ingest:MaxFutureSkew", TimeSpan.FromMinutes(5)),
             MaxMessageBytes = Int(section, "Ingest:MaxMessageBytes", 1024 * 1024, 1024, 64 * 1024 * 1024),
+            CheckpointInterval = Time(section, "Engine:CheckpointInterval", TimeSpan.FromSeconds(30)),
             IngestMaxRequestBytes = Int(section, "Ingest:MaxRequestBytes", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
             IngestRequestsPerSecond = Int(section, "Ingest:RequestsPerSecond", 20, 1, 1_000_000),
         };

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Threading.Channels;
 using Vigil.Core.Alerts;
+using Vigil.Core.Engine;
 using Vigil.Core.Processing;
 using Vigil.Kafka;
 using Vigil.Server.Hosting;
@@ -8,14 +9,26 @@ using Vigil.Server.Hosting;
 namespace Vigil.Server.Pipeline;
 
 /// <summary>
-/// Consumes <c>user-events</c> and <c>notifications</c> in the consumer group, runs each message through the
-/// detection pipeline, and hands alerts and dead letters to their sinks. The blocking consume loop lives on its
-/// own thread inside <see cref="KafkaSource"/>; this service drains its bounded channel.
+/// Consumes <c>user-events</c> and <c>notifications</c> in the consumer group, runs each message through its
+/// partition's detection pipeline, and hands alerts and dead letters to their sinks. The blocking consume loop lives
+/// on its own thread inside <see cref="KafkaSource"/>; this service drains its bounded channel.
 /// </summary>
+/// <remarks>
+/// Checkpoints, every <see cref="VigilOptions.CheckpointInterval"/>: first wait until the sinks have persisted every
+/// alert and dead letter emitted so far, then snapshot each partition's pipeline to the checkpoint store, and only
+/// then store the partition's offset for the consumer to commit. So the committed offset never runs ahead of the
+/// state and the outputs it covers: after a crash the pipeline restores its checkpoint, the consumer resumes at the
+/// committed offset, events the checkpoint already covers are skipped by offset, and the alerts re-emitted between
+/// checkpoint and crash carry the same ids, which the sinks drop.
+/// </remarks>
 public sealed class IngestService(VigilOptions options, PipelineOptions pipelineOptions, PipelineChannels channels,
-    PipelineMetrics metrics, TimeProvider clock, ILoggerFactory loggers) : BackgroundService
+    PipelineMetrics metrics, ICheckpointStore checkpoints, TimeProvider clock, ILoggerFactory loggers) : BackgroundService
 {
     private readonly ILogger _logger = loggers.CreateLogger<IngestService>();
+    private readonly Dictionary<(string Topic, int Partition), PartitionState> _partitions = [];
+    private readonly List<Alert> _alerts = [];
+    private long _alertsEmitted;
+    private long _deadLettersEmitted;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -31,16 +44,13 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             records.Writer, loggers.CreateLogger<KafkaSource>());
         source.Start(stoppingToken);
         metrics.LagProvider = () => source.Lag;
-        _logger.LogInformation("Consuming {Topics} from {Bootstrap} in group {Group}",
-            $"{options.UserEventsTopic}, {options.NotificationsTopic}", kafka.BootstrapServers, kafka.GroupId);
+        _logger.LogInformation("Consuming {Topics} from {Bootstrap} in group {Group}; checkpoints every {Interval}",
+            $"{options.UserEventsTopic}, {options.NotificationsTopic}", kafka.BootstrapServers, kafka.GroupId, options.CheckpointInterval);
 
-        // One pipeline per partition: a partition's keyed state, event time and offsets are its own, as they will be
-        // when partitions move between instances with their checkpoints.
-        var pipelines = new Dictionary<(string Topic, int Partition), DetectionPipeline>();
-        var alerts = new List<Alert>();
         var reader = records.Reader;
         Task<bool>? waiting = null;
         var lastTick = clock.GetTimestamp();
+        var lastCheckpoint = clock.GetTimestamp();
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -55,43 +65,76 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                     }
                     waiting = null;
                 }
-                while (reader.TryRead(out var record))
+                var batch = 0;
+                while (batch++ < 5000 && reader.TryRead(out var record))
                 {
-                    if (!pipelines.TryGetValue((record.Topic, record.Partition), out var pipeline))
-                    {
-                        pipeline = new DetectionPipeline(pipelineOptions, clock);
-                        pipelines[(record.Topic, record.Partition)] = pipeline;
-                    }
-                    await ProcessAsync(pipeline, record, alerts, stoppingToken);
-                    source.StoreOffset(record.Topic, record.Partition, record.Offset);
+                    var partition = await GetPartitionAsync(record.Topic, record.Partition, stoppingToken);
+                    await ProcessAsync(partition, record, stoppingToken);
                 }
                 if (clock.GetElapsedTime(lastTick) >= TimeSpan.FromSeconds(1))
                 {
                     lastTick = clock.GetTimestamp();
-                    long keys = 0;
-                    long unknown = 0;
-                    foreach (var pipeline in pipelines.Values)
-                    {
-                        pipeline.Tick(alerts);
-                        await EmitAsync(alerts, stoppingToken);
-                        keys += pipeline.TrackedKeys;
-                        unknown += pipeline.UnknownTypes;
-                    }
-                    metrics.SetTrackedKeys(keys);
-                    metrics.UnknownTypes = unknown;
+                    await TickAsync(stoppingToken);
+                }
+                if (clock.GetElapsedTime(lastCheckpoint) >= options.CheckpointInterval)
+                {
+                    lastCheckpoint = clock.GetTimestamp();
+                    await CheckpointAsync(source, stoppingToken);
                 }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+        // A clean stop checkpoints what it has, so a restart resumes without reprocessing.
+        using var finalTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await CheckpointAsync(source, finalTimeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _logger.LogWarning("The final checkpoint did not finish in time; the last periodic one stands");
+        }
     }
 
-    private async Task ProcessAsync(DetectionPipeline pipeline, SourceRecord record, List<Alert> alerts, CancellationToken ct)
+    private async Task<PartitionState> GetPartitionAsync(string topic, int partition, CancellationToken ct)
+    {
+        if (_partitions.TryGetValue((topic, partition), out var state))
+        {
+            return state;
+        }
+        var pipeline = new DetectionPipeline(pipelineOptions, clock);
+        var stored = await checkpoints.LoadLatestAsync(JobId(topic), partition, ct);
+        if (stored is not null)
+        {
+            var status = pipeline.Restore(stored.Data);
+            if (status == CheckpointReadStatus.Ok)
+            {
+                _logger.LogInformation("Restored {Topic}[{Partition}] from checkpoint {Id}: resuming after offset {Offset}",
+                    topic, partition, stored.CheckpointId, pipeline.ResumeOffset - 1);
+            }
+            else
+            {
+                // Starting empty loses state but nothing else; refusing to start would lose the stream.
+                _logger.LogError("Checkpoint {Id} of {Topic}[{Partition}] cannot be restored ({Status}); starting that partition empty",
+                    stored.CheckpointId, topic, partition, status);
+                pipeline = new DetectionPipeline(pipelineOptions, clock);
+            }
+        }
+        state = new PartitionState(pipeline, pipeline.ResumeOffset - 1);
+        _partitions[(topic, partition)] = state;
+        return state;
+    }
+
+    private string JobId(string topic) => $"{options.CheckpointJobId}.{topic}";
+
+    private async Task ProcessAsync(PartitionState partition, SourceRecord record, CancellationToken ct)
     {
         metrics.CountMessage();
+        var pipeline = partition.Pipeline;
         var key = record.Key is null ? null : Encoding.UTF8.GetString(record.Key);
-        var outcome = pipeline.Process(record.Topic, record.Partition, record.Offset, key, record.Value, alerts, out var deadLetter);
+        var outcome = pipeline.Process(record.Topic, record.Partition, record.Offset, key, record.Value, _alerts, out var deadLetter);
         switch (outcome)
         {
             case ProcessOutcome.Event:
@@ -102,26 +145,96 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 break;
             case ProcessOutcome.DeadLetter or ProcessOutcome.Late:
                 metrics.CountDeadLetter();
+                _deadLettersEmitted++;
                 await channels.DeadLetters.Writer.WriteAsync(deadLetter!, ct);
                 break;
             default:
                 break;
         }
-        await EmitAsync(alerts, ct);
+        partition.LastOffset = Math.Max(partition.LastOffset, record.Offset);
+        await EmitAsync(ct);
         if (record.TimestampMs > 0)
         {
             metrics.ProcessingLatency.Record(clock.GetUtcNow().ToUnixTimeMilliseconds() - record.TimestampMs);
         }
     }
 
-    private async Task EmitAsync(List<Alert> alerts, CancellationToken ct)
+    private async Task TickAsync(CancellationToken ct)
     {
-        foreach (var alert in alerts)
+        long keys = 0;
+        long unknown = 0;
+        foreach (var partition in _partitions.Values)
+        {
+            partition.Pipeline.Tick(_alerts);
+            await EmitAsync(ct);
+            keys += partition.Pipeline.TrackedKeys;
+            unknown += partition.Pipeline.UnknownTypes;
+        }
+        metrics.SetTrackedKeys(keys);
+        metrics.UnknownTypes = unknown;
+    }
+
+    private async Task EmitAsync(CancellationToken ct)
+    {
+        foreach (var alert in _alerts)
         {
             metrics.CountAlert(alert.Severity);
+            _alertsEmitted++;
             await channels.Alerts.Writer.WriteAsync(alert, ct);
         }
-        alerts.Clear();
+        _alerts.Clear();
+    }
+
+    private async Task CheckpointAsync(KafkaSource source, CancellationToken ct)
+    {
+        var dirty = false;
+        foreach (var partition in _partitions.Values)
+        {
+            dirty |= partition.LastOffset > partition.CheckpointedOffset;
+        }
+        if (!dirty)
+        {
+            return;
+        }
+        var started = clock.GetTimestamp();
+        // Barrier: everything emitted before this point must be in the sinks before the offsets that produced it commit.
+        var deadline = started + (long)(TimeSpan.FromSeconds(20).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        while (channels.AlertsPersisted < _alertsEmitted || channels.DeadLettersPersisted < _deadLettersEmitted)
+        {
+            if (clock.GetTimestamp() > deadline)
+            {
+                _logger.LogWarning("Checkpoint skipped: the sinks have not caught up in 20 s (the store may be down); offsets stay where they are");
+                return;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(10), clock, ct);
+        }
+        long bytes = 0;
+        foreach (var ((topic, number), partition) in _partitions)
+        {
+            if (partition.LastOffset <= partition.CheckpointedOffset)
+            {
+                continue;
+            }
+            var snapshot = partition.Pipeline.Snapshot();
+            await checkpoints.SaveAsync(JobId(topic), number, partition.Pipeline.RuntimeMetrics.LastCheckpointId, snapshot, ct);
+            bytes += snapshot.Length;
+            partition.CheckpointedOffset = partition.LastOffset;
+            source.StoreOffset(topic, number, partition.LastOffset);
+        }
+        var ms = clock.GetElapsedTime(started).TotalMilliseconds;
+        metrics.RecordCheckpoint(ms, bytes, clock.GetUtcNow());
+        _logger.LogDebug("Checkpoint of {Partitions} partitions: {Bytes} bytes in {Ms} ms", _partitions.Count, bytes, ms);
+    }
+
+    private sealed class PartitionState(DetectionPipeline pipeline, long restoredOffset)
+    {
+        public DetectionPipeline Pipeline { get; } = pipeline;
+
+        /// <summary>The last offset processed (or covered by the restored checkpoint).</summary>
+        public long LastOffset { get; set; } = restoredOffset;
+
+        /// <summary>The last offset a saved checkpoint covers.</summary>
+        public long CheckpointedOffset { get; set; } = restoredOffset;
     }
 }
 

@@ -36,6 +36,28 @@ public sealed class PipelineMetrics
 
     public long EventsIn => Interlocked.Read(ref _eventsIn);
 
+    private long _checkpoints;
+    private long _lastCheckpointBytes;
+    private double _lastCheckpointMs = double.NaN;
+
+    /// <summary>Checkpoints taken since start (all partitions of one round count once).</summary>
+    public long Checkpoints => Interlocked.Read(ref _checkpoints);
+
+    public long LastCheckpointBytes => Interlocked.Read(ref _lastCheckpointBytes);
+
+    /// <summary>Duration of the last checkpoint round, including the wait for the sinks; NaN before the first.</summary>
+    public double LastCheckpointMs => Volatile.Read(ref _lastCheckpointMs);
+
+    public DateTimeOffset? LastCheckpointAt { get; private set; }
+
+    public void RecordCheckpoint(double ms, long bytes, DateTimeOffset at)
+    {
+        Interlocked.Increment(ref _checkpoints);
+        Interlocked.Exchange(ref _lastCheckpointBytes, bytes);
+        Volatile.Write(ref _lastCheckpointMs, ms);
+        LastCheckpointAt = at;
+    }
+
     public long Notifications => Interlocked.Read(ref _notifications);
 
     public long DeadLetters => Interlocked.Read(ref _deadLetters);

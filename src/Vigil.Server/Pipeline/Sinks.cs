@@ -14,6 +14,19 @@ public sealed class PipelineChannels
 
     public Channel<DeadLetter> DeadLetters { get; } = Channel.CreateBounded<DeadLetter>(
         new BoundedChannelOptions(10_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+
+    private long _alertsPersisted;
+    private long _deadLettersPersisted;
+
+    /// <summary>Alerts written to every sink so far; a checkpoint waits for this to catch up with what was emitted.</summary>
+    public long AlertsPersisted => Interlocked.Read(ref _alertsPersisted);
+
+    /// <summary>Dead letters written to every sink so far.</summary>
+    public long DeadLettersPersisted => Interlocked.Read(ref _deadLettersPersisted);
+
+    public void MarkAlertsPersisted(int count) => Interlocked.Add(ref _alertsPersisted, count);
+
+    public void MarkDeadLettersPersisted(int count) => Interlocked.Add(ref _deadLettersPersisted, count);
 }
 
 /// <summary>
@@ -67,6 +80,7 @@ public sealed class AlertSink(PipelineChannels channels, IVigilStore store, Kafk
             broadcast.Publish(alert);
             logger.LogInformation("{Severity} {Rule} {Entity}: {Summary}", alert.Severity.ToWireName(), alert.Rule, alert.EntityKey, alert.Summary);
         }
+        channels.MarkAlertsPersisted(batch.Count);
     }
 }
 
@@ -109,6 +123,7 @@ public sealed class DeadLetterSink(PipelineChannels channels, IVigilStore store,
                     logger.LogDebug("Dead letter from {Topic}[{Partition}]@{Offset}: {Reason} {Detail}",
                         letter.SourceTopic, letter.Partition, letter.Offset, letter.Reason, letter.Detail);
                 }
+                channels.MarkDeadLettersPersisted(batch.Count);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
