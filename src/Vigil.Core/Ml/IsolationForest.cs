@@ -217,8 +217,8 @@ public sealed partial class IsolationForest
             throw new ArgumentException(
                 $"{rows.Length} values are not {scores.Length} rows of {FeatureCount} features.", nameof(rows));
         }
-        // Enough rows to keep several independent walks in flight, few enough that their values stay in L1.
-        var block = Math.Clamp(4096 / FeatureCount, 8, 128);
+        // A multiple of the eight walks in flight, few enough rows that their values stay in L1.
+        var block = Math.Clamp(8192 / FeatureCount, 16, 128) & ~7;
         for (var start = 0; start < scores.Length; start += block)
         {
             var count = Math.Min(block, scores.Length - start);
@@ -232,6 +232,35 @@ public sealed partial class IsolationForest
                     : ScoreOf(blockScores[r] / _roots.Length);
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="ScoreBatch(ReadOnlySpan{float}, Span{double})"/> with the rows split into chunks scored on up to
+    /// <paramref name="maxDegreeOfParallelism"/> threads; the scores are the same whatever the parallelism.
+    /// </summary>
+    /// <exception cref="ArgumentException">The lengths do not agree with <see cref="FeatureCount"/>.</exception>
+    public void ScoreBatch(ReadOnlyMemory<float> rows, Memory<double> scores, int maxDegreeOfParallelism)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxDegreeOfParallelism, 1);
+        if ((long)scores.Length * FeatureCount != rows.Length)
+        {
+            throw new ArgumentException(
+                $"{rows.Length} values are not {scores.Length} rows of {FeatureCount} features.", nameof(rows));
+        }
+        const int MinChunk = 1024; // below this, handing work to another thread costs more than it saves
+        if (maxDegreeOfParallelism == 1 || scores.Length < 2 * MinChunk)
+        {
+            ScoreBatch(rows.Span, scores.Span);
+            return;
+        }
+        var chunk = Math.Max(MinChunk, (scores.Length + 4 * maxDegreeOfParallelism - 1) / (4 * maxDegreeOfParallelism));
+        var chunks = (scores.Length + chunk - 1) / chunk;
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, c =>
+        {
+            var start = c * chunk;
+            var count = Math.Min(chunk, scores.Length - start);
+            ScoreBatch(rows.Span.Slice(start * FeatureCount, count * FeatureCount), scores.Span.Slice(start, count));
+        });
     }
 
     /// <summary>
@@ -316,8 +345,9 @@ public sealed partial class IsolationForest
 
     /// <summary>
     /// Sets <paramref name="sums"/>[r] to the sum over the trees of row r's path length. Every tree is walked exactly
-    /// <see cref="MaxDepth"/> steps (leaves loop on themselves), without a data-dependent branch; walking the block's
-    /// rows one after another in the same tree gives the CPU independent chains of loads to overlap.
+    /// <see cref="MaxDepth"/> steps (leaves loop on themselves), without a data-dependent branch. A walk is a chain of
+    /// dependent loads, so four walks (four rows in one tree, or one row in four trees) advance side by side and the
+    /// CPU overlaps their latencies; trees are the outer loop so a tree's nodes stay in L1 while a block passes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AccumulatePathLengths(ReadOnlySpan<float> rows, int count, Span<double> sums)
@@ -329,20 +359,90 @@ public sealed partial class IsolationForest
         ref var sum0 = ref MemoryMarshal.GetReference(sums);
         var stride = FeatureCount;
         var depth = MaxDepth;
+        var roots = _roots;
         sums[..count].Clear();
-        foreach (var root in _roots)
+        if (count == 1)
         {
-            for (var r = 0; r < count; r++)
+            double total = 0;
+            var t = 0;
+            for (; t + 4 <= roots.Length; t += 4)
+            {
+                int i0 = roots[t], i1 = roots[t + 1], i2 = roots[t + 2], i3 = roots[t + 3];
+                for (var d = 0; d < depth; d++)
+                {
+                    i0 = Step(ref nodes, ref first, i0);
+                    i1 = Step(ref nodes, ref first, i1);
+                    i2 = Step(ref nodes, ref first, i2);
+                    i3 = Step(ref nodes, ref first, i3);
+                }
+                total += (double)Unsafe.Add(ref nodes, i0).PathLength + Unsafe.Add(ref nodes, i1).PathLength
+                    + Unsafe.Add(ref nodes, i2).PathLength + Unsafe.Add(ref nodes, i3).PathLength;
+            }
+            for (; t < roots.Length; t++)
+            {
+                var i = roots[t];
+                for (var d = 0; d < depth; d++)
+                {
+                    i = Step(ref nodes, ref first, i);
+                }
+                total += Unsafe.Add(ref nodes, i).PathLength;
+            }
+            sum0 = total;
+            return;
+        }
+        foreach (var root in roots)
+        {
+            var r = 0;
+            for (; r + 8 <= count; r += 8)
+            {
+                ref var x0 = ref Unsafe.Add(ref first, r * stride);
+                ref var x1 = ref Unsafe.Add(ref x0, stride);
+                ref var x2 = ref Unsafe.Add(ref x1, stride);
+                ref var x3 = ref Unsafe.Add(ref x2, stride);
+                ref var x4 = ref Unsafe.Add(ref x3, stride);
+                ref var x5 = ref Unsafe.Add(ref x4, stride);
+                ref var x6 = ref Unsafe.Add(ref x5, stride);
+                ref var x7 = ref Unsafe.Add(ref x6, stride);
+                int i0 = root, i1 = root, i2 = root, i3 = root, i4 = root, i5 = root, i6 = root, i7 = root;
+                for (var d = 0; d < depth; d++)
+                {
+                    i0 = Step(ref nodes, ref x0, i0);
+                    i1 = Step(ref nodes, ref x1, i1);
+                    i2 = Step(ref nodes, ref x2, i2);
+                    i3 = Step(ref nodes, ref x3, i3);
+                    i4 = Step(ref nodes, ref x4, i4);
+                    i5 = Step(ref nodes, ref x5, i5);
+                    i6 = Step(ref nodes, ref x6, i6);
+                    i7 = Step(ref nodes, ref x7, i7);
+                }
+                ref var s = ref Unsafe.Add(ref sum0, r);
+                s += Unsafe.Add(ref nodes, i0).PathLength;
+                Unsafe.Add(ref s, 1) += Unsafe.Add(ref nodes, i1).PathLength;
+                Unsafe.Add(ref s, 2) += Unsafe.Add(ref nodes, i2).PathLength;
+                Unsafe.Add(ref s, 3) += Unsafe.Add(ref nodes, i3).PathLength;
+                Unsafe.Add(ref s, 4) += Unsafe.Add(ref nodes, i4).PathLength;
+                Unsafe.Add(ref s, 5) += Unsafe.Add(ref nodes, i5).PathLength;
+                Unsafe.Add(ref s, 6) += Unsafe.Add(ref nodes, i6).PathLength;
+                Unsafe.Add(ref s, 7) += Unsafe.Add(ref nodes, i7).PathLength;
+            }
+            for (; r < count; r++)
             {
                 ref var x = ref Unsafe.Add(ref first, r * stride);
                 var i = root;
                 for (var d = 0; d < depth; d++)
                 {
-                    ref var node = ref Unsafe.Add(ref nodes, i);
-                    i = node.Left + (Unsafe.Add(ref x, node.Feature) > node.Split ? 1 : 0);
+                    i = Step(ref nodes, ref x, i);
                 }
                 Unsafe.Add(ref sum0, r) += Unsafe.Add(ref nodes, i).PathLength;
             }
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Step(ref IsolationNode nodes, ref float row, int i)
+    {
+        // Indices are never negative: unsigned widening costs no sign extension.
+        ref var node = ref Unsafe.Add(ref nodes, (nuint)(uint)i);
+        return node.Left + (Unsafe.Add(ref row, (nuint)(uint)node.Feature) > node.Split ? 1 : 0);
     }
 }

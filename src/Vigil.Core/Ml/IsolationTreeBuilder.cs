@@ -82,6 +82,7 @@ internal sealed class IsolationTreeBuilder
     }
 
     /// <summary>A partial Fisher–Yates shuffle, undone afterwards so the population is the identity for the next tree.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DrawSample()
     {
         var population = _population;
@@ -100,6 +101,7 @@ internal sealed class IsolationTreeBuilder
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Grow(ReadOnlySpan<float> data, int node, int lo, int hi, int depth)
     {
         var size = hi - lo;
@@ -123,6 +125,7 @@ internal sealed class IsolationTreeBuilder
     }
 
     /// <summary>Chooses a split of rows [lo, hi) and partitions them; false when every feature is constant there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TrySplit(ReadOnlySpan<float> data, int lo, int hi, out int feature, out float split, out int mid)
     {
         var rows = _rows;
