@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Vigil.Core.Ml;
 
@@ -34,6 +35,7 @@ public struct Xoshiro256
     }
 
     /// <summary>The next 64 random bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong NextUInt64()
     {
         var result = BitOperations.RotateLeft(_s1 * 5, 7) * 9;
@@ -48,9 +50,11 @@ public struct Xoshiro256
     }
 
     /// <summary>A uniform double in [0, 1) with 53 random bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
 
     /// <summary>A uniform integer in [0, <paramref name="exclusiveMax"/>), without modulo bias (Lemire's method).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int NextInt(int exclusiveMax)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(exclusiveMax);

@@ -26,8 +26,8 @@ public static class MlCommand
           --threads N          threads for fitting (trees) and scoring (rows); default 1. Results do not depend on it
           --repeat N           fit and score N times and report the median times (default 1)
 
-        fitMs and scoreMs are measured in the process around the fit and the scoring alone, after a warm-up fit
-        and score on at most 256 rows, so neither the start of dotnet, the CSV parsing nor JIT compilation counts.
+        fitMs and scoreMs are measured in the process around the fit and the scoring alone, after one untimed
+        warm-up fit and score, so neither the start of dotnet, the CSV parsing nor JIT compilation counts.
         """;
 
     /// <summary>Runs the <c>ml</c> verb; <paramref name="args"/> starts with the sub-verb.</summary>
@@ -102,10 +102,10 @@ public static class MlCommand
         }
         ct.ThrowIfCancellationRequested();
 
-        // Warm-up: compile the fitting and scoring code before the timed run.
-        var warmRows = Math.Min(data.RowCount, 256);
-        var warmData = data.Features[..(warmRows * data.FeatureCount)];
-        IsolationForest.Fit(warmData, data.FeatureCount, options).ScoreBatch(warmData, new double[warmRows], options.MaxDegreeOfParallelism);
+        // Warm-up: one untimed fit and score of the whole set, so JIT compilation (and tiering up the small helpers
+        // on a background thread) is over before the timed runs.
+        IsolationForest.Fit(data.Features, data.FeatureCount, options)
+            .ScoreBatch(data.Features, new double[data.RowCount], options.MaxDegreeOfParallelism);
 
         var threads = options.MaxDegreeOfParallelism;
         var scores = new double[data.RowCount];
