@@ -27,6 +27,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     private readonly ILogger _logger = loggers.CreateLogger<IngestService>();
     private readonly Dictionary<(string Topic, int Partition), PartitionState> _partitions = [];
     private readonly List<Alert> _alerts = [];
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Handover> _handovers = new();
     private long _alertsEmitted;
     private long _deadLettersEmitted;
 
@@ -42,6 +43,10 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         var kafka = KafkaOptionsFactory.Create(options);
         await using var source = new KafkaSource(kafka, [options.UserEventsTopic, options.NotificationsTopic],
             records.Writer, loggers.CreateLogger<KafkaSource>());
+        // Revoked partitions are checkpointed before they go, so their next owner resumes exactly where this one
+        // stopped; lost ones are dropped, and their next owner resumes from their last checkpoint.
+        source.PartitionsRevoked += partitions => HandOver(partitions, lost: false, stoppingToken);
+        source.PartitionsLost += partitions => HandOver(partitions, lost: true, stoppingToken);
         source.Start(stoppingToken);
         metrics.LagProvider = () => source.Lag;
         _logger.LogInformation("Consuming {Topics} from {Bootstrap} in group {Group}; checkpoints every {Interval}",
@@ -71,6 +76,10 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                     var partition = await GetPartitionAsync(record.Topic, record.Partition, stoppingToken);
                     await ProcessAsync(partition, record, stoppingToken);
                 }
+                while (_handovers.TryDequeue(out var handover))
+                {
+                    await CompleteHandoverAsync(source, reader, handover, stoppingToken);
+                }
                 if (clock.GetElapsedTime(lastTick) >= TimeSpan.FromSeconds(1))
                 {
                     lastTick = clock.GetTimestamp();
@@ -95,6 +104,50 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         catch (OperationCanceledException)
         {
             _logger.LogWarning("The final checkpoint did not finish in time; the last periodic one stands");
+        }
+    }
+
+    /// <summary>On the consume thread, inside the rebalance: waits for the processing loop to let the partitions go.</summary>
+    private void HandOver(IReadOnlyList<KafkaPartition> partitions, bool lost, CancellationToken ct)
+    {
+        var handover = new Handover(partitions, lost, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        _handovers.Enqueue(handover);
+        if (!handover.Done.Task.Wait(TimeSpan.FromSeconds(30), ct))
+        {
+            _logger.LogWarning("Hand-over of {Partitions} did not finish in 30 s; their next owner resumes from the last checkpoint",
+                string.Join(", ", partitions));
+        }
+    }
+
+    private async Task CompleteHandoverAsync(KafkaSource source, ChannelReader<SourceRecord> reader, Handover handover, CancellationToken ct)
+    {
+        try
+        {
+            // The consume thread is parked in the rebalance, so the channel holds everything it read before it.
+            while (reader.TryRead(out var record))
+            {
+                var partition = await GetPartitionAsync(record.Topic, record.Partition, ct);
+                await ProcessAsync(partition, record, ct);
+            }
+            var keys = new List<(string Topic, int Partition)>();
+            foreach (var p in handover.Partitions)
+            {
+                keys.Add((p.Topic, p.Partition));
+            }
+            if (!handover.Lost)
+            {
+                await CheckpointAsync(source, ct, keys);
+            }
+            foreach (var key in keys)
+            {
+                _partitions.Remove(key);
+            }
+            _logger.LogInformation("{Action} {Partitions}", handover.Lost ? "Dropped lost" : "Checkpointed and released",
+                string.Join(", ", handover.Partitions));
+        }
+        finally
+        {
+            handover.Done.TrySetResult();
         }
     }
 
@@ -185,12 +238,12 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         _alerts.Clear();
     }
 
-    private async Task CheckpointAsync(KafkaSource source, CancellationToken ct)
+    private async Task CheckpointAsync(KafkaSource source, CancellationToken ct, IReadOnlyCollection<(string Topic, int Partition)>? only = null)
     {
         var dirty = false;
-        foreach (var partition in _partitions.Values)
+        foreach (var (key, partition) in _partitions)
         {
-            dirty |= partition.LastOffset > partition.CheckpointedOffset;
+            dirty |= partition.LastOffset > partition.CheckpointedOffset && (only is null || only.Contains(key));
         }
         if (!dirty)
         {
@@ -211,7 +264,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         long bytes = 0;
         foreach (var ((topic, number), partition) in _partitions)
         {
-            if (partition.LastOffset <= partition.CheckpointedOffset)
+            if (partition.LastOffset <= partition.CheckpointedOffset || (only is not null && !only.Contains((topic, number))))
             {
                 continue;
             }
@@ -225,6 +278,8 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         metrics.RecordCheckpoint(ms, bytes, clock.GetUtcNow());
         _logger.LogDebug("Checkpoint of {Partitions} partitions: {Bytes} bytes in {Ms} ms", _partitions.Count, bytes, ms);
     }
+
+    private sealed record Handover(IReadOnlyList<KafkaPartition> Partitions, bool Lost, TaskCompletionSource Done);
 
     private sealed class PartitionState(DetectionPipeline pipeline, long restoredOffset)
     {
