@@ -57,6 +57,9 @@ public sealed class CompiledPattern<T>
     /// <summary>A matcher with no partial matches: one per key.</summary>
     public PatternMatcher<T> CreateMatcher() => new(this);
 
+    /// <summary>A matcher that keeps its events in a buffer shared with other matchers (one per operator).</summary>
+    internal PatternMatcher<T> CreateMatcher(CepArena<T> arena) => new(this, arena);
+
     internal static CompiledPattern<T> Build(Pattern<T> pattern, PatternOptions options)
     {
         if (options.MaxPartialMatches < 1)

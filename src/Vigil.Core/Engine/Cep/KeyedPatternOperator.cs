@@ -43,7 +43,7 @@ public sealed record KeyedPatternOptions
     public int MaxBufferedEventsPerKey { get; init; } = 10_000;
 
     /// <summary>Idle matchers kept for reuse when keys come and go, so a busy stream does not allocate one per burst.</summary>
-    public int MatcherPoolSize { get; init; } = 1024;
+    public int MatcherPoolSize { get; init; } = 16_384;
 }
 
 /// <summary>
@@ -63,6 +63,7 @@ public sealed class KeyedPatternOperator<T>
     private readonly Dictionary<string, KeyState> _keys = new(StringComparer.Ordinal);
     private readonly PriorityQueue<string, WakeAt> _timers = new(WakeComparer.Instance);
     private readonly Stack<KeyState> _pool = new();
+    private readonly CepArena<T> _arena = new();
 
     private KeyState? _spare;
     private long _watermark = long.MinValue;
@@ -364,7 +365,7 @@ public sealed class KeyedPatternOperator<T>
 
     private KeyState Rent(string key)
     {
-        var state = _pool.Count > 0 ? _pool.Pop() : new KeyState(_pattern.CreateMatcher());
+        var state = _pool.Count > 0 ? _pool.Pop() : new KeyState(_pattern.CreateMatcher(_arena));
         state.Key = key;
         state.Matcher.Key = key;
         return state;

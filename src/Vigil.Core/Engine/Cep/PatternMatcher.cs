@@ -24,21 +24,17 @@ public sealed class PatternMatcher<T>
     private readonly int[] _condEpoch;
     private readonly bool[] _condValue;
 
-    private Node[] _nodes = new Node[8];
-    private int _nodeHigh;
-    private int _freeNode = -1;
+    private readonly CepArena<T> _arena;
     private int _liveNodes;
 
-    private Partial[] _partials = new Partial[4];
+    private CepPartial[] _partials = [];
     private int _partialCount;
-    private Partial[] _next = new Partial[4];
     private int _nextCount;
 
-    // Completed matches: _fresh holds those found by the current step in discovery order, _held those waiting for
-    // earlier partial matches to resolve (skip strategies emit in order of first event).
-    private Completed[] _fresh = new Completed[2];
+    // Completed matches: the arena's Fresh list holds those found by the current step in discovery order, _held
+    // those waiting for earlier partial matches to resolve (skip strategies emit in order of first event).
     private int _freshCount;
-    private Completed[] _held = new Completed[2];
+    private CepCompleted[] _held = [];
     private int _heldCount;
 
     private long _seq;
@@ -50,15 +46,13 @@ public sealed class PatternMatcher<T>
     private long _ts;
     private long _evtSeq;
     private bool _stop;
-    private Partial _cur;
+    private CepPartial _cur;
     private PatternContext<T>? _ctx;
-    private long[]? _scratchSeqs;
-    private T[]? _scratchEvents;
-    private int[]? _scratchStages;
 
-    internal PatternMatcher(CompiledPattern<T> pattern)
+    internal PatternMatcher(CompiledPattern<T> pattern, CepArena<T>? arena = null)
     {
         _pattern = pattern;
+        _arena = arena ?? new CepArena<T>();
         _stages = pattern.Stages;
         _n = _stages.Length;
         _within = pattern.WithinMs;
@@ -143,7 +137,7 @@ public sealed class PatternMatcher<T>
             }
             var mark = _nextCount;
             _stop = false;
-            var lastTaken = _cur.Count > 0 ? _cur.Stage : _nodes[_cur.Node].Stage;
+            var lastTaken = _cur.Count > 0 ? _cur.Stage : _arena.Nodes[_cur.Node].Stage;
             Visit(_cur.Stage, _cur.Count, _cur.CanProceed, lastTaken, isStart: false);
             if (_stop)
             {
@@ -153,7 +147,7 @@ public sealed class PatternMatcher<T>
         }
 
         // FlinkCEP keeps a computation state at the beginning of the pattern that every event may start a match from.
-        _cur = new Partial { Node = -1, StartTs = timestampMs, StartSeq = _evtSeq };
+        _cur = new CepPartial { Node = -1, StartTs = timestampMs, StartSeq = _evtSeq };
         if (iterative)
         {
             PrepareContext();
@@ -166,7 +160,8 @@ public sealed class PatternMatcher<T>
             DiscardFrom(startMark);
         }
 
-        (_partials, _next) = (_next, _partials);
+        EnsurePartialCapacity(_nextCount);
+        Array.Copy(_arena.Next, _partials, _nextCount);
         _partialCount = _nextCount;
         _nextCount = 0;
         if (_partialCount > _maxPartials)
@@ -226,7 +221,7 @@ public sealed class PatternMatcher<T>
         var events = new List<int>();
         foreach (var node in order)
         {
-            if (eventIds.TryAdd(_nodes[node].Seq, events.Count))
+            if (eventIds.TryAdd(_arena.Nodes[node].Seq, events.Count))
             {
                 events.Add(node);
             }
@@ -234,16 +229,16 @@ public sealed class PatternMatcher<T>
         writer.Write(events.Count);
         foreach (var node in events)
         {
-            writer.Write(_nodes[node].Seq);
-            writer.Write(_nodes[node].Ts);
-            serializer.Write(writer, _nodes[node].Event);
+            writer.Write(_arena.Nodes[node].Seq);
+            writer.Write(_arena.Nodes[node].Ts);
+            serializer.Write(writer, _arena.Nodes[node].Event);
         }
         writer.Write(order.Count);
         foreach (var node in order)
         {
-            writer.Write(eventIds[_nodes[node].Seq]);
-            writer.Write(_nodes[node].Stage);
-            writer.Write(_nodes[node].Prev < 0 ? -1 : ids[_nodes[node].Prev]);
+            writer.Write(eventIds[_arena.Nodes[node].Seq]);
+            writer.Write(_arena.Nodes[node].Stage);
+            writer.Write(_arena.Nodes[node].Prev < 0 ? -1 : ids[_arena.Nodes[node].Prev]);
         }
         writer.Write(_partialCount);
         for (var i = 0; i < _partialCount; i++)
@@ -296,7 +291,9 @@ public sealed class PatternMatcher<T>
             evts[i] = serializer.Read(reader);
         }
         var nodeCount = ReadCount(reader);
-        _nodes = new Node[Math.Max(8, nodeCount)];
+        // Snapshot ids become arena indexes; each node starts with the reference its creation would have held and
+        // gives it up once its holders (later nodes, partial and pending matches) have taken theirs.
+        var index = new int[nodeCount];
         for (var i = 0; i < nodeCount; i++)
         {
             var ev = reader.ReadInt32();
@@ -306,20 +303,16 @@ public sealed class PatternMatcher<T>
             {
                 throw new InvalidDataException("Corrupt pattern matcher snapshot: bad node.");
             }
-            _nodes[i] = new Node { Event = evts[ev], Ts = tss[ev], Seq = seqs[ev], Stage = stage, Prev = prev };
-            if (prev >= 0)
-            {
-                _nodes[prev].Refs++;
-            }
+            index[i] = _arena.NewNode(evts[ev], tss[ev], seqs[ev], stage, prev < 0 ? -1 : index[prev]);
+            _arena.Nodes[index[i]].Refs++;
+            _liveNodes++;
         }
-        _nodeHigh = nodeCount;
-        _liveNodes = nodeCount;
-        _partialCount = ReadCount(reader);
-        EnsureCapacity(ref _partials, _partialCount);
-        EnsureCapacity(ref _next, _partialCount);
+        var partialCount = ReadCount(reader);
+        EnsurePartialCapacity(partialCount);
+        _partialCount = partialCount;
         for (var i = 0; i < _partialCount; i++)
         {
-            var p = new Partial
+            var p = new CepPartial
             {
                 Stage = reader.ReadInt32(),
                 Count = reader.ReadInt32(),
@@ -333,34 +326,47 @@ public sealed class PatternMatcher<T>
             {
                 throw new InvalidDataException("Corrupt pattern matcher snapshot: bad partial match.");
             }
-            _nodes[p.Node].Refs++;
+            p.Node = index[p.Node];
+            _arena.Nodes[p.Node].Refs++;
             _partials[i] = p;
         }
-        _heldCount = ReadCount(reader);
-        EnsureCapacity(ref _held, _heldCount);
+        var heldCount = ReadCount(reader);
+        EnsureHeldCapacity(heldCount);
+        _heldCount = heldCount;
         for (var i = 0; i < _heldCount; i++)
         {
-            var h = new Completed { Node = reader.ReadInt32(), StartTs = reader.ReadInt64(), StartSeq = reader.ReadInt64() };
+            var h = new CepCompleted { Node = reader.ReadInt32(), StartTs = reader.ReadInt64(), StartSeq = reader.ReadInt64() };
             if ((uint)h.Node >= (uint)nodeCount)
             {
                 throw new InvalidDataException("Corrupt pattern matcher snapshot: bad pending match.");
             }
-            _nodes[h.Node].Refs++;
+            h.Node = index[h.Node];
+            _arena.Nodes[h.Node].Refs++;
             _held[i] = h;
+        }
+        foreach (var node in index)
+        {
+            Release(node);
         }
     }
 
     /// <summary>Forgets all state, keeping the buffers for reuse.</summary>
     internal void Reset()
     {
-        Array.Clear(_nodes, 0, _nodeHigh);
-        _nodeHigh = 0;
-        _freeNode = -1;
-        _liveNodes = 0;
-        Array.Clear(_partials, 0, _partialCount);
+        for (var i = 0; i < _partialCount; i++)
+        {
+            Release(_partials[i].Node);
+        }
+        for (var i = 0; i < _heldCount; i++)
+        {
+            Release(_held[i].Node);
+        }
+        _arena.Return(_partials, _partialCount);
+        _partials = [];
         _partialCount = 0;
         _nextCount = 0;
-        Array.Clear(_held, 0, _heldCount);
+        _arena.Return(_held, _heldCount);
+        _held = [];
         _heldCount = 0;
         _freshCount = 0;
         _seq = 0;
@@ -368,11 +374,33 @@ public sealed class PatternMatcher<T>
         Key = null;
     }
 
-    internal T NodeEvent(int node) => _nodes[node].Event;
+    internal T NodeEvent(int node) => _arena.Nodes[node].Event;
 
-    internal int NodePrev(int node) => _nodes[node].Prev;
+    internal int NodePrev(int node) => _arena.Nodes[node].Prev;
 
-    internal int NodeStage(int node) => _nodes[node].Stage;
+    internal int NodeStage(int node) => _arena.Nodes[node].Stage;
+
+    private void EnsurePartialCapacity(int count)
+    {
+        if (_partials.Length < count)
+        {
+            var bigger = _arena.RentPartials(count);
+            Array.Copy(_partials, bigger, _partialCount);
+            _arena.Return(_partials, _partialCount);
+            _partials = bigger;
+        }
+    }
+
+    private void EnsureHeldCapacity(int count)
+    {
+        if (_held.Length < count)
+        {
+            var bigger = _arena.RentCompleted(count);
+            Array.Copy(_held, bigger, _heldCount);
+            _arena.Return(_held, _heldCount);
+            _held = bigger;
+        }
+    }
 
     // ---- the automaton -------------------------------------------------------------------------------------------
 
@@ -600,11 +628,11 @@ public sealed class PatternMatcher<T>
 
     private void Retain(int stage, int count, bool canProceed, int node, long startTs, long startSeq, int length)
     {
-        if (_nextCount == _next.Length)
+        if (_nextCount == _arena.Next.Length)
         {
-            Array.Resize(ref _next, _next.Length * 2);
+            _arena.GrowNext();
         }
-        _next[_nextCount++] = new Partial
+        _arena.Next[_nextCount++] = new CepPartial
         {
             Stage = stage,
             Count = count,
@@ -614,17 +642,17 @@ public sealed class PatternMatcher<T>
             StartSeq = startSeq,
             Length = length,
         };
-        _nodes[node].Refs++;
+        _arena.Nodes[node].Refs++;
     }
 
     private void Complete(int node, long startTs, long startSeq)
     {
-        if (_freshCount == _fresh.Length)
+        if (_freshCount == _arena.Fresh.Length)
         {
-            Array.Resize(ref _fresh, _fresh.Length * 2);
+            _arena.GrowFresh();
         }
-        _fresh[_freshCount++] = new Completed { Node = node, StartTs = startTs, StartSeq = startSeq };
-        _nodes[node].Refs++;
+        _arena.Fresh[_freshCount++] = new CepCompleted { Node = node, StartTs = startTs, StartSeq = startSeq };
+        _arena.Nodes[node].Refs++;
     }
 
     /// <summary>A NOT stage fired: the outcomes of the current partial match are discarded, completed matches excepted.</summary>
@@ -632,53 +660,18 @@ public sealed class PatternMatcher<T>
     {
         for (var i = mark; i < _nextCount; i++)
         {
-            Release(_next[i].Node);
-            _next[i] = default;
+            Release(_arena.Next[i].Node);
         }
         _nextCount = mark;
     }
 
     private int NewNode(int stage, int prev)
     {
-        int index;
-        if (_freeNode >= 0)
-        {
-            index = _freeNode;
-            _freeNode = _nodes[index].Prev;
-        }
-        else
-        {
-            if (_nodeHigh == _nodes.Length)
-            {
-                Array.Resize(ref _nodes, _nodes.Length * 2);
-            }
-            index = _nodeHigh++;
-        }
-        _nodes[index] = new Node { Event = _evt, Ts = _ts, Seq = _evtSeq, Stage = stage, Prev = prev };
-        if (prev >= 0)
-        {
-            _nodes[prev].Refs++;
-        }
         _liveNodes++;
-        return index;
+        return _arena.NewNode(_evt, _ts, _evtSeq, stage, prev);
     }
 
-    private void Release(int node)
-    {
-        while (node >= 0)
-        {
-            ref var n = ref _nodes[node];
-            if (--n.Refs > 0)
-            {
-                return;
-            }
-            var prev = n.Prev;
-            n = new Node { Prev = _freeNode };
-            _freeNode = node;
-            _liveNodes--;
-            node = prev;
-        }
-    }
+    private void Release(int node) => _liveNodes -= _arena.Release(node);
 
     // ---- time, bounds and emission --------------------------------------------------------------------------------
 
@@ -713,7 +706,7 @@ public sealed class PatternMatcher<T>
     private void DropOldest(int excess)
     {
         // The excess oldest by first event, ties broken by position, so the choice is deterministic.
-        var seqs = _scratchSeqs is { } s && s.Length >= _partialCount ? s : _scratchSeqs = new long[Math.Max(_partialCount, 16)];
+        var seqs = _arena.ScratchSeqs.Length >= _partialCount ? _arena.ScratchSeqs : _arena.ScratchSeqs = new long[Math.Max(_partialCount, 16)];
         for (var i = 0; i < _partialCount; i++)
         {
             seqs[i] = _partials[i].StartSeq;
@@ -755,13 +748,10 @@ public sealed class PatternMatcher<T>
     /// </summary>
     private void EmitCompleted(ICollection<PatternMatch<T>> matches)
     {
+        EnsureHeldCapacity(_heldCount + _freshCount);
         for (var i = 0; i < _freshCount; i++)
         {
-            var f = _fresh[i];
-            if (_heldCount == _held.Length)
-            {
-                Array.Resize(ref _held, _held.Length * 2);
-            }
+            var f = _arena.Fresh[i];
             var at = _heldCount;
             while (at > 0 && _held[at - 1].StartSeq > f.StartSeq)
             {
@@ -770,7 +760,6 @@ public sealed class PatternMatcher<T>
             }
             _held[at] = f;
             _heldCount++;
-            _fresh[i] = default;
         }
         _freshCount = 0;
 
@@ -817,7 +806,7 @@ public sealed class PatternMatcher<T>
     }
 
     /// <summary>The event sequence number partial matches must start after (or at, when not inclusive) to survive; -1 for none.</summary>
-    private long PruneSeq(Completed match, out bool inclusive)
+    private long PruneSeq(CepCompleted match, out bool inclusive)
     {
         inclusive = true;
         switch (_skip)
@@ -825,17 +814,17 @@ public sealed class PatternMatcher<T>
             case AfterMatchSkipKind.SkipToNext:
                 return match.StartSeq;
             case AfterMatchSkipKind.SkipPastLastEvent:
-                return _nodes[match.Node].Seq;
+                return _arena.Nodes[match.Node].Seq;
             case AfterMatchSkipKind.SkipToFirst:
             case AfterMatchSkipKind.SkipToLast:
                 inclusive = false;
                 var target = _pattern.SkipStage;
                 long found = -1;
-                for (var node = match.Node; node >= 0; node = _nodes[node].Prev)
+                for (var node = match.Node; node >= 0; node = _arena.Nodes[node].Prev)
                 {
-                    if (_nodes[node].Stage == target)
+                    if (_arena.Nodes[node].Stage == target)
                     {
-                        found = _nodes[node].Seq;
+                        found = _arena.Nodes[node].Seq;
                         if (_skip == AfterMatchSkipKind.SkipToLast)
                         {
                             break;
@@ -884,13 +873,13 @@ public sealed class PatternMatcher<T>
         _heldCount = kept;
     }
 
-    private PatternMatch<T> BuildMatch(Completed c)
+    private PatternMatch<T> BuildMatch(CepCompleted c)
     {
         var events = Collect(c.Node, out var count, out var first, out var last);
         return new PatternMatch<T>(Key, events, count, first, last);
     }
 
-    private TimedOutMatch<T> BuildTimedOut(Partial p)
+    private TimedOutMatch<T> BuildTimedOut(CepPartial p)
     {
         var events = Collect(p.Node, out var count, out var first, out var last);
         return new TimedOutMatch<T>(Key, events, count, first, last, p.StartTs + _within);
@@ -899,21 +888,21 @@ public sealed class PatternMatcher<T>
     private Dictionary<string, IReadOnlyList<T>> Collect(int lastNode, out int count, out long firstTs, out long lastTs)
     {
         count = 0;
-        for (var node = lastNode; node >= 0; node = _nodes[node].Prev)
+        for (var node = lastNode; node >= 0; node = _arena.Nodes[node].Prev)
         {
             count++;
         }
-        var evts = _scratchEvents is { } e && e.Length >= count ? e : _scratchEvents = new T[Math.Max(count, 16)];
-        var stages = _scratchStages is { } s && s.Length >= count ? s : _scratchStages = new int[Math.Max(count, 16)];
+        var evts = _arena.ScratchEvents.Length >= count ? _arena.ScratchEvents : _arena.ScratchEvents = new T[Math.Max(count, 16)];
+        var stages = _arena.ScratchStages.Length >= count ? _arena.ScratchStages : _arena.ScratchStages = new int[Math.Max(count, 16)];
         var at = count;
-        lastTs = lastNode >= 0 ? _nodes[lastNode].Ts : 0;
+        lastTs = lastNode >= 0 ? _arena.Nodes[lastNode].Ts : 0;
         firstTs = lastTs;
-        for (var node = lastNode; node >= 0; node = _nodes[node].Prev)
+        for (var node = lastNode; node >= 0; node = _arena.Nodes[node].Prev)
         {
             at--;
-            evts[at] = _nodes[node].Event;
-            stages[at] = _nodes[node].Stage;
-            firstTs = _nodes[node].Ts;
+            evts[at] = _arena.Nodes[node].Event;
+            stages[at] = _arena.Nodes[node].Stage;
+            firstTs = _arena.Nodes[node].Ts;
         }
         var result = new Dictionary<string, IReadOnlyList<T>>(StringComparer.Ordinal);
         for (var i = 0; i < count; i++)
@@ -933,7 +922,7 @@ public sealed class PatternMatcher<T>
     private void Number(int node, Dictionary<int, int> ids, List<int> order, List<int> chain)
     {
         chain.Clear();
-        for (var n = node; n >= 0 && !ids.ContainsKey(n); n = _nodes[n].Prev)
+        for (var n = node; n >= 0 && !ids.ContainsKey(n); n = _arena.Nodes[n].Prev)
         {
             chain.Add(n);
         }
@@ -948,43 +937,5 @@ public sealed class PatternMatcher<T>
     {
         var count = reader.ReadInt32();
         return count is >= 0 and <= 100_000_000 ? count : throw new InvalidDataException($"Corrupt pattern matcher snapshot: count {count}.");
-    }
-
-    private static void EnsureCapacity<TItem>(ref TItem[] array, int count)
-    {
-        if (array.Length < count)
-        {
-            array = new TItem[Math.Max(count, array.Length * 2)];
-        }
-    }
-
-    /// <summary>One accepted event in the shared buffer; <see cref="Prev"/> links to the event accepted before it.</summary>
-    private struct Node
-    {
-        public T Event;
-        public long Ts;
-        public long Seq;
-        public int Stage;
-        public int Prev;
-        public int Refs;
-    }
-
-    /// <summary>A partial match: where it is in the pattern and the last node of its events.</summary>
-    private struct Partial
-    {
-        public int Stage;
-        public int Count;
-        public bool CanProceed;
-        public int Node;
-        public long StartTs;
-        public long StartSeq;
-        public int Length;
-    }
-
-    private struct Completed
-    {
-        public int Node;
-        public long StartTs;
-        public long StartSeq;
     }
 }

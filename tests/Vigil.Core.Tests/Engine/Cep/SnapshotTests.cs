@@ -32,6 +32,7 @@ public sealed class SnapshotTests
     {
         foreach (var (name, pattern) in Patterns())
         {
+            int matches = 0, timeouts = 0;
             for (var seed = 0; seed < 60; seed++)
             {
                 var steps = RandomSteps(new Random(seed), 80, keys: 1, disorder: 0);
@@ -39,7 +40,12 @@ public sealed class SnapshotTests
                 var cut = new Random(seed + 1000).Next(1, steps.Count);
                 var actual = RunMatcher(pattern, steps, cut);
                 Assert.True(expected.SequenceEqual(actual), $"{name}, seed {seed}, cut {cut}:\n{string.Join('\n', expected)}\n---\n{string.Join('\n', actual)}");
+                matches += expected.Count(l => l.StartsWith("M ", StringComparison.Ordinal));
+                timeouts += expected.Count(l => l.StartsWith("T ", StringComparison.Ordinal));
             }
+            // The streams must exercise the pattern, or the equality above proves nothing.
+            Assert.True(matches > 20, $"{name}: only {matches} matches");
+            Assert.True(timeouts > 20 || name.StartsWith("trailing", StringComparison.Ordinal), $"{name}: only {timeouts} timeouts");
         }
     }
 
