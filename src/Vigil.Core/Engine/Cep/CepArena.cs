@@ -57,10 +57,6 @@ internal sealed class CepArena<T>
 
     public long[] ScratchSeqs = [];
 
-    public T[] ScratchEvents = [];
-
-    public int[] ScratchStages = [];
-
     /// <summary>Nodes in use over all matchers.</summary>
     public int LiveNodes { get; private set; }
 

@@ -875,48 +875,37 @@ public sealed class PatternMatcher<T>
 
     private PatternMatch<T> BuildMatch(CepCompleted c)
     {
-        var events = Collect(c.Node, out var count, out var first, out var last);
-        return new PatternMatch<T>(Key, events, count, first, last);
+        var events = Collect(c.Node, out var first, out var last);
+        return new PatternMatch<T>(Key, events, first, last);
     }
 
     private TimedOutMatch<T> BuildTimedOut(CepPartial p)
     {
-        var events = Collect(p.Node, out var count, out var first, out var last);
-        return new TimedOutMatch<T>(Key, events, count, first, last, p.StartTs + _within);
+        var events = Collect(p.Node, out var first, out var last);
+        return new TimedOutMatch<T>(Key, events, first, last, p.StartTs + _within);
     }
 
-    private Dictionary<string, IReadOnlyList<T>> Collect(int lastNode, out int count, out long firstTs, out long lastTs)
+    private MatchEvents<T> Collect(int lastNode, out long firstTs, out long lastTs)
     {
-        count = 0;
-        for (var node = lastNode; node >= 0; node = _arena.Nodes[node].Prev)
+        var nodes = _arena.Nodes;
+        var count = 0;
+        for (var node = lastNode; node >= 0; node = nodes[node].Prev)
         {
             count++;
         }
-        var evts = _arena.ScratchEvents.Length >= count ? _arena.ScratchEvents : _arena.ScratchEvents = new T[Math.Max(count, 16)];
-        var stages = _arena.ScratchStages.Length >= count ? _arena.ScratchStages : _arena.ScratchStages = new int[Math.Max(count, 16)];
+        var evts = new T[count];
+        var stages = new int[count];
         var at = count;
-        lastTs = lastNode >= 0 ? _arena.Nodes[lastNode].Ts : 0;
+        lastTs = lastNode >= 0 ? nodes[lastNode].Ts : 0;
         firstTs = lastTs;
-        for (var node = lastNode; node >= 0; node = _arena.Nodes[node].Prev)
+        for (var node = lastNode; node >= 0; node = nodes[node].Prev)
         {
             at--;
-            evts[at] = _arena.Nodes[node].Event;
-            stages[at] = _arena.Nodes[node].Stage;
-            firstTs = _arena.Nodes[node].Ts;
+            evts[at] = nodes[node].Event;
+            stages[at] = nodes[node].Stage;
+            firstTs = nodes[node].Ts;
         }
-        var result = new Dictionary<string, IReadOnlyList<T>>(StringComparer.Ordinal);
-        for (var i = 0; i < count; i++)
-        {
-            var name = _stages[stages[i]].Name;
-            if (!result.TryGetValue(name, out var list))
-            {
-                list = new List<T>();
-                result.Add(name, list);
-            }
-            ((List<T>)list).Add(evts[i]);
-        }
-        Array.Clear(evts, 0, count);
-        return result;
+        return new MatchEvents<T>(_stages, evts, stages);
     }
 
     private void Number(int node, Dictionary<int, int> ids, List<int> order, List<int> chain)

@@ -78,6 +78,7 @@ public sealed class TimeAndConditionTests
         Assert.Equal(["f1", "f2"], m.Events("fails").Select(e => e.Name));
         Assert.Equal(["s"], m.Events("ok").Select(e => e.Name));
         Assert.Equal(3, m.EventCount);
+        Assert.Equal(["f1", "f2", "s"], m.AllEvents.Select(e => e.Name));
         Assert.Equal(10, m.FirstTimestampMs);
         Assert.Equal(15, m.LastTimestampMs);
         Assert.Null(m.Key);
