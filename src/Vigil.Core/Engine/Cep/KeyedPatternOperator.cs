@@ -10,10 +10,10 @@ public enum CepOrdering : byte
     ArrivalOrder,
 
     /// <summary>
-    /// Events are buffered per key and matched in timestamp order once the watermark passes them, as FlinkCEP does in
-    /// event time: exact event-time semantics whatever the disorder, at the price of a latency equal to the watermark's
-    /// out-of-orderness bound. Events at or behind the watermark are late: counted and returned as
-    /// <see cref="CepProcessStatus.Late"/> for the caller's late side output, not matched.
+    /// Events are buffered and matched in timestamp order (ties in arrival order) once the watermark passes them, as
+    /// FlinkCEP does in event time: exact event-time semantics whatever the disorder, at the price of a latency equal
+    /// to the watermark's out-of-orderness bound and of holding those events. Events at or behind the watermark are
+    /// late: counted and returned as <see cref="CepProcessStatus.Late"/> for the caller's late side output, not matched.
     /// </summary>
     EventTimeOrdered,
 }
@@ -37,10 +37,11 @@ public sealed record KeyedPatternOptions
     public CepOrdering Ordering { get; init; } = CepOrdering.ArrivalOrder;
 
     /// <summary>
-    /// In event-time order, events one key may hold back. Past it the oldest is matched at once (counted in
-    /// <see cref="KeyedPatternOperator{T}.ForcedReleaseCount"/>), so a stalled watermark costs exactness, not memory.
+    /// In event-time order, events the operator may hold back waiting for the watermark. Past it the earliest is
+    /// matched at once (counted in <see cref="KeyedPatternOperator{T}.ForcedReleaseCount"/>), so a stalled watermark
+    /// costs exactness, not memory.
     /// </summary>
-    public int MaxBufferedEventsPerKey { get; init; } = 10_000;
+    public int MaxBufferedEvents { get; init; } = 1_000_000;
 
     /// <summary>Idle matchers kept for reuse when keys come and go, so a busy stream does not allocate one per burst.</summary>
     public int MatcherPoolSize { get; init; } = 16_384;
@@ -62,6 +63,7 @@ public sealed class KeyedPatternOperator<T>
     private readonly bool _eventTime;
     private readonly Dictionary<string, KeyState> _keys = new(StringComparer.Ordinal);
     private readonly PriorityQueue<string, WakeAt> _timers = new(WakeComparer.Instance);
+    private readonly PriorityQueue<(T Event, string Key), Arrival> _buffer = new(ArrivalComparer.Instance);
     private readonly Stack<KeyState> _pool = new();
     private readonly CepArena<T> _arena = new();
 
@@ -70,7 +72,6 @@ public sealed class KeyedPatternOperator<T>
     private long _arrival;
     private long _partials;
     private long _dropped;
-    private long _buffered;
     private long _late;
     private long _forced;
 
@@ -83,14 +84,14 @@ public sealed class KeyedPatternOperator<T>
         _keySelector = keySelector;
         _timestampSelector = timestampSelector;
         _options = options ?? new KeyedPatternOptions();
-        if (_options.MaxBufferedEventsPerKey < 1)
+        if (_options.MaxBufferedEvents < 1)
         {
-            throw new ArgumentException($"MaxBufferedEventsPerKey must be at least 1, not {_options.MaxBufferedEventsPerKey}.", nameof(options));
+            throw new ArgumentException($"MaxBufferedEvents must be at least 1, not {_options.MaxBufferedEvents}.", nameof(options));
         }
         _eventTime = _options.Ordering == CepOrdering.EventTimeOrdered;
     }
 
-    /// <summary>Keys holding partial matches, pending matches or buffered events.</summary>
+    /// <summary>Keys holding partial or pending matches.</summary>
     public int KeyCount => _keys.Count;
 
     /// <summary>Partial matches over all keys.</summary>
@@ -100,12 +101,12 @@ public sealed class KeyedPatternOperator<T>
     public long DroppedPartialMatches => _dropped;
 
     /// <summary>Events held back waiting for the watermark (event-time order).</summary>
-    public long BufferedEventCount => _buffered;
+    public long BufferedEventCount => _buffer.Count;
 
     /// <summary>Events that arrived at or behind the watermark in event-time order.</summary>
     public long LateEventCount => _late;
 
-    /// <summary>Events matched before the watermark passed them because their key's buffer was full.</summary>
+    /// <summary>Events matched before the watermark passed them because the buffer was full.</summary>
     public long ForcedReleaseCount => _forced;
 
     /// <summary>The highest watermark seen; <see cref="long.MinValue"/> before the first.</summary>
@@ -117,59 +118,24 @@ public sealed class KeyedPatternOperator<T>
         ArgumentNullException.ThrowIfNull(matches);
         var key = _keySelector(evt) ?? string.Empty;
         var ts = _timestampSelector(evt);
-        if (_eventTime)
+        if (!_eventTime)
         {
-            if (ts <= _watermark)
-            {
-                _late++;
-                return CepProcessStatus.Late;
-            }
-            if (!_keys.TryGetValue(key, out var owner))
-            {
-                owner = Rent(key);
-                _keys.Add(key, owner);
-            }
-            owner.Insert(evt, ts, ++_arrival);
-            _buffered++;
-            if (owner.BufferCount > _options.MaxBufferedEventsPerKey)
-            {
-                var oldest = owner.Buffer[0];
-                owner.RemoveFirst(1);
-                _buffered--;
-                _forced++;
-                Run(owner, oldest.Event, oldest.Ts, matches, timeouts);
-            }
-            Schedule(owner);
-            return CepProcessStatus.Buffered;
-        }
-
-        if (_keys.TryGetValue(key, out var state))
-        {
-            Run(state, evt, ts, matches, timeouts);
-            if (!state.Matcher.HasState)
-            {
-                Retire(state);
-            }
-            else
-            {
-                Schedule(state);
-            }
+            MatchNow(evt, key, ts, matches, timeouts);
             return CepProcessStatus.Processed;
         }
-
-        // Most events leave no state behind (a page view of a user with no partial match), so they run on a spare
-        // matcher that only joins the table if something stayed.
-        var spare = _spare ??= Rent(key);
-        spare.Key = key;
-        spare.Matcher.Key = key;
-        Run(spare, evt, ts, matches, timeouts);
-        if (spare.Matcher.HasState)
+        if (ts <= _watermark)
         {
-            _keys.Add(key, spare);
-            _spare = null;
-            Schedule(spare);
+            _late++;
+            return CepProcessStatus.Late;
         }
-        return CepProcessStatus.Processed;
+        _buffer.Enqueue((evt, key), new Arrival(ts, ++_arrival));
+        if (_buffer.Count > _options.MaxBufferedEvents)
+        {
+            _buffer.TryDequeue(out var oldest, out var at);
+            _forced++;
+            MatchNow(oldest.Event, oldest.Key, at.Ts, matches, timeouts);
+        }
+        return CepProcessStatus.Buffered;
     }
 
     /// <summary>
@@ -185,6 +151,11 @@ public sealed class KeyedPatternOperator<T>
             _watermark = watermarkMs;
         }
         var wm = _watermark;
+        while (_buffer.TryPeek(out _, out var next) && next.Ts <= wm)
+        {
+            _buffer.TryDequeue(out var item, out _);
+            MatchNow(item.Event, item.Key, next.Ts, matches, timeouts);
+        }
         while (_timers.TryPeek(out var key, out var wake) && wake.Time <= wm)
         {
             _timers.Dequeue();
@@ -201,24 +172,11 @@ public sealed class KeyedPatternOperator<T>
                 Schedule(state);
                 continue;
             }
-            var released = 0;
-            while (released < state.BufferCount && state.Buffer[released].Ts <= wm)
-            {
-                var b = state.Buffer[released];
-                state.Buffer[released] = default;
-                released++;
-                Run(state, b.Event, b.Ts, matches, timeouts);
-            }
-            if (released > 0)
-            {
-                state.RemoveFirst(released);
-                _buffered -= released;
-            }
             var m = state.Matcher;
             var partialsBefore = m.PartialMatchCount;
             m.AdvanceTime(wm, matches, timeouts);
             _partials += m.PartialMatchCount - partialsBefore;
-            if (!m.HasState && state.BufferCount == 0)
+            if (!m.HasState)
             {
                 Retire(state);
             }
@@ -251,16 +209,22 @@ public sealed class KeyedPatternOperator<T>
         writer.Write(keys.Length);
         foreach (var key in keys)
         {
-            var state = _keys[key];
             writer.Write(key);
-            state.Matcher.Snapshot(writer, serializer);
-            writer.Write(state.BufferCount);
-            for (var i = 0; i < state.BufferCount; i++)
-            {
-                writer.Write(state.Buffer[i].Ts);
-                writer.Write(state.Buffer[i].Arrival);
-                serializer.Write(writer, state.Buffer[i].Event);
-            }
+            _keys[key].Matcher.Snapshot(writer, serializer);
+        }
+        var buffered = new ((T Event, string Key) Item, Arrival At)[_buffer.Count];
+        var n = 0;
+        foreach (var entry in _buffer.UnorderedItems)
+        {
+            buffered[n++] = (entry.Element, entry.Priority);
+        }
+        Array.Sort(buffered, static (x, y) => ArrivalComparer.Instance.Compare(x.At, y.At));
+        writer.Write(buffered.Length);
+        foreach (var (item, at) in buffered)
+        {
+            writer.Write(at.Ts);
+            writer.Write(at.Seq);
+            serializer.Write(writer, item.Event);
         }
     }
 
@@ -276,6 +240,7 @@ public sealed class KeyedPatternOperator<T>
         }
         _keys.Clear();
         _timers.Clear();
+        _buffer.Clear();
         var version = reader.ReadByte();
         if (version != SnapshotVersion)
         {
@@ -292,7 +257,6 @@ public sealed class KeyedPatternOperator<T>
         _late = reader.ReadInt64();
         _forced = reader.ReadInt64();
         _partials = 0;
-        _buffered = 0;
         var count = reader.ReadInt32();
         if (count < 0)
         {
@@ -304,24 +268,55 @@ public sealed class KeyedPatternOperator<T>
             var state = Rent(key);
             state.Matcher.Restore(reader, serializer);
             state.Matcher.Key = key;
-            var buffered = reader.ReadInt32();
-            if (buffered < 0)
-            {
-                throw new InvalidDataException($"Corrupt keyed pattern snapshot: {buffered} buffered events.");
-            }
-            for (var b = 0; b < buffered; b++)
-            {
-                var ts = reader.ReadInt64();
-                var arrival = reader.ReadInt64();
-                state.Insert(serializer.Read(reader), ts, arrival);
-            }
             if (!_keys.TryAdd(key, state))
             {
                 throw new InvalidDataException($"Corrupt keyed pattern snapshot: key '{key}' twice.");
             }
             _partials += state.Matcher.PartialMatchCount;
-            _buffered += buffered;
             Schedule(state);
+        }
+        var buffered = reader.ReadInt32();
+        if (buffered < 0)
+        {
+            throw new InvalidDataException($"Corrupt keyed pattern snapshot: {buffered} buffered events.");
+        }
+        for (var b = 0; b < buffered; b++)
+        {
+            var ts = reader.ReadInt64();
+            var seq = reader.ReadInt64();
+            var evt = serializer.Read(reader);
+            _buffer.Enqueue((evt, _keySelector(evt) ?? string.Empty), new Arrival(ts, seq));
+        }
+    }
+
+    /// <summary>Matches one event on its key: the table's matcher, or the spare one for a key with no state.</summary>
+    private void MatchNow(T evt, string key, long ts, ICollection<PatternMatch<T>> matches, ICollection<TimedOutMatch<T>>? timeouts)
+    {
+        if (_keys.TryGetValue(key, out var state))
+        {
+            Run(state, evt, ts, matches, timeouts);
+            if (!state.Matcher.HasState)
+            {
+                Retire(state);
+            }
+            else
+            {
+                Schedule(state);
+            }
+            return;
+        }
+
+        // Most events leave no state behind (a page view of a user with no partial match), so they run on a spare
+        // matcher that only joins the table if something stayed.
+        var spare = _spare ??= Rent(key);
+        spare.Key = key;
+        spare.Matcher.Key = key;
+        Run(spare, evt, ts, matches, timeouts);
+        if (spare.Matcher.HasState)
+        {
+            _keys.Add(key, spare);
+            _spare = null;
+            Schedule(spare);
         }
     }
 
@@ -335,12 +330,8 @@ public sealed class KeyedPatternOperator<T>
         _dropped += m.DroppedPartialMatches - droppedBefore;
     }
 
-    /// <summary>The earliest time the key needs attention: a buffered event or a partial match's expiry.</summary>
-    private static long WakeOf(KeyState state)
-    {
-        var wake = state.Matcher.NextExpiryMs;
-        return state.BufferCount > 0 ? Math.Min(wake, state.Buffer[0].Ts) : wake;
-    }
+    /// <summary>The earliest time the key needs attention: a partial match's expiry.</summary>
+    private static long WakeOf(KeyState state) => state.Matcher.NextExpiryMs;
 
     private void Schedule(KeyState state)
     {
@@ -380,9 +371,7 @@ public sealed class KeyedPatternOperator<T>
     private void Release(KeyState state)
     {
         _partials -= state.Matcher.PartialMatchCount;
-        _buffered -= state.BufferCount;
         state.Matcher.Reset();
-        state.RemoveFirst(state.BufferCount);
         state.Enqueued = long.MaxValue;
         state.Key = string.Empty;
         if (_pool.Count < _options.MatcherPoolSize)
@@ -404,11 +393,18 @@ public sealed class KeyedPatternOperator<T>
         }
     }
 
-    private struct BufferedEvent
+    /// <summary>Buffer order in event-time mode: timestamp, then arrival.</summary>
+    private readonly record struct Arrival(long Ts, long Seq);
+
+    private sealed class ArrivalComparer : IComparer<Arrival>
     {
-        public T Event;
-        public long Ts;
-        public long Arrival;
+        public static readonly ArrivalComparer Instance = new();
+
+        public int Compare(Arrival x, Arrival y)
+        {
+            var c = x.Ts.CompareTo(y.Ts);
+            return c != 0 ? c : x.Seq.CompareTo(y.Seq);
+        }
     }
 
     private sealed class KeyState(PatternMatcher<T> matcher)
@@ -419,39 +415,5 @@ public sealed class KeyedPatternOperator<T>
 
         /// <summary>The time of this key's live timer entry; <see cref="long.MaxValue"/> when none.</summary>
         public long Enqueued { get; set; } = long.MaxValue;
-
-        public BufferedEvent[] Buffer { get; private set; } = [];
-
-        public int BufferCount { get; private set; }
-
-        /// <summary>Inserts in (timestamp, arrival) order; in-order input appends.</summary>
-        public void Insert(T evt, long ts, long arrival)
-        {
-            if (BufferCount == Buffer.Length)
-            {
-                var grown = new BufferedEvent[Math.Max(4, Buffer.Length * 2)];
-                Array.Copy(Buffer, grown, BufferCount);
-                Buffer = grown;
-            }
-            var at = BufferCount;
-            while (at > 0 && (Buffer[at - 1].Ts > ts || (Buffer[at - 1].Ts == ts && Buffer[at - 1].Arrival > arrival)))
-            {
-                Buffer[at] = Buffer[at - 1];
-                at--;
-            }
-            Buffer[at] = new BufferedEvent { Event = evt, Ts = ts, Arrival = arrival };
-            BufferCount++;
-        }
-
-        public void RemoveFirst(int count)
-        {
-            if (count <= 0)
-            {
-                return;
-            }
-            Array.Copy(Buffer, count, Buffer, 0, BufferCount - count);
-            Array.Clear(Buffer, BufferCount - count, count);
-            BufferCount -= count;
-        }
     }
 }

@@ -8,8 +8,8 @@ public sealed class KeyedPatternOperatorTests
     private static readonly CompiledPattern<E> AThenB = Pattern<E>.Begin("a").Where(Is('a')).FollowedBy("b").Where(Is('b'))
         .Within(TimeSpan.FromMilliseconds(10)).Compile(Skip(AfterMatchSkip.SkipPastLastEvent));
 
-    private static KeyedPatternOperator<E> Operator(CompiledPattern<E>? pattern = null, CepOrdering ordering = CepOrdering.ArrivalOrder, int maxBuffered = 10_000) =>
-        new(pattern ?? AThenB, e => e.Key, e => e.Ts, new KeyedPatternOptions { Ordering = ordering, MaxBufferedEventsPerKey = maxBuffered });
+    private static KeyedPatternOperator<E> Operator(CompiledPattern<E>? pattern = null, CepOrdering ordering = CepOrdering.ArrivalOrder, int maxBuffered = 1_000_000) =>
+        new(pattern ?? AThenB, e => e.Key, e => e.Ts, new KeyedPatternOptions { Ordering = ordering, MaxBufferedEvents = maxBuffered });
 
     [Fact]
     public void Process_InterleavedKeys_MatchesNeverMixKeys()

@@ -163,7 +163,7 @@ public sealed class SnapshotTests
 
     private static List<string> RunKeyed(CompiledPattern<E> pattern, CepOrdering ordering, List<Step> steps, int cut)
     {
-        var options = new KeyedPatternOptions { Ordering = ordering, MaxBufferedEventsPerKey = 30 };
+        var options = new KeyedPatternOptions { Ordering = ordering, MaxBufferedEvents = 60 };
         KeyedPatternOperator<E> Create() => new(pattern, e => e.Key, e => e.Ts, options);
         var op = Create();
         var matches = new List<PatternMatch<E>>();
