@@ -56,7 +56,7 @@ public class CepBenchmarks
         var n = 0;
         while (events.Count < EventCount)
         {
-            ts += rnd.Next(0, 8); // ~250 events/s on average: two hours of traffic for 100k users
+            ts += rnd.Next(0, 8); // ~285 events/s on average: about an hour of traffic for 100k users
             if (rnd.Next(1000) < 3)
             {
                 // An attack burst on one account: 5–12 failures 200 ms apart, then a success half the time.
