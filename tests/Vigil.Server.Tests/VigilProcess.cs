@@ -147,6 +147,16 @@ public sealed class VigilProcess : IAsyncDisposable
         throw new TimeoutException($"{url} did not answer in {timeout}.\nstdout:\n{StandardOutput}\nstderr:\n{StandardError}");
     }
 
+    /// <summary>Asks the process to stop, as a service manager would (SIGTERM), and waits for it.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        return await WaitForExitAsync(timeout);
+    }
+
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);

@@ -183,7 +183,11 @@ public static class ServeCommand
         }
 
         var services = builder.Services;
-        services.AddSingleton<ICheckpointStore>(new LocalDirectoryCheckpointStore(checkpointDirectory));
+        // In a cluster the checkpoints live in PostgreSQL, so a partition's state follows it to any instance.
+        ICheckpointStore checkpointStore = string.IsNullOrWhiteSpace(options.PostgresUrl)
+            ? new LocalDirectoryCheckpointStore(checkpointDirectory)
+            : new PostgresCheckpointStore(PostgresConnection.ToConnectionString(options.PostgresUrl, options.PostgresUser, options.PostgresPassword));
+        services.AddSingleton(checkpointStore);
         services.AddSingleton(options);
         services.AddSingleton<IVigilStore>(store);
         services.AddSingleton(TimeProvider.System);

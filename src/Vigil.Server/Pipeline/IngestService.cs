@@ -30,6 +30,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     private readonly System.Collections.Concurrent.ConcurrentQueue<Handover> _handovers = new();
     private long _alertsEmitted;
     private long _deadLettersEmitted;
+    private bool _loopStopped;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -45,8 +46,8 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             records.Writer, loggers.CreateLogger<KafkaSource>());
         // Revoked partitions are checkpointed before they go, so their next owner resumes exactly where this one
         // stopped; lost ones are dropped, and their next owner resumes from their last checkpoint.
-        source.PartitionsRevoked += partitions => HandOver(partitions, lost: false, stoppingToken);
-        source.PartitionsLost += partitions => HandOver(partitions, lost: true, stoppingToken);
+        source.PartitionsRevoked += partitions => HandOver(partitions, lost: false);
+        source.PartitionsLost += partitions => HandOver(partitions, lost: true);
         source.Start(stoppingToken);
         metrics.LagProvider = () => source.Lag;
         _logger.LogInformation("Consuming {Topics} from {Bootstrap} in group {Group}; checkpoints every {Interval}",
@@ -96,10 +97,16 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         {
         }
         // A clean stop checkpoints what it has, so a restart resumes without reprocessing.
+        Volatile.Write(ref _loopStopped, true);
+        while (_handovers.TryDequeue(out var pending))
+        {
+            pending.Done.TrySetResult();
+        }
         using var finalTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
             await CheckpointAsync(source, finalTimeout.Token);
+            _logger.LogInformation("Checkpointed and released {Count} partitions on shutdown", _partitions.Count);
         }
         catch (OperationCanceledException)
         {
@@ -108,14 +115,27 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     }
 
     /// <summary>On the consume thread, inside the rebalance: waits for the processing loop to let the partitions go.</summary>
-    private void HandOver(IReadOnlyList<KafkaPartition> partitions, bool lost, CancellationToken ct)
+    /// <remarks>Never throws: an exception here would unwind into librdkafka's callback.</remarks>
+    private void HandOver(IReadOnlyList<KafkaPartition> partitions, bool lost)
     {
+        if (Volatile.Read(ref _loopStopped))
+        {
+            // Shutting down: the loop has already checkpointed every partition on its way out.
+            return;
+        }
         var handover = new Handover(partitions, lost, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         _handovers.Enqueue(handover);
-        if (!handover.Done.Task.Wait(TimeSpan.FromSeconds(30), ct))
+        try
         {
-            _logger.LogWarning("Hand-over of {Partitions} did not finish in 30 s; their next owner resumes from the last checkpoint",
-                string.Join(", ", partitions));
+            if (!handover.Done.Task.Wait(TimeSpan.FromSeconds(30)))
+            {
+                _logger.LogWarning("Hand-over of {Partitions} did not finish in 30 s; their next owner resumes from the last checkpoint",
+                    string.Join(", ", partitions));
+            }
+        }
+        catch (AggregateException ex)
+        {
+            _logger.LogWarning(ex, "Hand-over of {Partitions} failed; their next owner resumes from the last checkpoint", string.Join(", ", partitions));
         }
     }
 
