@@ -41,6 +41,7 @@ public static class PrometheusApi
         Gauge(text, "vigil_latest_event_time_seconds", "The latest event time seen, Unix seconds.", metrics.MaxEventTimeMs / 1000.0);
 
         Counter(text, "vigil_checkpoints_total", "Checkpoint rounds completed.", metrics.Checkpoints);
+        Counter(text, "vigil_checkpoint_failures_total", "Checkpoint rounds that failed and were retried later.", metrics.CheckpointFailures);
         Gauge(text, "vigil_checkpoint_duration_seconds", "Duration of the last checkpoint round, sink barrier included.",
             double.IsNaN(metrics.LastCheckpointMs) ? 0 : metrics.LastCheckpointMs / 1000);
         Gauge(text, "vigil_checkpoint_bytes", "Size of the last checkpoint round.", metrics.LastCheckpointBytes);

@@ -89,7 +89,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 if (clock.GetElapsedTime(lastCheckpoint) >= options.CheckpointInterval)
                 {
                     lastCheckpoint = clock.GetTimestamp();
-                    await CheckpointAsync(source, stoppingToken);
+                    await TryCheckpointAsync(source, stoppingToken);
                 }
             }
         }
@@ -108,9 +108,9 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             await CheckpointAsync(source, finalTimeout.Token);
             _logger.LogInformation("Checkpointed and released {Count} partitions on shutdown", _partitions.Count);
         }
-        catch (OperationCanceledException)
+        catch (Exception ex)
         {
-            _logger.LogWarning("The final checkpoint did not finish in time; the last periodic one stands");
+            _logger.LogWarning("The final checkpoint did not complete ({Error}); the last periodic one stands", ex.Message);
         }
     }
 
@@ -156,7 +156,15 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             }
             if (!handover.Lost)
             {
-                await CheckpointAsync(source, ct, keys);
+                try
+                {
+                    await CheckpointAsync(source, ct, keys);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    metrics.CountCheckpointFailure();
+                    _logger.LogWarning("Checkpoint on hand-over failed; the next owner resumes from the last one: {Error}", ex.Message);
+                }
             }
             foreach (var key in keys)
             {
@@ -256,6 +264,20 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             await channels.Alerts.Writer.WriteAsync(alert, ct);
         }
         _alerts.Clear();
+    }
+
+    /// <summary>A periodic checkpoint that fails (the store is down) is skipped: offsets stay put, the next one retries.</summary>
+    private async Task TryCheckpointAsync(KafkaSource source, CancellationToken ct)
+    {
+        try
+        {
+            await CheckpointAsync(source, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            metrics.CountCheckpointFailure();
+            _logger.LogWarning("Checkpoint failed, offsets stay at the last checkpoint and the next interval retries: {Error}", ex.Message);
+        }
     }
 
     private async Task CheckpointAsync(KafkaSource source, CancellationToken ct, IReadOnlyCollection<(string Topic, int Partition)>? only = null)

@@ -50,6 +50,13 @@ public sealed class PipelineMetrics
 
     public DateTimeOffset? LastCheckpointAt { get; private set; }
 
+    private long _checkpointFailures;
+
+    /// <summary>Checkpoint rounds that failed (the store was down) and were retried at the next interval.</summary>
+    public long CheckpointFailures => Interlocked.Read(ref _checkpointFailures);
+
+    public void CountCheckpointFailure() => Interlocked.Increment(ref _checkpointFailures);
+
     public void RecordCheckpoint(double ms, long bytes, DateTimeOffset at)
     {
         Interlocked.Increment(ref _checkpoints);

@@ -1,0 +1,158 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using Vigil.Kafka;
+
+namespace Vigil.Server.Tests;
+
+/// <summary>
+/// The guarantees under faults, against the broker as its own process and a real PostgreSQL: kill -9 the service at
+/// random points, stop the database for 30 s; the alerts stored at the end are exactly those of an undisturbed run.
+/// </summary>
+public sealed class FaultTests
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromMinutes(2);
+
+    private static Dictionary<string, string> Environment(string bootstrap, string postgres) => new()
+    {
+        ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap,
+        ["POSTGRES_URL"] = postgres,
+        ["Vigil__Engine__CheckpointInterval"] = "1s",
+        ["Vigil__Kafka__Client__session.timeout.ms"] = "6000",
+        ["Vigil__Kafka__Client__heartbeat.interval.ms"] = "1000",
+    };
+
+    /// <summary>Simulated events and the alerts one uninterrupted replay gives for them.</summary>
+    private static async Task<(string[] Lines, HashSet<string> Expected)> TruthAsync(string directory, int seed)
+    {
+        var (simCode, _, simErr) = await VigilProcess.RunAsync(directory, s_timeout, "simulate", "--seed", seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--users", "500", "--duration", "3h", "--attacks", "BRUTE_FORCE,CREDENTIAL_STUFFING,ACCOUNT_TAKEOVER", "--out", "events.jsonl");
+        Assert.True(simCode == 0, simErr);
+        var (code, _, err) = await VigilProcess.RunAsync(directory, s_timeout, "replay", "events.jsonl", "--alerts", "expected.jsonl");
+        Assert.True(code == 0, err);
+        var expected = File.ReadAllLines(Path.Combine(directory, "expected.jsonl"))
+            .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("alertId").GetString()!).ToHashSet();
+        Assert.True(expected.Count >= 3, $"the stream must hold attacks; it raised {expected.Count} alerts");
+        return (File.ReadAllLines(Path.Combine(directory, "events.jsonl")), expected);
+    }
+
+    private static void Produce(KafkaProducer producer, IEnumerable<string> lines)
+    {
+        foreach (var line in lines)
+        {
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement;
+            var key = root.TryGetProperty("userId", out var u) && u.ValueKind == JsonValueKind.String ? u.GetString() : root.GetProperty("username").GetString();
+            producer.Produce("user-events", key, System.Text.Encoding.UTF8.GetBytes(line));
+        }
+        producer.Flush(TimeSpan.FromSeconds(30));
+    }
+
+    private static async Task<HashSet<string>> WaitForAlertsAsync(ThrowawayPostgres postgres, HashSet<string> expected, TimeSpan timeout, Func<string> diagnostics)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        HashSet<string> stored = [];
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                stored = await postgres.AlertIdsAsync();
+                if (stored.SetEquals(expected))
+                {
+                    return stored;
+                }
+            }
+            catch (Npgsql.NpgsqlException)
+            {
+            }
+            await Task.Delay(1000);
+        }
+        Assert.Fail($"stored {stored.Count}, expected {expected.Count}; missing {string.Join(",", expected.Except(stored).Take(5))}; " +
+            $"extra {string.Join(",", stored.Except(expected).Take(5))}\n{diagnostics()}");
+        return stored;
+    }
+
+    [Fact]
+    public async Task Serve_KilledAtThreeRandomPoints_AlertsEqualTheUninterruptedRun()
+    {
+        var directory = Directory.CreateTempSubdirectory("vigil-kill-").FullName;
+        try
+        {
+            var (lines, expected) = await TruthAsync(directory, 31);
+            await using var postgres = await ThrowawayPostgres.StartAsync();
+            await using var broker = VigilProcess.Start(directory, null, "broker", "--partitions", "4");
+            var bootstrap = (await broker.WaitForOutputLineAsync(l => l.Contains(':', StringComparison.Ordinal), TimeSpan.FromSeconds(30))).Trim();
+            using var producer = new KafkaProducer(new KafkaOptions { BootstrapServers = bootstrap }, NullLogger<KafkaProducer>.Instance);
+            var random = new Random(7);
+            var log = new System.Text.StringBuilder();
+            var chunks = lines.Chunk((lines.Length / 4) + 1).ToList();
+
+            for (var round = 0; round < 4; round++)
+            {
+                var port = VigilProcess.FreePort();
+                using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+                var serve = VigilProcess.Start(directory, Environment(bootstrap, postgres.ConnectionString), "serve", "--urls", $"http://127.0.0.1:{port}");
+                try
+                {
+                    await serve.WaitForHttpAsync(http, "/api/health", TimeSpan.FromSeconds(60));
+                    Produce(producer, chunks[round]);
+                    if (round < 3)
+                    {
+                        // Somewhere in the middle of processing, or after a checkpoint or two.
+                        await Task.Delay(random.Next(200, 3000));
+                    }
+                    else
+                    {
+                        await WaitForAlertsAsync(postgres, expected, TimeSpan.FromSeconds(90), () => log + serve.StandardOutput);
+                    }
+                }
+                finally
+                {
+                    log.AppendLine($"--- round {round}").Append(serve.StandardOutput);
+                    await serve.DisposeAsync(); // kill -9
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Serve_PostgresDownFor30Seconds_LosesNothingAndRecoversByItself()
+    {
+        var directory = Directory.CreateTempSubdirectory("vigil-pgdown-").FullName;
+        try
+        {
+            var (lines, expected) = await TruthAsync(directory, 32);
+            await using var postgres = await ThrowawayPostgres.StartAsync();
+            await using var broker = VigilProcess.Start(directory, null, "broker", "--partitions", "4");
+            var bootstrap = (await broker.WaitForOutputLineAsync(l => l.Contains(':', StringComparison.Ordinal), TimeSpan.FromSeconds(30))).Trim();
+            using var producer = new KafkaProducer(new KafkaOptions { BootstrapServers = bootstrap }, NullLogger<KafkaProducer>.Instance);
+            var port = VigilProcess.FreePort();
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            await using var serve = VigilProcess.Start(directory, Environment(bootstrap, postgres.ConnectionString), "serve", "--urls", $"http://127.0.0.1:{port}");
+            await serve.WaitForHttpAsync(http, "/api/health", TimeSpan.FromSeconds(60));
+
+            Produce(producer, lines.Take(lines.Length / 2));
+            await Task.Delay(2000);
+            await postgres.StopServerAsync();
+            Produce(producer, lines.Skip(lines.Length / 2));
+            await Task.Delay(TimeSpan.FromSeconds(10));
+            using (var health = await http.GetAsync("/api/health"))
+            {
+                Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, health.StatusCode);
+            }
+            await Task.Delay(TimeSpan.FromSeconds(20));
+            await postgres.StartServerAsync();
+
+            await WaitForAlertsAsync(postgres, expected, TimeSpan.FromSeconds(90), () => serve.StandardOutput);
+            using var healthy = await http.GetAsync("/api/health");
+            Assert.Equal(System.Net.HttpStatusCode.OK, healthy.StatusCode);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+}
