@@ -111,6 +111,16 @@ test('an XSS payload in the user name and user agent renders as text', async () 
   await page.context().close();
 });
 
+test('the pipeline page shows the partitions, offsets and queues', async () => {
+  const page = await newPage();
+  await page.goto(vigil.baseUrl + '/#/pipeline');
+  await page.waitForFunction(() => document.querySelectorAll('#p-partitions tr td').length > 1 &&
+    /user-events/.test(document.querySelector('#p-partitions').textContent), null, { timeout: 30_000 });
+  assert.match(await page.textContent('#p-queues'), /consumer → pipeline/);
+  await page.screenshot({ path: join(screenshots, 'pipeline.png'), fullPage: true });
+  await page.context().close();
+});
+
 test('an unauthenticated write is refused', async () => {
   const page = await newPage();
   await page.goto(vigil.baseUrl + '/');

@@ -251,6 +251,7 @@ public static class ServeCommand
         app.MapPrometheusApi();
         app.MapStreamApi();
         app.MapIngestApi(options);
+        app.MapPipelineApi();
 
         await app.StartAsync(ct);
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Vigil");

@@ -50,6 +50,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         source.PartitionsLost += partitions => HandOver(partitions, lost: true);
         source.Start(stoppingToken);
         metrics.LagProvider = () => source.Lag;
+        metrics.InputQueueDepth = () => records.Reader.Count;
         _logger.LogInformation("Consuming {Topics} from {Bootstrap} in group {Group}; checkpoints every {Interval}",
             $"{options.UserEventsTopic}, {options.NotificationsTopic}", kafka.BootstrapServers, kafka.GroupId, options.CheckpointInterval);
 
@@ -253,6 +254,20 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         }
         metrics.SetTrackedKeys(keys);
         metrics.UnknownTypes = unknown;
+        var lag = metrics.Lag;
+        var statuses = new List<PartitionStatus>(_partitions.Count);
+        foreach (var ((topic, number), partition) in _partitions)
+        {
+            var p = partition.Pipeline;
+            var runtime = p.RuntimeMetrics;
+            statuses.Add(new PartitionStatus(topic, number, partition.LastOffset, partition.CheckpointedOffset,
+                lag.TryGetValue((topic, number), out var l) ? l : 0,
+                p.Watermark == long.MinValue ? null : AlertJson.Format(DateTimeOffset.FromUnixTimeMilliseconds(p.Watermark)),
+                p.Events + p.Notifications, p.LateEvents, p.DeadLetters, p.TrackedKeys, p.StateBytes,
+                runtime.LastCheckpointId, runtime.LastCheckpointBytes, runtime.LastCheckpointDuration.TotalMilliseconds));
+        }
+        statuses.Sort((x, y) => x.Topic == y.Topic ? x.Partition.CompareTo(y.Partition) : string.CompareOrdinal(x.Topic, y.Topic));
+        metrics.Partitions = statuses;
     }
 
     private async Task EmitAsync(CancellationToken ct)

@@ -36,6 +36,12 @@ public sealed class PipelineMetrics
 
     public long EventsIn => Interlocked.Read(ref _eventsIn);
 
+    /// <summary>The partitions this instance owns, refreshed by the pipeline every second.</summary>
+    public IReadOnlyList<PartitionStatus> Partitions { get; set; } = [];
+
+    /// <summary>Records waiting between the consumer and the pipeline: the back-pressure gauge.</summary>
+    public Func<int>? InputQueueDepth { get; set; }
+
     private long _checkpoints;
     private long _lastCheckpointBytes;
     private double _lastCheckpointMs = double.NaN;
@@ -158,3 +164,8 @@ public sealed class PipelineMetrics
         }
     }
 }
+
+/// <summary>One owned partition, as the pipeline page shows it.</summary>
+public sealed record PartitionStatus(string Topic, int Partition, long LastOffset, long CheckpointedOffset, long Lag,
+    string? Watermark, long Events, long LateEvents, long DeadLetters, int TrackedKeys, long StateBytes,
+    long LastCheckpointId, int LastCheckpointBytes, double LastCheckpointMs);

@@ -4,6 +4,7 @@ import { el } from './dom.js';
 import { getJson, post, subscribe, connectStream } from './api.js';
 import { renderOverview } from './overview.js';
 import { renderAlerts, renderAlertDetail } from './alerts.js';
+import { renderPipeline } from './pipeline.js';
 
 let me = { canWrite: false, authenticated: false };
 let cleanup = () => {};
@@ -24,6 +25,7 @@ function route() {
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.route === (parts[0] ?? ''));
   if (parts[0] === 'alerts' && parts[1]) cleanup = renderAlertDetail(view, me, decodeURIComponent(parts[1]));
   else if (parts[0] === 'alerts') cleanup = renderAlerts(view, me, params);
+  else if (parts[0] === 'pipeline') cleanup = renderPipeline(view, me);
   else cleanup = renderOverview(view, me, (id) => { location.hash = '#/alerts/' + encodeURIComponent(id); });
 }
 
