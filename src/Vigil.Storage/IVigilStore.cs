@@ -91,6 +91,14 @@ public interface IVigilStore : IAsyncDisposable
     /// <summary>Newest dead letters first.</summary>
     Task<IReadOnlyList<DeadLetter>> RecentDeadLettersAsync(int limit, CancellationToken ct);
 
+    /// <summary>
+    /// Retention: deletes alerts whose event time is before <paramref name="alertsBefore"/> (open ones only if
+    /// <paramref name="includeOpen"/>), dead letters received before <paramref name="deadLettersBefore"/>, and audit
+    /// entries before <paramref name="auditBefore"/>. Returns the rows deleted.
+    /// </summary>
+    Task<long> DeleteExpiredAsync(DateTimeOffset alertsBefore, bool includeOpen, DateTimeOffset deadLettersBefore,
+        DateTimeOffset auditBefore, CancellationToken ct);
+
     /// <summary>True when the database answers a trivial query.</summary>
     Task<bool> PingAsync(CancellationToken ct);
 }

@@ -145,6 +145,13 @@ public sealed class PostgresVigilStore(string connectionString) : IVigilStore
         return await StatusWorkflow.ChangeAsync(connection, alertId, to, actor, note, at, ToTimestamp, FromTimestamp, ct);
     }
 
+    public async Task<long> DeleteExpiredAsync(DateTimeOffset alertsBefore, bool includeOpen, DateTimeOffset deadLettersBefore,
+        DateTimeOffset auditBefore, CancellationToken ct)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        return await StatusWorkflow.DeleteExpiredAsync(connection, alertsBefore, includeOpen, deadLettersBefore, auditBefore, ToTimestamp, ct);
+    }
+
     public async Task AppendAuditAsync(AuditEntry entry, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(entry);

@@ -174,6 +174,13 @@ public sealed class SqliteVigilStore : IVigilStore
         return await StatusWorkflow.ChangeAsync(connection, alertId, to, actor, note, at, ToMs, FromMs, ct);
     }
 
+    public async Task<long> DeleteExpiredAsync(DateTimeOffset alertsBefore, bool includeOpen, DateTimeOffset deadLettersBefore,
+        DateTimeOffset auditBefore, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        return await StatusWorkflow.DeleteExpiredAsync(connection, alertsBefore, includeOpen, deadLettersBefore, auditBefore, ToMs, ct);
+    }
+
     public async Task AppendAuditAsync(AuditEntry entry, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(entry);

@@ -70,6 +70,37 @@ internal static class StatusWorkflow
         return result;
     }
 
+    public static async Task<long> DeleteExpiredAsync(DbConnection connection, DateTimeOffset alertsBefore, bool includeOpen,
+        DateTimeOffset deadLettersBefore, DateTimeOffset auditBefore, Func<DateTimeOffset, object> time, CancellationToken ct)
+    {
+        long deleted = 0;
+        await using (var alerts = connection.CreateCommand())
+        {
+            alerts.CommandText = includeOpen
+                ? "DELETE FROM security_alerts WHERE event_time < @before;"
+                : "DELETE FROM security_alerts WHERE event_time < @before AND status <> @open;";
+            Add(alerts, "@before", time(alertsBefore));
+            if (!includeOpen)
+            {
+                Add(alerts, "@open", (int)AlertStatus.Open);
+            }
+            deleted += await alerts.ExecuteNonQueryAsync(ct);
+        }
+        await using (var letters = connection.CreateCommand())
+        {
+            letters.CommandText = "DELETE FROM dead_letters WHERE received_at < @before;";
+            Add(letters, "@before", time(deadLettersBefore));
+            deleted += await letters.ExecuteNonQueryAsync(ct);
+        }
+        await using (var audit = connection.CreateCommand())
+        {
+            audit.CommandText = "DELETE FROM audit_log WHERE at < @before;";
+            Add(audit, "@before", time(auditBefore));
+            deleted += await audit.ExecuteNonQueryAsync(ct);
+        }
+        return deleted;
+    }
+
     private static async Task<Alert?> ReadAsync(DbConnection connection, string alertId, Func<DbDataReader, int, DateTimeOffset> readTime,
         CancellationToken ct)
     {

@@ -257,6 +257,27 @@ public abstract class VigilStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DeleteExpiredAsync_KeepsOpenAlertsAndRecentRows()
+    {
+        var old = MakeAlert("old", minute: 0);
+        var oldResolved = MakeAlert("old-resolved", minute: 1);
+        var recent = MakeAlert("recent", minute: 600);
+        await Store.InsertAlertsAsync([old, oldResolved, recent], CancellationToken.None);
+        await Store.ChangeAlertStatusAsync(oldResolved.AlertId, AlertStatus.Resolved, "ana", null, s_t0, CancellationToken.None);
+        await Store.InsertDeadLettersAsync([DeadLetter.Create("http", -1, -1, null, "x"u8, "MALFORMED_JSON", "d", s_t0)], CancellationToken.None);
+        await Store.AppendAuditAsync(new AuditEntry(s_t0, "a", "admin", "LOGIN", null, null), CancellationToken.None);
+
+        var deleted = await Store.DeleteExpiredAsync(s_t0.AddHours(1), includeOpen: false, s_t0.AddHours(1), s_t0.AddHours(1), CancellationToken.None);
+
+        Assert.Equal(3, deleted);
+        var left = (await Store.QueryAlertsAsync(new AlertQuery(), CancellationToken.None)).Select(a => a.AlertId).ToHashSet();
+        Assert.Equal(new HashSet<string> { old.AlertId, recent.AlertId }, left);
+        Assert.Equal(0, await Store.CountDeadLettersAsync(CancellationToken.None));
+        Assert.Empty(await Store.RecentAuditAsync(10, CancellationToken.None));
+        Assert.Equal(1, await Store.DeleteExpiredAsync(s_t0.AddHours(1), includeOpen: true, s_t0, s_t0, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task AppendAuditAsync_Entries_ComeBackNewestFirst()
     {
         await Store.AppendAuditAsync(new AuditEntry(s_t0, "root", "admin", "RETRAIN", null, null), CancellationToken.None);

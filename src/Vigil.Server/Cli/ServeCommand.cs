@@ -48,7 +48,8 @@ public static class ServeCommand
         Vigil__Topics__UserEvents / Notifications / SecurityAlerts / AnalyticsInsights, Vigil__Urls,
         Vigil__Storage__DataDirectory, Vigil__Simulator__Enabled / Rate / Users / Seed / AttackInterval,
         Vigil__Ingest__MaxFutureSkew, Vigil__Ingest__MaxMessageBytes, Vigil__Ingest__MaxRequestBytes,
-        Vigil__Ingest__RequestsPerSecond, Vigil__Engine__CheckpointInterval (default 30s; checkpoints go under
+        Vigil__Ingest__RequestsPerSecond, Vigil__Storage__AlertRetention (90d, closed alerts), Vigil__Storage__RetainOpenAlerts
+        (true), Vigil__Storage__DeadLetterRetention (14d), Vigil__Storage__AuditRetention (365d), Vigil__Engine__CheckpointInterval (default 30s; checkpoints go under
         <data dir>/checkpoints, and a partition's offset is committed only once its checkpoint is saved).
         """;
 
@@ -204,6 +205,7 @@ public static class ServeCommand
         services.AddHostedService<AlertSink>();
         services.AddHostedService<DeadLetterSink>();
         services.AddHostedService<IngestService>();
+        services.AddHostedService<RetentionService>();
         if (options.RunsSimulator)
         {
             services.AddHostedService<LiveSimulatorService>();

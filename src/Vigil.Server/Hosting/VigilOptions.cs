@@ -69,6 +69,16 @@ public sealed record VigilOptions
     /// <summary>Names this deployment's checkpoints; the consumer group unless the embedded broker runs.</summary>
     public string CheckpointJobId => EmbeddedBrokerStarted ? "embedded" : ConsumerGroup;
 
+    /// <summary>Closed alerts older than this (by event time) are deleted.</summary>
+    public TimeSpan AlertRetention { get; init; } = TimeSpan.FromDays(90);
+
+    /// <summary>Keep open alerts whatever their age (the default): nobody has looked at them yet.</summary>
+    public bool RetainOpenAlerts { get; init; } = true;
+
+    public TimeSpan DeadLetterRetention { get; init; } = TimeSpan.FromDays(14);
+
+    public TimeSpan AuditRetention { get; init; } = TimeSpan.FromDays(365);
+
     /// <summary>Largest body POST /api/events accepts.</summary>
     public int IngestMaxRequestBytes { get; init; } = 4 * 1024 * 1024;
 
@@ -115,6 +125,10 @@ public sealed record VigilOptions
             MaxFutureSkew = Time(section, "Ingest:MaxFutureSkew", TimeSpan.FromMinutes(5)),
             MaxMessageBytes = Int(section, "Ingest:MaxMessageBytes", 1024 * 1024, 1024, 64 * 1024 * 1024),
             CheckpointInterval = Time(section, "Engine:CheckpointInterval", TimeSpan.FromSeconds(30)),
+            AlertRetention = Time(section, "Storage:AlertRetention", TimeSpan.FromDays(90)),
+            RetainOpenAlerts = Bool(section, "Storage:RetainOpenAlerts") ?? true,
+            DeadLetterRetention = Time(section, "Storage:DeadLetterRetention", TimeSpan.FromDays(14)),
+            AuditRetention = Time(section, "Storage:AuditRetention", TimeSpan.FromDays(365)),
             IngestMaxRequestBytes = Int(section, "Ingest:MaxRequestBytes", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
             IngestRequestsPerSecond = Int(section, "Ingest:RequestsPerSecond", 20, 1, 1_000_000),
         };
