@@ -16,6 +16,9 @@ public sealed record KafkaOptions
     /// <summary>The consumer group every instance joins; partitions are spread across its members.</summary>
     public string GroupId { get; init; } = "streaming-analytics";
 
+    /// <summary>Exactly-once: the consumer does not commit; offsets go into the output transaction.</summary>
+    public bool ExactlyOnce { get; init; }
+
     /// <summary>
     /// librdkafka settings passed through to the producer, the consumer and the admin client, for example
     /// <c>security.protocol</c>, <c>sasl.mechanism</c>, <c>sasl.username</c>, <c>sasl.password</c>,

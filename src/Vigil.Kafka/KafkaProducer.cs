@@ -8,7 +8,7 @@ namespace Vigil.Kafka;
 /// Writes records to Kafka with an idempotent producer (<c>enable.idempotence=true</c>, <c>acks=all</c>): retries
 /// never duplicate or reorder a partition's records. Thread-safe.
 /// </summary>
-public sealed class KafkaProducer : IDisposable
+public sealed class KafkaProducer : IRecordProducer, IDisposable
 {
     // How long Produce keeps retrying while librdkafka's local queue is full before it gives up.
     private static readonly TimeSpan s_queueFullPatience = TimeSpan.FromSeconds(2);

@@ -71,7 +71,9 @@ public sealed class KafkaSource : IAsyncDisposable
             GroupId = options.GroupId,
             ClientId = KafkaLogging.ClientId("consumer"),
             AutoOffsetReset = AutoOffsetReset.Earliest,
-            EnableAutoCommit = true,
+            // With exactly-once, offsets are committed inside the output transaction, never by the consumer itself.
+            EnableAutoCommit = !options.ExactlyOnce,
+            IsolationLevel = IsolationLevel.ReadCommitted,
             AutoCommitIntervalMs = 1000,
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
             EnablePartitionEof = false,
@@ -182,6 +184,18 @@ public sealed class KafkaSource : IAsyncDisposable
 
         _callerStop = ct.Register(static state => ((CancellationTokenSource)state!).Cancel(), _stop);
         _thread.Start();
+    }
+
+    /// <summary>The group's metadata for a transactional offset commit; null once the consumer is closed.</summary>
+    public IConsumerGroupMetadata? GroupMetadata
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _open ? _consumer.ConsumerGroupMetadata : null;
+            }
+        }
     }
 
     /// <summary>

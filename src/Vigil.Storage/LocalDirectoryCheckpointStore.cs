@@ -84,6 +84,30 @@ public sealed class LocalDirectoryCheckpointStore : ICheckpointStore
         return null;
     }
 
+    public async Task<StoredCheckpoint?> LoadAsync(string jobId, int partition, long checkpointId, CancellationToken ct)
+    {
+        var path = Path.Combine(PartitionDirectory(jobId, partition), FileName(checkpointId));
+        byte[] data;
+        try
+        {
+            data = await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
+        if (CheckpointReader.Verify(data) != CheckpointReadStatus.Ok)
+        {
+            CorruptFilesSkipped++;
+            return null;
+        }
+        return new StoredCheckpoint(jobId, partition, checkpointId, data);
+    }
+
     public Task<IReadOnlyList<long>> ListAsync(string jobId, int partition, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();

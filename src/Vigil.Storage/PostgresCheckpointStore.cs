@@ -70,6 +70,26 @@ public sealed class PostgresCheckpointStore : ICheckpointStore, IAsyncDisposable
         return null;
     }
 
+    public async Task<StoredCheckpoint?> LoadAsync(string jobId, int partition, long checkpointId, CancellationToken ct)
+    {
+        await EnsureSchemaAsync(ct);
+        await using var command = _dataSource.CreateCommand(
+            "SELECT data FROM checkpoints WHERE job_id = @job AND partition_id = @partition AND checkpoint_id = @id;");
+        command.Parameters.AddWithValue("job", jobId);
+        command.Parameters.AddWithValue("partition", partition);
+        command.Parameters.AddWithValue("id", checkpointId);
+        if (await command.ExecuteScalarAsync(ct) is not byte[] data)
+        {
+            return null;
+        }
+        if (CheckpointReader.Verify(data) != CheckpointReadStatus.Ok)
+        {
+            CorruptRowsSkipped++;
+            return null;
+        }
+        return new StoredCheckpoint(jobId, partition, checkpointId, data);
+    }
+
     public async Task<IReadOnlyList<long>> ListAsync(string jobId, int partition, CancellationToken ct)
     {
         await EnsureSchemaAsync(ct);

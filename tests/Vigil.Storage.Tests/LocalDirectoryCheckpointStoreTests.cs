@@ -72,6 +72,22 @@ public abstract class CheckpointStoreTests
     }
 
     [Fact]
+    public async Task LoadAsync_ById_ReturnsThatCheckpointOrNull()
+    {
+        var store = await CreateAsync(3);
+        await store.SaveAsync("job", 0, 1, Checkpoint(1, 1), CancellationToken.None);
+        await store.SaveAsync("job", 0, 2, Checkpoint(2, 2), CancellationToken.None);
+        await CorruptAsync("job", 0, 2, bytes => bytes.AsSpan(0, 10).ToArray());
+
+        var first = await store.LoadAsync("job", 0, 1, CancellationToken.None);
+
+        Assert.Equal(Checkpoint(1, 1), first!.Data.ToArray());
+        Assert.Null(await store.LoadAsync("job", 0, 2, CancellationToken.None));
+        Assert.Null(await store.LoadAsync("job", 0, 99, CancellationToken.None));
+        Assert.Null(await store.LoadAsync("nojob", 3, 1, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task SaveAsync_SameIdTwice_KeepsTheLastWrite()
     {
         var store = await CreateAsync(3);

@@ -344,6 +344,9 @@ public interface ICheckpointStore
     /// <summary>The newest valid checkpoint, or null when there is none.</summary>
     Task<StoredCheckpoint?> LoadLatestAsync(string jobId, int partition, CancellationToken ct);
 
+    /// <summary>One checkpoint by id, if it is stored and verifies; null otherwise.</summary>
+    Task<StoredCheckpoint?> LoadAsync(string jobId, int partition, long checkpointId, CancellationToken ct);
+
     /// <summary>The checkpoint ids held, oldest first (valid or not: listing does not read them).</summary>
     Task<IReadOnlyList<long>> ListAsync(string jobId, int partition, CancellationToken ct);
 

@@ -48,7 +48,9 @@ public static class ServeCommand
         Vigil__Topics__UserEvents / Notifications / SecurityAlerts / AnalyticsInsights, Vigil__Urls,
         Vigil__Storage__DataDirectory, Vigil__Simulator__Enabled / Rate / Users / Seed / AttackInterval,
         Vigil__Ingest__MaxFutureSkew, Vigil__Ingest__MaxMessageBytes, Vigil__Ingest__MaxRequestBytes,
-        Vigil__Ingest__RequestsPerSecond, Vigil__Storage__AlertRetention (90d, closed alerts), Vigil__Storage__RetainOpenAlerts
+        Vigil__Ingest__RequestsPerSecond, PROCESSING_GUARANTEE or Vigil__ProcessingGuarantee (at_least_once, the default,
+        or exactly_once: alerts and dead letters go to Kafka in transactions committed with the consumed offsets at
+        each checkpoint), Vigil__Storage__AlertRetention (90d, closed alerts), Vigil__Storage__RetainOpenAlerts
         (true), Vigil__Storage__DeadLetterRetention (14d), Vigil__Storage__AuditRetention (365d), Vigil__Engine__CheckpointInterval (default 30s; checkpoints go under
         <data dir>/checkpoints, and a partition's offset is committed only once its checkpoint is saved).
         """;
@@ -202,6 +204,12 @@ public static class ServeCommand
         services.AddSingleton<PipelineChannels>();
         services.AddSingleton<AlertBroadcast>();
         services.AddSingleton(sp => new KafkaProducer(KafkaOptionsFactory.Create(options), sp.GetRequiredService<ILogger<KafkaProducer>>()));
+        // The sinks' producer: the plain idempotent one, or a transactional one committed at each checkpoint.
+        services.AddSingleton<IRecordProducer>(sp => options.ExactlyOnce
+            ? new TransactionalProducer(KafkaOptionsFactory.Create(options),
+                $"vigil-{options.ConsumerGroup}-{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}",
+                sp.GetRequiredService<ILogger<TransactionalProducer>>())
+            : sp.GetRequiredService<KafkaProducer>());
         services.AddHostedService<AlertSink>();
         services.AddHostedService<DeadLetterSink>();
         services.AddHostedService<IngestService>();

@@ -63,6 +63,12 @@ public sealed record VigilOptions
     /// <summary>Set by serve once it has started the embedded broker and filled in its address.</summary>
     public bool EmbeddedBrokerStarted { get; init; }
 
+    /// <summary>
+    /// at_least_once (default): outputs may repeat after a crash, with the same alert ids, which the stores drop.
+    /// exactly_once: outputs go to Kafka in transactions committed with the consumed offsets at each checkpoint.
+    /// </summary>
+    public bool ExactlyOnce { get; init; }
+
     /// <summary>How often each partition's state is checkpointed and its offset committed (Flink's default interval).</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -125,6 +131,12 @@ public sealed record VigilOptions
             MaxFutureSkew = Time(section, "Ingest:MaxFutureSkew", TimeSpan.FromMinutes(5)),
             MaxMessageBytes = Int(section, "Ingest:MaxMessageBytes", 1024 * 1024, 1024, 64 * 1024 * 1024),
             CheckpointInterval = Time(section, "Engine:CheckpointInterval", TimeSpan.FromSeconds(30)),
+            ExactlyOnce = (config["PROCESSING_GUARANTEE"] ?? section["ProcessingGuarantee"] ?? "at_least_once").ToLowerInvariant() switch
+            {
+                "at_least_once" => false,
+                "exactly_once" or "exactly_once_v2" => true,
+                var other => throw new OptionsException("Vigil:ProcessingGuarantee", $"'{other}' is not at_least_once or exactly_once."),
+            },
             AlertRetention = Time(section, "Storage:AlertRetention", TimeSpan.FromDays(90)),
             RetainOpenAlerts = Bool(section, "Storage:RetainOpenAlerts") ?? true,
             DeadLetterRetention = Time(section, "Storage:DeadLetterRetention", TimeSpan.FromDays(14)),

@@ -22,7 +22,8 @@ namespace Vigil.Server.Pipeline;
 /// checkpoint and crash carry the same ids, which the sinks drop.
 /// </remarks>
 public sealed class IngestService(VigilOptions options, PipelineOptions pipelineOptions, PipelineChannels channels,
-    PipelineMetrics metrics, ICheckpointStore checkpoints, TimeProvider clock, ILoggerFactory loggers) : BackgroundService
+    PipelineMetrics metrics, ICheckpointStore checkpoints, IRecordProducer outputs, IHostApplicationLifetime lifetime,
+    TimeProvider clock, ILoggerFactory loggers) : BackgroundService
 {
     private readonly ILogger _logger = loggers.CreateLogger<IngestService>();
     private readonly Dictionary<(string Topic, int Partition), PartitionState> _partitions = [];
@@ -75,7 +76,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 var batch = 0;
                 while (batch++ < 5000 && reader.TryRead(out var record))
                 {
-                    var partition = await GetPartitionAsync(record.Topic, record.Partition, stoppingToken);
+                    var partition = await GetPartitionAsync(record.Topic, record.Partition, record.Offset, stoppingToken);
                     await ProcessAsync(partition, record, stoppingToken);
                 }
                 while (_handovers.TryDequeue(out var handover))
@@ -147,7 +148,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             // The consume thread is parked in the rebalance, so the channel holds everything it read before it.
             while (reader.TryRead(out var record))
             {
-                var partition = await GetPartitionAsync(record.Topic, record.Partition, ct);
+                var partition = await GetPartitionAsync(record.Topic, record.Partition, record.Offset, ct);
                 await ProcessAsync(partition, record, ct);
             }
             var keys = new List<(string Topic, int Partition)>();
@@ -180,29 +181,43 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         }
     }
 
-    private async Task<PartitionState> GetPartitionAsync(string topic, int partition, CancellationToken ct)
+    /// <summary>
+    /// The partition's pipeline, restored on its first record from the newest checkpoint that does not run ahead of
+    /// where the consumer resumed. A checkpoint is saved before its offsets are committed, so after a crash in between,
+    /// the newest one is ahead and the one before it matches: with exactly-once that is the one whose outputs were
+    /// committed, and the aborted outputs after it are produced again.
+    /// </summary>
+    private async Task<PartitionState> GetPartitionAsync(string topic, int partition, long firstOffset, CancellationToken ct)
     {
         if (_partitions.TryGetValue((topic, partition), out var state))
         {
             return state;
         }
         var pipeline = new DetectionPipeline(pipelineOptions, clock);
-        var stored = await checkpoints.LoadLatestAsync(JobId(topic), partition, ct);
-        if (stored is not null)
+        var ids = await checkpoints.ListAsync(JobId(topic), partition, ct);
+        for (var i = ids.Count - 1; i >= 0; i--)
         {
-            var status = pipeline.Restore(stored.Data);
-            if (status == CheckpointReadStatus.Ok)
+            if (await checkpoints.LoadAsync(JobId(topic), partition, ids[i], ct) is not { } stored)
             {
-                _logger.LogInformation("Restored {Topic}[{Partition}] from checkpoint {Id}: resuming after offset {Offset}",
-                    topic, partition, stored.CheckpointId, pipeline.ResumeOffset - 1);
+                continue;
             }
-            else
+            var candidate = new DetectionPipeline(pipelineOptions, clock);
+            var status = candidate.Restore(stored.Data);
+            if (status != CheckpointReadStatus.Ok)
             {
-                // Starting empty loses state but nothing else; refusing to start would lose the stream.
-                _logger.LogError("Checkpoint {Id} of {Topic}[{Partition}] cannot be restored ({Status}); starting that partition empty",
-                    stored.CheckpointId, topic, partition, status);
-                pipeline = new DetectionPipeline(pipelineOptions, clock);
+                _logger.LogError("Checkpoint {Id} of {Topic}[{Partition}] cannot be restored ({Status})", ids[i], topic, partition, status);
+                continue;
             }
+            if (candidate.ResumeOffset > firstOffset)
+            {
+                _logger.LogInformation("Checkpoint {Id} of {Topic}[{Partition}] is ahead of the committed offset {Offset}; trying an older one",
+                    ids[i], topic, partition, firstOffset);
+                continue;
+            }
+            pipeline = candidate;
+            _logger.LogInformation("Restored {Topic}[{Partition}] from checkpoint {Id}: resuming after offset {Offset}",
+                topic, partition, stored.CheckpointId, pipeline.ResumeOffset - 1);
+            break;
         }
         state = new PartitionState(pipeline, pipeline.ResumeOffset - 1);
         _partitions[(topic, partition)] = state;
@@ -319,6 +334,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             await Task.Delay(TimeSpan.FromMilliseconds(10), clock, ct);
         }
         long bytes = 0;
+        var committed = new List<Confluent.Kafka.TopicPartitionOffset>();
         foreach (var ((topic, number), partition) in _partitions)
         {
             if (partition.LastOffset <= partition.CheckpointedOffset || (only is not null && !only.Contains((topic, number))))
@@ -328,8 +344,36 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             var snapshot = partition.Pipeline.Snapshot();
             await checkpoints.SaveAsync(JobId(topic), number, partition.Pipeline.RuntimeMetrics.LastCheckpointId, snapshot, ct);
             bytes += snapshot.Length;
-            partition.CheckpointedOffset = partition.LastOffset;
-            source.StoreOffset(topic, number, partition.LastOffset);
+            committed.Add(new Confluent.Kafka.TopicPartitionOffset(topic, number, partition.LastOffset + 1));
+            if (outputs is not TransactionalProducer)
+            {
+                partition.CheckpointedOffset = partition.LastOffset;
+                source.StoreOffset(topic, number, partition.LastOffset);
+            }
+        }
+        if (outputs is TransactionalProducer transactional)
+        {
+            // The outputs since the last checkpoint and the offsets that produced them become visible together.
+            try
+            {
+                transactional.Commit(committed, source.GroupMetadata ?? throw new InvalidOperationException("The consumer is closed."));
+            }
+            catch (Exception ex) when (ex is Confluent.Kafka.KafkaException or InvalidOperationException)
+            {
+                // The aborted outputs will never be seen, and the pipelines are ahead of what was committed: start over
+                // from the committed checkpoints, as a restart does.
+                _logger.LogCritical("The exactly-once commit failed ({Error}); stopping so that a restart resumes from the committed checkpoint", ex.Message);
+                Environment.ExitCode = 4;
+                lifetime.StopApplication();
+                throw;
+            }
+            foreach (var ((topic, number), partition) in _partitions)
+            {
+                if (committed.Exists(c => c.Topic == topic && c.Partition.Value == number))
+                {
+                    partition.CheckpointedOffset = partition.LastOffset;
+                }
+            }
         }
         var ms = clock.GetElapsedTime(started).TotalMilliseconds;
         metrics.RecordCheckpoint(ms, bytes, clock.GetUtcNow());
@@ -362,6 +406,7 @@ public static class KafkaOptionsFactory
                 ?? throw new InvalidOperationException("The Kafka bootstrap servers are not known yet."),
             GroupId = options.ConsumerGroup,
             ClientSettings = options.KafkaClientSettings,
+            ExactlyOnce = options.ExactlyOnce,
         };
     }
 }

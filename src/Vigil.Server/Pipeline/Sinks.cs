@@ -33,7 +33,7 @@ public sealed class PipelineChannels
 /// Writes alerts in batches to the store and to the <c>security-alerts</c> topic, keyed by entity. The store
 /// de-duplicates on the deterministic alert id, so a replayed alert is not stored twice.
 /// </summary>
-public sealed class AlertSink(PipelineChannels channels, IVigilStore store, KafkaProducer producer,
+public sealed class AlertSink(PipelineChannels channels, IVigilStore store, IRecordProducer producer,
     Hosting.VigilOptions options, PipelineMetrics metrics, AlertBroadcast broadcast, ILogger<AlertSink> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -85,7 +85,7 @@ public sealed class AlertSink(PipelineChannels channels, IVigilStore store, Kafk
 }
 
 /// <summary>Writes dead letters to the store and to <c>&lt;topic&gt;.dlq</c>, with the reason in the headers' place: the value.</summary>
-public sealed class DeadLetterSink(PipelineChannels channels, IVigilStore store, KafkaProducer producer,
+public sealed class DeadLetterSink(PipelineChannels channels, IVigilStore store, IRecordProducer producer,
     ILogger<DeadLetterSink> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
