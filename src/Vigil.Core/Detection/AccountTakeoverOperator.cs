@@ -13,6 +13,20 @@ public sealed record AccountTakeoverOptions
     /// <summary>Failed logins needed before the suspicious success.</summary>
     public int MinFailures { get; init; } = 2;
 
+    /// <summary>
+    /// Failed logins needed when the account has no login history to compare with (every IP is new to it), unless
+    /// the login comes from a hosting or VPN network or an automation client, which stand in for the missing
+    /// evidence of novelty.
+    /// </summary>
+    public int MinFailuresWithoutHistory { get; init; } = 3;
+
+    /// <summary>
+    /// When true (the default) and a geo locator is present, an account with history must log in from a country it
+    /// never used; a new IP in a known country is the owner's phone changing cell, not a takeover. Off, a new IP is
+    /// enough, as it is when there is no locator.
+    /// </summary>
+    public bool RequireNewCountry { get; init; } = true;
+
     /// <summary>How long before the success the failures may lie.</summary>
     public TimeSpan FailuresWithin { get; init; } = TimeSpan.FromMinutes(30);
 
@@ -29,12 +43,13 @@ public sealed record AccountTakeoverOptions
 /// <summary>
 /// ACCOUNT_TAKEOVER, per user, a three-step sequence: at least <see cref="AccountTakeoverOptions.MinFailures"/>
 /// failed logins, then a LOGIN_SUCCESS from an IP the account never logged in from (or a country it never logged in
-/// from, with a geo locator), then PASSWORD_CHANGED, EMAIL_CHANGED or MFA_CHANGED from that session or IP within
+/// from, with a geo locator: see <see cref="AccountTakeoverOptions.RequireNewCountry"/>), then PASSWORD_CHANGED, EMAIL_CHANGED or MFA_CHANGED from that session or IP within
 /// <see cref="AccountTakeoverOptions.ChangeWithin"/> → CRITICAL: the owner is being locked out.
 /// </summary>
 /// <remarks>
-/// An account with no login history has every IP new; its sequence still needs the failures and the change from the
-/// same session or IP, which legitimate traffic rarely shows together. The change must come from the suspicious
+/// An account with no login history has every IP new, so novelty proves nothing there: such an account needs
+/// <see cref="AccountTakeoverOptions.MinFailuresWithoutHistory"/> failures, or a login from a hosting network or an
+/// automation client. A password reset between the failures and the login withdraws the failures. The change must come from the suspicious
 /// session or IP, so the owner changing settings from home later does not complete someone else's sequence.
 /// </remarks>
 public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeoLocator? geo, TimeProvider alertClock)
@@ -46,7 +61,7 @@ public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeo
     protected override string? KeyOf(in UserEvent evt) => evt.Type switch
     {
         EventType.LoginFailed or EventType.LoginSuccess or EventType.PasswordChanged or EventType.EmailChanged
-            or EventType.MfaChanged => evt.UserId,
+            or EventType.MfaChanged or EventType.PasswordResetRequested => evt.UserId,
         _ => null,
     };
 
@@ -64,6 +79,10 @@ public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeo
             case EventType.LoginSuccess:
                 OnSuccess(state, evt);
                 break;
+            case EventType.PasswordResetRequested:
+                // Recovering through the reset link proves control of the mailbox: the failures before it were the owner's.
+                state.Failures = null;
+                break;
             default:
                 OnChange(key, state, evt, output);
                 break;
@@ -73,12 +92,16 @@ public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeo
     private void OnSuccess(AccountTakeoverState state, UserEvent evt)
     {
         string? country = null;
+        var hosting = false;
         if (geo is not null && evt.IpAddress is { } address && geo.TryLookup(address, out var location))
         {
             country = location.CountryCode;
+            hosting = location.IsHosting;
         }
+        var history = state.KnownIps.Count > 0;
         var newIp = evt.IpAddress is { } ip && !state.KnownIps.Contains(ip);
         var newCountry = country is not null && state.KnownCountries.Count > 0 && !state.KnownCountries.Contains(country);
+        var automation = UserAgents.IsAutomation(evt.UserAgent);
         var failureIds = new List<string>();
         if (state.Failures is { } ring)
         {
@@ -88,10 +111,13 @@ public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeo
                 failureIds.Add(ring[i].EventId);
             }
         }
-        if (failureIds.Count >= options.MinFailures && (newIp || newCountry))
+        var novel = !history
+            ? failureIds.Count >= options.MinFailuresWithoutHistory || hosting || automation
+            : geo is not null && options.RequireNewCountry && state.KnownCountries.Count > 0 ? newCountry : newIp;
+        if (failureIds.Count >= options.MinFailures && novel)
         {
             state.Pending = new PendingTakeover(evt.TimestampMs, evt.EventId, evt.IpAddress, evt.SessionId, country, newIp,
-                newCountry, state.KnownIps.Count, failureIds);
+                newCountry, state.KnownIps.Count, failureIds, hosting, automation ? evt.UserAgent : null);
             // The failures led to this success; they must not be counted again for a later one.
             state.Failures = null;
         }
@@ -121,8 +147,11 @@ public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeo
         state.Pending = null;
         var change = evt.Type.ToWireName();
         var ids = new List<string>(pending.FailureIds) { pending.SuccessEventId, evt.EventId };
-        var why = pending.NewCountry ? $"a country it never used ({pending.Country})"
-            : pending.KnownIps == 0 ? $"an IP with no earlier login ({pending.Ip})" : $"a new IP ({pending.Ip})";
+        var why = pending.NewCountry ? $"a country it never used ({pending.Country}, {pending.Ip})"
+            : pending.KnownIps > 0 ? $"a new IP ({pending.Ip})"
+            : pending.Hosting ? $"a hosting or VPN network ({pending.Ip}), on an account with no earlier login"
+            : pending.AutomationAgent is not null ? $"an automation client ({pending.AutomationAgent}), on an account with no earlier login"
+            : $"{pending.Ip}, on an account with no earlier login";
         output.Emit(new Alert
         {
             AlertId = Alert.MakeId(RuleNames.AccountTakeover, user, evt.EventId),
@@ -147,6 +176,8 @@ public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeo
                 ["newIp"] = pending.NewIp,
                 ["newCountry"] = pending.NewCountry,
                 ["knownIpsBefore"] = pending.KnownIps,
+                ["hostingNetwork"] = pending.Hosting,
+                ["automationAgent"] = pending.AutomationAgent,
                 ["change"] = change,
                 ["changeEventId"] = evt.EventId,
                 ["minutesFromLoginToChange"] = Evidence.Round((evt.TimestampMs - pending.TimeMs) / 60_000.0),
@@ -171,7 +202,7 @@ public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeo
 
 /// <summary>A success that started the takeover sequence and waits for a sensitive change.</summary>
 public sealed record PendingTakeover(long TimeMs, string SuccessEventId, string? Ip, string? SessionId, string? Country,
-    bool NewIp, bool NewCountry, int KnownIps, List<string> FailureIds);
+    bool NewIp, bool NewCountry, int KnownIps, List<string> FailureIds, bool Hosting, string? AutomationAgent);
 
 /// <summary>Per-user state of <see cref="AccountTakeoverOperator"/>.</summary>
 public sealed class AccountTakeoverState(int maxKnown)
@@ -206,6 +237,8 @@ public sealed class AccountTakeoverState(int maxKnown)
             writer.Write(p.NewCountry);
             writer.Write(p.KnownIps);
             StateIo.WriteList(writer, p.FailureIds);
+            writer.Write(p.Hosting);
+            StateIo.WriteNullable(writer, p.AutomationAgent);
         }
     }
 
@@ -222,7 +255,7 @@ public sealed class AccountTakeoverState(int maxKnown)
         {
             state.Pending = new PendingTakeover(reader.ReadInt64(), reader.ReadString(), StateIo.ReadNullable(reader),
                 StateIo.ReadNullable(reader), StateIo.ReadNullable(reader), reader.ReadBoolean(), reader.ReadBoolean(),
-                reader.ReadInt32(), StateIo.ReadList(reader, 1024));
+                reader.ReadInt32(), StateIo.ReadList(reader, 1024), reader.ReadBoolean(), StateIo.ReadNullable(reader));
         }
         return state;
     }

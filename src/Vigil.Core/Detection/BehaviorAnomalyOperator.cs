@@ -9,7 +9,7 @@ namespace Vigil.Core.Detection;
 /// <summary>What the behaviour rule knows about a user's activity when one of their events arrives, for a scorer.</summary>
 /// <param name="LocalHour">Hour of day at the user's location (solar time from the IP's longitude), or UTC without a locator.</param>
 /// <param name="UnusualHour">The session's login came at an hour this user rarely logs in at (or, before the user's
-/// habits are learned, between 01:00 and 05:00 local time).</param>
+/// habits are learned, at night: see <see cref="BehaviorAnomalyOptions.NightStartHour"/>).</param>
 /// <param name="NewDevice">The session's user agent was never seen on this account before its login.</param>
 /// <param name="SearchesLastHour">Searches in the hour up to this event.</param>
 /// <param name="PurchasesLastHour">Purchases in the hour up to this event.</param>
@@ -34,19 +34,23 @@ public sealed record BehaviorAnomalyOptions
     public BehaviorScorer? Scorer { get; init; }
 
     /// <summary>Searches in an hour that count as a full burst for the heuristic.</summary>
-    public int BurstSearches { get; init; } = 40;
-
-    /// <summary>Purchases in an hour that count as a full burst for the heuristic.</summary>
-    public int BurstPurchases { get; init; } = 5;
+    public int BurstSearches { get; init; } = 50;
 
     /// <summary>Spending in an hour that counts as a full burst for the heuristic.</summary>
-    public double BurstAmount { get; init; } = 1500;
+    public double BurstAmount { get; init; } = 2500;
+
+    /// <summary>Start of the night, local solar hour, for users whose hours are not learned yet. Solar time is off
+    /// civil time by up to about two hours (wide time zones, summer time), so 01:00–05:00 civil widens to 23–06.</summary>
+    public int NightStartHour { get; init; } = 23;
+
+    /// <summary>End of the night (exclusive), local solar hour.</summary>
+    public int NightEndHour { get; init; } = 6;
 
     /// <summary>Logins before the user's own hours replace the night-time default.</summary>
     public int LearnedAfterLogins { get; init; } = 5;
 
     /// <summary>An hour (with its neighbours) holding less than this share of the user's logins is unusual.</summary>
-    public double UnusualHourShare { get; init; } = 0.1;
+    public double UnusualHourShare { get; init; } = 0.2;
 
     /// <summary>Devices remembered per user.</summary>
     public int MaxDevices { get; init; } = 8;
@@ -54,16 +58,17 @@ public sealed record BehaviorAnomalyOptions
     public TimeSpan HistoryTtl { get; init; } = TimeSpan.FromDays(30);
 
     /// <summary>
-    /// The interim scorer: half the weight on a burst of searches, purchases or spending (the strongest of the three,
-    /// each against its full-burst level), a quarter on an unusual hour, a quarter on a new device. At the default
-    /// threshold of 0.8 all three must be present — a night-time shopping spree from a device the account never
-    /// used — since each alone is everyday behaviour.
+    /// The interim scorer: 0.55 on a burst of searches or spending (the stronger of the two, each against its
+    /// full-burst level), 0.25 on a new device, 0.2 on an unusual hour. At the default threshold of 0.8 either all three
+    /// are present with the burst at 64 % of its full level or more (32 searches or 1,590 spent in an hour), or a full
+    /// burst comes from a new device at any hour. The number of purchases is left out: a few cheap ones at night is an
+    /// ordinary night owl — a night-time shopping spree from a device the account never used — since each alone
+    /// is everyday behaviour.
     /// </summary>
     public double HeuristicScore(in BehaviorFeatures f)
     {
-        var burst = Math.Max(Math.Min(1.0, (double)f.SearchesLastHour / BurstSearches),
-            Math.Max(Math.Min(1.0, (double)f.PurchasesLastHour / BurstPurchases), Math.Min(1.0, f.PurchaseAmountLastHour / BurstAmount)));
-        return (0.5 * burst) + (f.UnusualHour ? 0.25 : 0) + (f.NewDevice ? 0.25 : 0);
+        var burst = Math.Max(Math.Min(1.0, (double)f.SearchesLastHour / BurstSearches), Math.Min(1.0, f.PurchaseAmountLastHour / BurstAmount));
+        return (0.55 * burst) + (f.NewDevice ? 0.25 : 0) + (f.UnusualHour ? 0.2 : 0);
     }
 }
 
@@ -203,7 +208,9 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         }
         else
         {
-            unusual = hour is >= 1 and < 5;
+            unusual = options.NightStartHour <= options.NightEndHour
+                ? hour >= options.NightStartHour && hour < options.NightEndHour
+                : hour >= options.NightStartHour || hour < options.NightEndHour;
         }
         var device = evt.UserAgent is { } ua ? StateIo.StableHash(ua) : 0UL;
         state.SessionId = evt.SessionId;

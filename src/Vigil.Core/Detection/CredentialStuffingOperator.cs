@@ -94,6 +94,9 @@ public sealed class CredentialStuffingOperator(CredentialStuffingOptions options
         var ipList = new List<string>();
         _subjects.Clear();
         var seenIps = new HashSet<string>(StringComparer.Ordinal);
+        // The alert's IP is the busiest source (ties: the first seen), the address to block first; no single user.
+        string? topIp = null;
+        var topCount = 0;
         for (var i = first; i < ring.Count; i++)
         {
             ref readonly var e = ref ring[i];
@@ -105,6 +108,11 @@ public sealed class CredentialStuffingOperator(CredentialStuffingOptions options
             if (e.Ip is { } ip && seenIps.Add(ip))
             {
                 ipList.Add(ip);
+                if (_ips.TryGetValue(ip, out var n) && n > topCount)
+                {
+                    topCount = n;
+                    topIp = ip;
+                }
             }
         }
         var firstMs = ring[first].TimeMs;
@@ -114,8 +122,8 @@ public sealed class CredentialStuffingOperator(CredentialStuffingOptions options
             AlertId = Alert.MakeId(RuleNames.CredentialStuffing, TenantKey, evt.EventId),
             Rule = RuleNames.CredentialStuffing,
             Severity = Severity.High,
-            UserId = evt.UserId,
-            IpAddress = evt.IpAddress,
+            UserId = null,
+            IpAddress = topIp,
             EventTime = evt.Timestamp,
             DetectedAt = alertClock.GetUtcNow(),
             WindowStart = DateTimeOffset.FromUnixTimeMilliseconds(firstMs),
@@ -131,6 +139,8 @@ public sealed class CredentialStuffingOperator(CredentialStuffingOptions options
                 ["distinctIps"] = ipList.Count,
                 ["accounts"] = accountList,
                 ["ips"] = ipList,
+                ["busiestIp"] = topIp,
+                ["busiestIpFailures"] = topCount,
                 ["thresholds"] = $"{options.Failures} failures, {options.DistinctAccounts} accounts, {options.DistinctIps} IPs in {(int)options.Window.TotalMinutes} min",
             },
         });

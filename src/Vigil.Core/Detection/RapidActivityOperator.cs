@@ -36,7 +36,8 @@ public sealed record RapidActivityOptions
 /// RAPID_ACTIVITY, per user: more than <see cref="RapidActivityOptions.AbsoluteLimit"/> events within
 /// <see cref="RapidActivityOptions.Window"/>, or more than <see cref="RapidActivityOptions.BaselineMultiple"/> times the
 /// user's own baseline (with at least <see cref="RapidActivityOptions.BaselineMinEvents"/>) → MEDIUM, once per rise
-/// above the limit: a script or scraper driving the account.
+/// above the limit: a script or scraper driving the account. Every event of the user counts except failed logins
+/// (the brute-force rules' business) and notifications.
 /// </summary>
 public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProvider alertClock)
     : KeyedProcessOperator<UserEvent, RapidActivityState, Alert>(RuleNames.RapidActivity, options.HistoryTtl,
@@ -44,7 +45,9 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
 {
     private readonly HashSet<string> _scratch = new(StringComparer.Ordinal);
 
-    protected override string? KeyOf(in UserEvent evt) => NotificationEvents.IsNotification(evt) ? null : evt.UserId;
+    // Failed logins belong to the brute-force rules: a burst of them is password guessing, not a session driven by a script.
+    protected override string? KeyOf(in UserEvent evt) =>
+        evt.Type == EventType.LoginFailed || NotificationEvents.IsNotification(evt) ? null : evt.UserId;
 
     protected override void Process(string key, ref RapidActivityState state, bool created, in UserEvent evt, long timestampMs,
         IOutput<Alert> output)

@@ -16,9 +16,11 @@ public static class EvalCommand
                             [--users N] [--days D] [--slack 5m] [--json]
 
         Scores alerts (as ./vigil replay --alerts writes them) against the campaigns ./vigil simulate --labels
-        wrote. An alert matches a campaign when its rule fits the campaign's kind (the table below), its user or
-        IP is among the campaign's, and its time falls within [start - slack, end + slack]. Every version of an
-        alert counts: an update from suppression carries the repeat's time (evidence.lastSeen), user and IP.
+        wrote. An alert matches a campaign when its rule fits the campaign's kind (the table below) and either
+        its user or IP is among the campaign's and its time falls within [start - slack, end + slack], or its
+        evidence.eventIds cite one of the campaign's events (an alert raised later by what the campaign did,
+        such as the owner's next login after a stolen one). Every version of an alert counts: an update from
+        suppression carries the repeat's time (evidence.lastSeen), user, IP and event ids.
 
           recall (per kind)       campaigns matched by at least one alert / campaigns
           precision (per rule)    alerts matching some campaign / alerts of the rule; a kind's precision is
@@ -35,6 +37,14 @@ public static class EvalCommand
         Which rules may catch which campaign kind:
         """;
 
+    /// <summary>Campaigns in which the attacker logs in to the victim's account from the attacker's own place: a brute
+    /// force that ends in a success, stuffing hits, takeovers, the far login of impossible travel, the scraper's
+    /// login. The geo rules see each of those as the account being used from somewhere else.</summary>
+    private static readonly string[] s_attackerLogins =
+    [
+        RuleNames.ImpossibleTravel, RuleNames.AccountTakeover, RuleNames.CredentialStuffing, RuleNames.BruteForce, RuleNames.RapidActivity,
+    ];
+
     /// <summary>The campaign kinds each rule's alerts may legitimately be about.</summary>
     /// <remarks>A rule fits more than its namesake kind when the campaign shows that rule's pattern too: a single-IP
     /// brute force is also many failures from one IP; an account takeover starts with a burst of failures; a scraper
@@ -46,8 +56,8 @@ public static class EvalCommand
         [RuleNames.PasswordSpray] = [RuleNames.PasswordSpray, RuleNames.CredentialStuffing],
         [RuleNames.CredentialStuffing] = [RuleNames.CredentialStuffing, RuleNames.PasswordSpray],
         [RuleNames.AccountTakeover] = [RuleNames.AccountTakeover],
-        [RuleNames.ImpossibleTravel] = [RuleNames.ImpossibleTravel, RuleNames.AccountTakeover, RuleNames.CredentialStuffing],
-        [RuleNames.NewCountry] = [RuleNames.AccountTakeover, RuleNames.ImpossibleTravel, RuleNames.CredentialStuffing],
+        [RuleNames.ImpossibleTravel] = s_attackerLogins,
+        [RuleNames.NewCountry] = s_attackerLogins,
         [RuleNames.RapidActivity] = [RuleNames.RapidActivity, RuleNames.BehaviorAnomaly],
         [RuleNames.BehaviorAnomaly] = [RuleNames.BehaviorAnomaly, RuleNames.RapidActivity, RuleNames.AccountTakeover],
         [RuleNames.ResetBombing] = [],
@@ -131,7 +141,8 @@ public static class EvalCommand
         HashSet<string> EventIds);
 
     /// <summary>One version of an alert: the first emission, or an update from suppression.</summary>
-    internal sealed record AlertVersion(string AlertId, string Rule, string Severity, string? UserId, string? Ip, long TimeMs);
+    internal sealed record AlertVersion(string AlertId, string Rule, string Severity, string? UserId, string? Ip, long TimeMs,
+        IReadOnlyList<string> EventIds);
 
     private static async Task<List<Campaign>> ReadLabelsAsync(string path, CancellationToken ct)
     {
@@ -186,15 +197,17 @@ public static class EvalCommand
                 var user = OptionalString(e, "userId");
                 var ip = OptionalString(e, "ipAddress");
                 var time = ParseTime(e.GetProperty("eventTime"));
-                if (e.TryGetProperty("evidence", out var ev) && ev.ValueKind == JsonValueKind.Object
-                    && ev.TryGetProperty(Evidence.Occurrences, out var n) && n.TryGetInt32(out var occurrences) && occurrences > 1)
+                var hasEvidence = e.TryGetProperty("evidence", out var ev) && ev.ValueKind == JsonValueKind.Object;
+                var eventIds = hasEvidence ? Strings(ev, Evidence.EventIds) : [];
+                if (hasEvidence && ev.TryGetProperty(Evidence.Occurrences, out var n) && n.TryGetInt32(out var occurrences) && occurrences > 1)
                 {
-                    // An update: the repeat's own time, user and IP.
+                    // An update: the repeat's own time, user, IP and events.
                     time = ev.TryGetProperty(Evidence.LastSeen, out var last) ? ParseTime(last) : time;
                     user = OptionalString(ev, "lastUserId");
                     ip = OptionalString(ev, "lastIpAddress");
+                    eventIds = Strings(ev, Evidence.LastEventIds);
                 }
-                result.Add(new AlertVersion(id, rule, severity, user, ip, time));
+                result.Add(new AlertVersion(id, rule, severity, user, ip, time, [.. eventIds]));
             }
             catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
             {
@@ -304,7 +317,24 @@ public static class EvalCommand
                 Index(byEntity, "i:" + ip, c);
             }
         }
+        var byEvent = new Dictionary<string, List<Campaign>>(StringComparer.Ordinal);
+        foreach (var c in campaigns)
+        {
+            foreach (var id in c.EventIds)
+            {
+                Index(byEvent, id, c);
+            }
+        }
         var seen = new HashSet<Campaign>();
+        void Match(AlertVersion v, Campaign c)
+        {
+            matchedAlerts.Add(v.AlertId);
+            if (!detected.TryGetValue(c.Id, out var rules))
+            {
+                detected[c.Id] = rules = new SortedDictionary<string, int>(StringComparer.Ordinal);
+            }
+            rules[v.Rule] = rules.GetValueOrDefault(v.Rule) + 1;
+        }
         foreach (var v in versions)
         {
             if (!Fits.TryGetValue(v.Rule, out var kinds))
@@ -320,16 +350,24 @@ public static class EvalCommand
                 }
                 foreach (var c in candidates)
                 {
-                    if (!seen.Add(c) || Array.IndexOf(kinds, c.Kind) < 0 || v.TimeMs < c.StartMs - slackMs || v.TimeMs > c.EndMs + slackMs)
+                    if (Array.IndexOf(kinds, c.Kind) >= 0 && v.TimeMs >= c.StartMs - slackMs && v.TimeMs <= c.EndMs + slackMs && seen.Add(c))
                     {
-                        continue;
+                        Match(v, c);
                     }
-                    matchedAlerts.Add(v.AlertId);
-                    if (!detected.TryGetValue(c.Id, out var rules))
+                }
+            }
+            foreach (var id in v.EventIds)
+            {
+                if (!byEvent.TryGetValue(id, out var candidates))
+                {
+                    continue;
+                }
+                foreach (var c in candidates)
+                {
+                    if (Array.IndexOf(kinds, c.Kind) >= 0 && seen.Add(c))
                     {
-                        detected[c.Id] = rules = new SortedDictionary<string, int>(StringComparer.Ordinal);
+                        Match(v, c);
                     }
-                    rules[v.Rule] = rules.GetValueOrDefault(v.Rule) + 1;
                 }
             }
         }
