@@ -96,6 +96,7 @@ public sealed class BruteForceOperator(BruteForceOptions options, TimeProvider a
                 ["threshold"] = options.Threshold,
                 ["windowSeconds"] = (int)options.Window.TotalSeconds,
                 ["username"] = evt.Username,
+                [Evidence.Entity] = Evidence.Subject(evt.UserId, evt.Username),
             },
         });
     }
@@ -135,6 +136,7 @@ public sealed class BruteForceOperator(BruteForceOptions options, TimeProvider a
                 ["previousAlertId"] = previousId,
                 ["threshold"] = options.Threshold,
                 ["windowSeconds"] = (int)options.Window.TotalSeconds,
+                [Evidence.Entity] = Evidence.Subject(evt.UserId, evt.Username),
             },
         });
     }

@@ -2,6 +2,7 @@ using Vigil.Core.Alerts;
 using Vigil.Core.Detection;
 using Vigil.Core.Engine;
 using Vigil.Core.Events;
+using Vigil.Core.Geo;
 
 namespace Vigil.Core.Processing;
 
@@ -11,7 +12,7 @@ public enum ProcessOutcome : byte
     /// <summary>A user event, decoded and run through the rules.</summary>
     Event,
 
-    /// <summary>A notification, decoded and counted.</summary>
+    /// <summary>A notification, decoded and run through the notification rules.</summary>
     Notification,
 
     /// <summary>Could not be decoded or failed validation; see the dead letter.</summary>
@@ -29,7 +30,40 @@ public sealed record PipelineOptions
 {
     public EventDecoderOptions Decoder { get; init; } = new();
 
+    /// <summary>Which rules this pipeline runs (see <see cref="DetectionScope"/> for how serve splits them).</summary>
+    public DetectionScope Scope { get; init; } = DetectionScope.All;
+
+    /// <summary>
+    /// Inputs feeding this pipeline, each with its own offsets, and together its watermark (the minimum over them).
+    /// One for a per-partition pipeline; a <see cref="DetectionScope.Shared"/> pipeline fed by every partition has one
+    /// input per partition, and <see cref="DetectionPipeline.Process"/>'s partition number selects it.
+    /// </summary>
+    public int Inputs { get; init; } = 1;
+
+    /// <summary>The IP geolocator of the geo rules (IMPOSSIBLE_TRAVEL, NEW_COUNTRY, and the country tests of
+    /// ACCOUNT_TAKEOVER and BEHAVIOR_ANOMALY); without one, IMPOSSIBLE_TRAVEL and NEW_COUNTRY do not run.</summary>
+    public IGeoLocator? Geo { get; init; }
+
     public BruteForceOptions BruteForce { get; init; } = new();
+
+    public BruteForceIpOptions BruteForceIp { get; init; } = new();
+
+    public PasswordSprayOptions PasswordSpray { get; init; } = new();
+
+    public CredentialStuffingOptions CredentialStuffing { get; init; } = new();
+
+    public AccountTakeoverOptions AccountTakeover { get; init; } = new();
+
+    public GeoLoginOptions GeoLogin { get; init; } = new();
+
+    public RapidActivityOptions RapidActivity { get; init; } = new();
+
+    public BehaviorAnomalyOptions BehaviorAnomaly { get; init; } = new();
+
+    public ResetBombingOptions ResetBombing { get; init; } = new();
+
+    /// <summary>One open alert per (rule, entity) per window; repeats update it.</summary>
+    public SuppressionOptions Suppression { get; init; } = new();
 
     /// <summary>The name of the notifications topic; everything else is decoded as user events.</summary>
     public string NotificationsTopic { get; init; } = "notifications";
@@ -65,11 +99,14 @@ public sealed class DetectionPipeline
     private readonly EventDecoder _decoder;
     private readonly NotificationDecoder _notificationDecoder;
     private readonly PartitionRuntime<UserEvent, Alert> _runtime;
-    private readonly BruteForceOperator _bruteForce;
+    private readonly List<Func<int>> _keyCounts = [];
+    private readonly List<Func<long>> _stateBytes = [];
+    private readonly AlertSuppressor _suppressor;
     private readonly ListOutput<Alert> _output = new();
     private readonly TimeProvider _clock;
     private readonly StreamClock _streamClock = new();
     private readonly string _notificationsTopic;
+    private readonly int _inputs;
 
     public DetectionPipeline(PipelineOptions options, TimeProvider clock)
     {
@@ -79,10 +116,59 @@ public sealed class DetectionPipeline
         _decoder = new EventDecoder(options.Decoder, clock);
         _notificationDecoder = new NotificationDecoder(options.Decoder, clock);
         var alertClock = options.DetectedAtFromEventTime ? _streamClock : clock;
-        _bruteForce = new BruteForceOperator(options.BruteForce, alertClock);
+        if (options.Inputs < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Inputs, "A pipeline needs at least one input.");
+        }
+        _inputs = options.Inputs;
+        _suppressor = new AlertSuppressor(options.Suppression) { Downstream = _output };
         // The stream clock goes first, so an alert raised by an event is stamped with that event's time.
-        _runtime = new PartitionRuntime<UserEvent, Alert>([_streamClock, _bruteForce],
-            new PartitionRuntimeOptions { Watermarks = options.Watermarks }, clock);
+        var operators = new List<IOperator<UserEvent, Alert>> { _streamClock, _suppressor };
+        var perUser = options.Scope is DetectionScope.All or DetectionScope.PerUser;
+        var shared = options.Scope is DetectionScope.All or DetectionScope.Shared;
+        if (perUser)
+        {
+            Add(operators, new BruteForceOperator(options.BruteForce, alertClock));
+            if (options.AccountTakeover.Enabled)
+            {
+                Add(operators, new AccountTakeoverOperator(options.AccountTakeover, options.Geo, alertClock));
+            }
+            if (options.Geo is { } geo && (options.GeoLogin.ImpossibleTravelEnabled || options.GeoLogin.NewCountryEnabled))
+            {
+                Add(operators, new GeoLoginOperator(options.GeoLogin, geo, alertClock));
+            }
+            if (options.RapidActivity.Enabled)
+            {
+                Add(operators, new RapidActivityOperator(options.RapidActivity, alertClock));
+            }
+            if (options.BehaviorAnomaly.Enabled)
+            {
+                Add(operators, new BehaviorAnomalyOperator(options.BehaviorAnomaly, options.Geo, alertClock));
+            }
+            if (options.ResetBombing.Enabled)
+            {
+                Add(operators, new ResetBombingOperator(options.ResetBombing, alertClock));
+            }
+        }
+        if (shared)
+        {
+            if (options.BruteForceIp.Enabled)
+            {
+                Add(operators, new BruteForceIpOperator(options.BruteForceIp, alertClock));
+            }
+            if (options.PasswordSpray.Enabled)
+            {
+                Add(operators, new PasswordSprayOperator(options.PasswordSpray, alertClock));
+            }
+            if (options.CredentialStuffing.Enabled)
+            {
+                Add(operators, new CredentialStuffingOperator(options.CredentialStuffing, alertClock));
+            }
+        }
+        _keyCounts.Add(() => _suppressor.State.Count);
+        _stateBytes.Add(() => _suppressor.State.ApproximateBytes);
+        _runtime = new PartitionRuntime<UserEvent, Alert>(operators,
+            new PartitionRuntimeOptions { Watermarks = options.Watermarks, Inputs = options.Inputs }, clock);
         _notificationsTopic = options.NotificationsTopic;
     }
 
@@ -107,17 +193,59 @@ public sealed class DetectionPipeline
     /// <summary>The event-time watermark (long.MinValue before the first event).</summary>
     public long Watermark => _runtime.Watermark;
 
-    /// <summary>Keys the rules hold state for.</summary>
-    public int TrackedKeys => _bruteForce.State.Count;
+    /// <summary>Keys the rules hold state for (open alerts of the suppression included).</summary>
+    public int TrackedKeys
+    {
+        get
+        {
+            var n = 0;
+            foreach (var count in _keyCounts)
+            {
+                n += count();
+            }
+            return n;
+        }
+    }
 
-    /// <summary>Approximate bytes of rule state.</summary>
-    public long StateBytes => _bruteForce.State.ApproximateBytes;
+    /// <summary>Approximate bytes of rule state (keys and fixed-size state; not what a state references).</summary>
+    public long StateBytes
+    {
+        get
+        {
+            long n = 0;
+            foreach (var bytes in _stateBytes)
+            {
+                n += bytes();
+            }
+            return n;
+        }
+    }
+
+    /// <summary>Repeats folded into open alerts by suppression, over this instance's life.</summary>
+    public long SuppressedAlerts => _suppressor.Suppressed;
+
+    /// <summary>The checkpoint section names of the operators this pipeline runs, in order.</summary>
+    public IReadOnlyList<string> OperatorNames
+    {
+        get
+        {
+            var names = new List<string>(_runtime.Operators.Count);
+            foreach (var op in _runtime.Operators)
+            {
+                names.Add(op.Name);
+            }
+            return names;
+        }
+    }
 
     /// <summary>The engine's counters: checkpoint size and duration among them.</summary>
     public PartitionRuntimeMetrics RuntimeMetrics => _runtime.Metrics;
 
-    /// <summary>Where the source should resume after a restore: the offset after the last event processed.</summary>
+    /// <summary>Where the source should resume after a restore: the offset after the last event processed (input 0).</summary>
     public long ResumeOffset => _runtime.ResumeOffset();
+
+    /// <summary>Where input <paramref name="input"/> (a partition of a shared pipeline) should resume after a restore.</summary>
+    public long ResumeOffsetOf(int input) => _runtime.ResumeOffset(input);
 
     /// <summary>
     /// Processes one message. Alerts are appended to <paramref name="alerts"/>; a message that is rejected (or late)
@@ -131,13 +259,26 @@ public sealed class DetectionPipeline
         deadLetter = null;
         if (string.Equals(topic, _notificationsTopic, StringComparison.Ordinal))
         {
-            if (_notificationDecoder.TryDecode(value, out _, out var nError))
+            if (!_notificationDecoder.TryDecode(value, out var notification, out var nError))
             {
-                Notifications++;
-                return ProcessOutcome.Notification;
+                deadLetter = Reject(topic, partition, offset, key, value, nError.Reason.ToCode(), nError.Detail);
+                return ProcessOutcome.DeadLetter;
             }
-            deadLetter = Reject(topic, partition, offset, key, value, nError.Reason.ToCode(), nError.Detail);
-            return ProcessOutcome.DeadLetter;
+            var asEvent = NotificationEvents.ToEvent(notification);
+            var nStatus = _runtime.Process(InputOf(partition), asEvent, asEvent.TimestampMs, offset, _suppressor);
+            Drain(alerts);
+            switch (nStatus)
+            {
+                case EventTimeStatus.AlreadyProcessed:
+                    return ProcessOutcome.AlreadyProcessed;
+                case EventTimeStatus.Late:
+                    deadLetter = Reject(topic, partition, offset, key, value, LateEventReason,
+                        $"notification time {AlertJson.Format(asEvent.Timestamp)} is behind the watermark {AlertJson.Format(DateTimeOffset.FromUnixTimeMilliseconds(_runtime.Watermark))} by more than the allowed lateness");
+                    return ProcessOutcome.Late;
+                default:
+                    Notifications++;
+                    return ProcessOutcome.Notification;
+            }
         }
 
         if (!_decoder.TryDecode(value, out var evt, out var error))
@@ -145,7 +286,7 @@ public sealed class DetectionPipeline
             deadLetter = Reject(topic, partition, offset, key, value, error.Reason.ToCode(), error.Detail);
             return ProcessOutcome.DeadLetter;
         }
-        var status = _runtime.Process(evt, evt.TimestampMs, offset, _output);
+        var status = _runtime.Process(InputOf(partition), evt, evt.TimestampMs, offset, _suppressor);
         Drain(alerts);
         switch (status)
         {
@@ -164,14 +305,14 @@ public sealed class DetectionPipeline
     /// <summary>The wall-clock step (idle inputs, processing-time timers); call between batches.</summary>
     public void Tick(List<Alert> alerts)
     {
-        _runtime.Tick(_output);
+        _runtime.Tick(_suppressor);
         Drain(alerts);
     }
 
     /// <summary>At the end of a finite input: moves event time to the end, so every window and timer fires.</summary>
     public void Finish(List<Alert> alerts)
     {
-        _runtime.AdvanceWatermark(long.MaxValue, _output);
+        _runtime.AdvanceWatermark(long.MaxValue, _suppressor);
         Drain(alerts);
     }
 
@@ -180,6 +321,28 @@ public sealed class DetectionPipeline
 
     /// <summary>Restores a checkpoint into this fresh pipeline; anything but Ok leaves it unchanged.</summary>
     public CheckpointReadStatus Restore(ReadOnlyMemory<byte> data) => _runtime.Restore(data);
+
+    /// <summary>A single-input pipeline takes any partition number (it is one partition's pipeline); a multi-input one
+    /// maps partition p to input p.</summary>
+    private int InputOf(int partition)
+    {
+        if (_inputs == 1)
+        {
+            return 0;
+        }
+        if ((uint)partition >= (uint)_inputs)
+        {
+            throw new ArgumentOutOfRangeException(nameof(partition), partition, $"This pipeline has {_inputs} inputs.");
+        }
+        return partition;
+    }
+
+    private void Add<TState>(List<IOperator<UserEvent, Alert>> operators, KeyedProcessOperator<UserEvent, TState, Alert> op)
+    {
+        operators.Add(op);
+        _keyCounts.Add(() => op.State.Count);
+        _stateBytes.Add(() => op.State.ApproximateBytes);
+    }
 
     private void Drain(List<Alert> alerts)
     {

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Vigil.Core.Alerts;
+using Vigil.Core.Detection;
 using Vigil.Core.Engine;
 using Vigil.Core.Processing;
+using Vigil.Geo;
 using Vigil.Storage;
 
 namespace Vigil.Server.Cli;
@@ -13,14 +15,16 @@ public static class ReplayCommand
     private const string Help = """
         Usage: ./vigil replay FILE.jsonl [--alerts ALERTS.jsonl] [--dead-letters DLQ.jsonl]
                                          [--checkpoint-dir DIR] [--checkpoint-every N] [--stop-after N]
-                                         [--max-future-skew 5m] [--max-message-bytes N]
+                                         [--max-future-skew 5m] [--max-message-bytes N] [--geo-dir DIR]
 
         Runs the same decoder and detection rules as ./vigil serve over a JSON-lines file of user events
         (one message per line, as ./vigil simulate writes them), as fast as they go, and prints a one-line
         JSON summary: events, alerts, dead letters, seconds and events/s.
 
-          --alerts FILE         write each alert as one JSON line (the security-alerts format); on a resumed
-                                run, alerts already in the file are not written again
+          --alerts FILE         write each alert as one JSON line (the security-alerts format); a repeat that
+                                suppression folds into an open alert is written again as an update (same
+                                alertId, higher evidence.occurrences); on a resumed run, lines already in the
+                                file are not written again
           --checkpoint-dir DIR  checkpoint the engine's state there (every --checkpoint-every lines and at the
                                 end or stop) and, when DIR holds a checkpoint of this file, resume from it
           --checkpoint-every N  lines between checkpoints (default 100000)
@@ -28,13 +32,15 @@ public static class ReplayCommand
           --dead-letters FILE   write each rejected line as one JSON line with its reason
           --max-future-skew D   event times further ahead of the wall clock are dead-lettered (default 5m)
           --max-message-bytes N longer lines are dead-lettered (default 1048576)
+          --geo-dir DIR         the IP geolocation data (default: $VIGIL_GEO_DIR, else ./data/geo; fetch it with
+                                ./scripts/fetch-geo.sh)
         """;
 
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(stdout);
         var cli = CliArgs.Parse(args, ["alerts", "dead-letters", "max-future-skew", "max-message-bytes", "checkpoint-dir",
-            "checkpoint-every", "stop-after"], ["help"]);
+            "checkpoint-every", "stop-after", "geo-dir"], ["help"]);
         if (cli.Flag("help"))
         {
             await stdout.WriteLineAsync(Help);
@@ -58,8 +64,10 @@ public static class ReplayCommand
 
         var checkpointEvery = cli.GetInt("checkpoint-every", 100_000, 1, int.MaxValue);
         var stopAfter = cli.GetInt("stop-after", int.MaxValue, 1, int.MaxValue);
+        using var geo = OpenGeo(cli.Get("geo-dir"));
         var pipeline = new DetectionPipeline(new PipelineOptions
         {
+            Geo = geo,
             Decoder = new Core.Events.EventDecoderOptions { MaxFutureSkew = skew, MaxMessageBytes = maxBytes },
             // A replay is judged by its input alone: no wall-clock idleness, alerts stamped with stream time.
             Watermarks = new PipelineOptions().Watermarks with { IdleTimeout = Timeout.InfiniteTimeSpan },
@@ -91,7 +99,7 @@ public static class ReplayCommand
 
         var stopwatch = Stopwatch.StartNew();
         var alerts = new List<Alert>();
-        long offset = -1, alertCount = 0, linesThisRun = 0, checkpoints = 0;
+        long offset = -1, alertCount = 0, updateCount = 0, linesThisRun = 0, checkpoints = 0;
         var stopped = false;
         var newline = "\n"u8.ToArray();
 
@@ -101,11 +109,18 @@ public static class ReplayCommand
             {
                 // The sink is idempotent on the alert id, as the database sinks are: a resumed run may re-emit what
                 // the checkpoint did not cover, and it is written once.
-                if (!seenAlerts.Add(alert.AlertId))
+                if (!seenAlerts.Add(VersionKey(alert.AlertId, Occurrences(alert))))
                 {
                     continue;
                 }
-                alertCount++;
+                if (Occurrences(alert) > 1)
+                {
+                    updateCount++;
+                }
+                else
+                {
+                    alertCount++;
+                }
                 if (alertsOut is not null)
                 {
                     await alertsOut.WriteAsync(AlertJson.ToUtf8Bytes(alert), ct);
@@ -173,6 +188,7 @@ public static class ReplayCommand
             ["events"] = pipeline.Events,
             ["notifications"] = pipeline.Notifications,
             ["alerts"] = alertCount,
+            ["alertUpdates"] = updateCount,
             ["deadLetters"] = pipeline.DeadLetters,
             ["lateEvents"] = pipeline.LateEvents,
             ["unknownEventTypes"] = pipeline.UnknownTypes,
@@ -191,6 +207,26 @@ public static class ReplayCommand
         await stdout.WriteLineAsync(JsonSerializer.Serialize(summary));
         return 0;
     }
+
+    /// <summary>Opens the geolocation data, or explains how to fetch it.</summary>
+    private static MmdbGeoLocator OpenGeo(string? directory)
+    {
+        try
+        {
+            return MmdbGeoLocator.Open(GeoDirectory.Resolve(directory));
+        }
+        catch (GeoDatabaseMissingException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
+    }
+
+    /// <summary>An alert line's identity in the file: the id and the version (occurrences) it carries.</summary>
+    private static string VersionKey(string alertId, int occurrences) =>
+        string.Concat(alertId, "#", occurrences.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    private static int Occurrences(Alert alert) =>
+        alert.Evidence.TryGetValue(Evidence.Occurrences, out var n) && n is int count ? count : 1;
 
     /// <summary>
     /// Opens an output; when resuming, appends after the last complete line (a crash may have left half a line) and
@@ -216,7 +252,10 @@ public static class ReplayCommand
                 using var doc = JsonDocument.Parse(line);
                 if (doc.RootElement.TryGetProperty("alertId", out var id) && id.GetString() is { } text)
                 {
-                    alertIds.Add(text);
+                    var occurrences = doc.RootElement.TryGetProperty("evidence", out var evidence)
+                        && evidence.ValueKind == JsonValueKind.Object
+                        && evidence.TryGetProperty(Evidence.Occurrences, out var n) && n.TryGetInt32(out var count) ? count : 1;
+                    alertIds.Add(VersionKey(text, occurrences));
                 }
             }
         }

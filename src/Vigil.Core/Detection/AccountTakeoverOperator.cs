@@ -1,0 +1,262 @@
+using Vigil.Core.Alerts;
+using Vigil.Core.Engine;
+using Vigil.Core.Events;
+using Vigil.Core.Geo;
+
+namespace Vigil.Core.Detection;
+
+/// <summary>Settings of <see cref="AccountTakeoverOperator"/>.</summary>
+public sealed record AccountTakeoverOptions
+{
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Failed logins needed before the suspicious success.</summary>
+    public int MinFailures { get; init; } = 2;
+
+    /// <summary>
+    /// Failed logins needed when the account has no login history to compare with (every IP is new to it), unless
+    /// the login comes from a hosting or VPN network or an automation client, which stand in for the missing
+    /// evidence of novelty.
+    /// </summary>
+    public int MinFailuresWithoutHistory { get; init; } = 3;
+
+    /// <summary>
+    /// When true (the default) and a geo locator is present, an account with history must log in from a country it
+    /// never used; a new IP in a known country is the owner's phone changing cell, not a takeover. Off, a new IP is
+    /// enough, as it is when there is no locator.
+    /// </summary>
+    public bool RequireNewCountry { get; init; } = true;
+
+    /// <summary>How long before the success the failures may lie.</summary>
+    public TimeSpan FailuresWithin { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>How long after the success a password, e-mail or MFA change completes the pattern.</summary>
+    public TimeSpan ChangeWithin { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>IPs and countries remembered per user (most recent first out).</summary>
+    public int MaxKnown { get; init; } = 16;
+
+    /// <summary>How long a user's login history is kept after their last event.</summary>
+    public TimeSpan HistoryTtl { get; init; } = TimeSpan.FromDays(30);
+}
+
+/// <summary>
+/// ACCOUNT_TAKEOVER, per user, a three-step sequence: at least <see cref="AccountTakeoverOptions.MinFailures"/>
+/// failed logins, then a LOGIN_SUCCESS from an IP the account never logged in from (or a country it never logged in
+/// from, with a geo locator: see <see cref="AccountTakeoverOptions.RequireNewCountry"/>), then PASSWORD_CHANGED, EMAIL_CHANGED or MFA_CHANGED from that session or IP within
+/// <see cref="AccountTakeoverOptions.ChangeWithin"/> → CRITICAL: the owner is being locked out.
+/// </summary>
+/// <remarks>
+/// An account with no login history has every IP new, so novelty proves nothing there: such an account needs
+/// <see cref="AccountTakeoverOptions.MinFailuresWithoutHistory"/> failures, or a login from a hosting network or an
+/// automation client. A password reset between the failures and the login withdraws the failures. The change must come from the suspicious
+/// session or IP, so the owner changing settings from home later does not complete someone else's sequence.
+/// </remarks>
+public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeoLocator? geo, TimeProvider alertClock)
+    : KeyedProcessOperator<UserEvent, AccountTakeoverState, Alert>(RuleNames.AccountTakeover, options.HistoryTtl,
+        new DelegateStateSerializer<AccountTakeoverState>((w, s) => s.Write(w), r => AccountTakeoverState.Read(r, options.MaxKnown)))
+{
+    private const int MaxFailures = 32;
+
+    protected override string? KeyOf(in UserEvent evt) => evt.Type switch
+    {
+        EventType.LoginFailed or EventType.LoginSuccess or EventType.PasswordChanged or EventType.EmailChanged
+            or EventType.MfaChanged or EventType.PasswordResetRequested => evt.UserId,
+        _ => null,
+    };
+
+    protected override void Process(string key, ref AccountTakeoverState state, bool created, in UserEvent evt, long timestampMs,
+        IOutput<Alert> output)
+    {
+        state ??= new AccountTakeoverState(options.MaxKnown);
+        switch (evt.Type)
+        {
+            case EventType.LoginFailed:
+                state.Failures ??= new EventRing(MaxFailures, 4);
+                state.Failures.Add(new RingEntry(evt.TimestampMs, evt.EventId, null, evt.IpAddress));
+                state.Failures.DropThrough(state.Failures.LatestMs - (long)options.FailuresWithin.TotalMilliseconds);
+                break;
+            case EventType.LoginSuccess:
+                OnSuccess(state, evt);
+                break;
+            case EventType.PasswordResetRequested:
+                // Recovering through the reset link proves control of the mailbox: the failures before it were the owner's.
+                state.Failures = null;
+                break;
+            default:
+                OnChange(key, state, evt, output);
+                break;
+        }
+    }
+
+    private void OnSuccess(AccountTakeoverState state, UserEvent evt)
+    {
+        string? country = null;
+        var hosting = false;
+        if (geo is not null && evt.IpAddress is { } address && geo.TryLookup(address, out var location))
+        {
+            country = location.CountryCode;
+            hosting = location.IsHosting;
+        }
+        var history = state.KnownIps.Count > 0;
+        var newIp = evt.IpAddress is { } ip && !state.KnownIps.Contains(ip);
+        var newCountry = country is not null && state.KnownCountries.Count > 0 && !state.KnownCountries.Contains(country);
+        var automation = UserAgents.IsAutomation(evt.UserAgent);
+        var failureIds = new List<string>();
+        if (state.Failures is { } ring)
+        {
+            var first = ring.FirstAfter(evt.TimestampMs - (long)options.FailuresWithin.TotalMilliseconds);
+            for (var i = first; i < ring.Count && ring[i].TimeMs <= evt.TimestampMs; i++)
+            {
+                failureIds.Add(ring[i].EventId);
+            }
+        }
+        var novel = !history
+            ? failureIds.Count >= options.MinFailuresWithoutHistory || hosting || automation
+            : geo is not null && options.RequireNewCountry && state.KnownCountries.Count > 0 ? newCountry : newIp;
+        if (failureIds.Count >= options.MinFailures && novel)
+        {
+            state.Pending = new PendingTakeover(evt.TimestampMs, evt.EventId, evt.IpAddress, evt.SessionId, country, newIp,
+                newCountry, state.KnownIps.Count, failureIds, hosting, automation ? evt.UserAgent : null);
+            // The failures led to this success; they must not be counted again for a later one.
+            state.Failures = null;
+        }
+        if (evt.IpAddress is { } seenIp)
+        {
+            Remember(state.KnownIps, seenIp);
+        }
+        if (country is not null)
+        {
+            Remember(state.KnownCountries, country);
+        }
+    }
+
+    private void OnChange(string user, AccountTakeoverState state, UserEvent evt, IOutput<Alert> output)
+    {
+        if (state.Pending is not { } pending || evt.TimestampMs < pending.TimeMs
+            || evt.TimestampMs - pending.TimeMs > (long)options.ChangeWithin.TotalMilliseconds)
+        {
+            return;
+        }
+        var sameSession = pending.SessionId is not null && string.Equals(pending.SessionId, evt.SessionId, StringComparison.Ordinal);
+        var sameIp = pending.Ip is not null && string.Equals(pending.Ip, evt.IpAddress, StringComparison.Ordinal);
+        if (!sameSession && !sameIp)
+        {
+            return;
+        }
+        state.Pending = null;
+        var change = evt.Type.ToWireName();
+        var ids = new List<string>(pending.FailureIds) { pending.SuccessEventId, evt.EventId };
+        var why = pending.NewCountry ? $"a country it never used ({pending.Country}, {pending.Ip})"
+            : pending.KnownIps > 0 ? $"a new IP ({pending.Ip})"
+            : pending.Hosting ? $"a hosting or VPN network ({pending.Ip}), on an account with no earlier login"
+            : pending.AutomationAgent is not null ? $"an automation client ({pending.AutomationAgent}), on an account with no earlier login"
+            : $"{pending.Ip}, on an account with no earlier login";
+        output.Emit(new Alert
+        {
+            AlertId = Alert.MakeId(RuleNames.AccountTakeover, user, evt.EventId),
+            Rule = RuleNames.AccountTakeover,
+            Severity = Severity.Critical,
+            UserId = user,
+            IpAddress = pending.Ip ?? evt.IpAddress,
+            EventTime = evt.Timestamp,
+            DetectedAt = alertClock.GetUtcNow(),
+            WindowStart = DateTimeOffset.FromUnixTimeMilliseconds(pending.TimeMs),
+            WindowEnd = evt.Timestamp,
+            Score = pending.NewCountry ? 0.97 : 0.9,
+            Summary = $"{pending.FailureIds.Count} failed logins, a login from {why}, then {change} {Evidence.Text((evt.TimestampMs - pending.TimeMs) / 60_000.0, 1)} min later from the same {(sameSession ? "session" : "IP")}: lock the account, revert the change and end its sessions",
+            Evidence = new Dictionary<string, object?>
+            {
+                [Evidence.EventIds] = ids,
+                [Evidence.Entity] = Evidence.User(user),
+                ["failures"] = pending.FailureIds.Count,
+                ["successEventId"] = pending.SuccessEventId,
+                ["successIp"] = pending.Ip,
+                ["country"] = pending.Country,
+                ["newIp"] = pending.NewIp,
+                ["newCountry"] = pending.NewCountry,
+                ["knownIpsBefore"] = pending.KnownIps,
+                ["hostingNetwork"] = pending.Hosting,
+                ["automationAgent"] = pending.AutomationAgent,
+                ["change"] = change,
+                ["changeEventId"] = evt.EventId,
+                ["minutesFromLoginToChange"] = Evidence.Round((evt.TimestampMs - pending.TimeMs) / 60_000.0),
+            },
+        });
+    }
+
+    private void Remember(List<string> known, string value)
+    {
+        var at = known.IndexOf(value);
+        if (at >= 0)
+        {
+            known.RemoveAt(at);
+        }
+        else if (known.Count >= options.MaxKnown)
+        {
+            known.RemoveAt(0);
+        }
+        known.Add(value);
+    }
+}
+
+/// <summary>A success that started the takeover sequence and waits for a sensitive change.</summary>
+public sealed record PendingTakeover(long TimeMs, string SuccessEventId, string? Ip, string? SessionId, string? Country,
+    bool NewIp, bool NewCountry, int KnownIps, List<string> FailureIds, bool Hosting, string? AutomationAgent);
+
+/// <summary>Per-user state of <see cref="AccountTakeoverOperator"/>.</summary>
+public sealed class AccountTakeoverState(int maxKnown)
+{
+    /// <summary>IPs the user logged in from, least recent first.</summary>
+    public List<string> KnownIps { get; private set; } = new(Math.Min(maxKnown, 4));
+
+    /// <summary>Countries the user logged in from, least recent first.</summary>
+    public List<string> KnownCountries { get; private set; } = new(2);
+
+    /// <summary>Recent failed logins; null when none.</summary>
+    public EventRing? Failures { get; set; }
+
+    public PendingTakeover? Pending { get; set; }
+
+    public void Write(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        StateIo.WriteList(writer, KnownIps);
+        StateIo.WriteList(writer, KnownCountries);
+        writer.Write(Failures is not null);
+        Failures?.Write(writer);
+        writer.Write(Pending is not null);
+        if (Pending is { } p)
+        {
+            writer.Write(p.TimeMs);
+            writer.Write(p.SuccessEventId);
+            StateIo.WriteNullable(writer, p.Ip);
+            StateIo.WriteNullable(writer, p.SessionId);
+            StateIo.WriteNullable(writer, p.Country);
+            writer.Write(p.NewIp);
+            writer.Write(p.NewCountry);
+            writer.Write(p.KnownIps);
+            StateIo.WriteList(writer, p.FailureIds);
+            writer.Write(p.Hosting);
+            StateIo.WriteNullable(writer, p.AutomationAgent);
+        }
+    }
+
+    public static AccountTakeoverState Read(BinaryReader reader, int maxKnown)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var state = new AccountTakeoverState(maxKnown)
+        {
+            KnownIps = StateIo.ReadList(reader, maxKnown),
+            KnownCountries = StateIo.ReadList(reader, maxKnown),
+        };
+        state.Failures = reader.ReadBoolean() ? EventRing.Read(reader, 32) : null;
+        if (reader.ReadBoolean())
+        {
+            state.Pending = new PendingTakeover(reader.ReadInt64(), reader.ReadString(), StateIo.ReadNullable(reader),
+                StateIo.ReadNullable(reader), StateIo.ReadNullable(reader), reader.ReadBoolean(), reader.ReadBoolean(),
+                reader.ReadInt32(), StateIo.ReadList(reader, 1024), reader.ReadBoolean(), StateIo.ReadNullable(reader));
+        }
+        return state;
+    }
+}

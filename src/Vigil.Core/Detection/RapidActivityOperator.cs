@@ -1,0 +1,181 @@
+using Vigil.Core.Alerts;
+using Vigil.Core.Engine;
+using Vigil.Core.Events;
+
+namespace Vigil.Core.Detection;
+
+/// <summary>Settings of <see cref="RapidActivityOperator"/>.</summary>
+public sealed record RapidActivityOptions
+{
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Events of one user within <see cref="Window"/> above which the rate is inhuman whatever the user's
+    /// habits (120 a minute: two actions a second, sustained).</summary>
+    public int AbsoluteLimit { get; init; } = 120;
+
+    public TimeSpan Window { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>A rate above this many times the user's own baseline (events per active minute) also fires.</summary>
+    public double BaselineMultiple { get; init; } = 10;
+
+    /// <summary>The relative test needs at least this many events in the window, so that 3 against a baseline of
+    /// 0.2 is not a burst.</summary>
+    public int BaselineMinEvents { get; init; } = 30;
+
+    /// <summary>Active minutes seen before the baseline is trusted.</summary>
+    public int BaselineMinMinutes { get; init; } = 10;
+
+    /// <summary>Weight of the latest active minute in the baseline (an exponentially weighted mean).</summary>
+    public double BaselineAlpha { get; init; } = 0.1;
+
+    /// <summary>How long a user's baseline is kept after their last event.</summary>
+    public TimeSpan HistoryTtl { get; init; } = TimeSpan.FromDays(7);
+}
+
+/// <summary>
+/// RAPID_ACTIVITY, per user: more than <see cref="RapidActivityOptions.AbsoluteLimit"/> events within
+/// <see cref="RapidActivityOptions.Window"/>, or more than <see cref="RapidActivityOptions.BaselineMultiple"/> times the
+/// user's own baseline (with at least <see cref="RapidActivityOptions.BaselineMinEvents"/>) → MEDIUM, once per rise
+/// above the limit: a script or scraper driving the account. Every event of the user counts except failed logins
+/// (the brute-force rules' business) and notifications.
+/// </summary>
+public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProvider alertClock)
+    : KeyedProcessOperator<UserEvent, RapidActivityState, Alert>(RuleNames.RapidActivity, options.HistoryTtl,
+        new DelegateStateSerializer<RapidActivityState>((w, s) => s.Write(w), r => RapidActivityState.Read(r, options.AbsoluteLimit + 1)))
+{
+    private readonly HashSet<string> _scratch = new(StringComparer.Ordinal);
+
+    // Failed logins belong to the brute-force rules: a burst of them is password guessing, not a session driven by a script.
+    protected override string? KeyOf(in UserEvent evt) =>
+        evt.Type == EventType.LoginFailed || NotificationEvents.IsNotification(evt) ? null : evt.UserId;
+
+    protected override void Process(string key, ref RapidActivityState state, bool created, in UserEvent evt, long timestampMs,
+        IOutput<Alert> output)
+    {
+        state ??= new RapidActivityState(options.AbsoluteLimit + 1);
+        var minute = Math.DivRem(evt.TimestampMs, 60_000L, out var rem) - (rem < 0 ? 1 : 0);
+        if (minute > state.Minute)
+        {
+            if (state.MinuteCount > 0)
+            {
+                state.Baseline = state.MinutesSeen == 0 ? state.MinuteCount
+                    : state.Baseline + (options.BaselineAlpha * (state.MinuteCount - state.Baseline));
+                state.MinutesSeen++;
+            }
+            state.Minute = minute;
+            state.MinuteCount = 0;
+        }
+        state.MinuteCount++;
+
+        var ring = state.Recent;
+        var windowMs = (long)options.Window.TotalMilliseconds;
+        var endMs = Math.Max(evt.TimestampMs, ring.LatestMs);
+        ring.Add(new RingEntry(evt.TimestampMs, evt.EventId, null, evt.IpAddress));
+        ring.DropThrough(endMs - windowMs);
+        var count = ring.Count;
+        var absolute = count > options.AbsoluteLimit;
+        var relative = state.MinutesSeen >= options.BaselineMinMinutes && count >= options.BaselineMinEvents
+            && count > options.BaselineMultiple * state.Baseline;
+        var above = absolute || relative;
+        var rose = above && !state.Above;
+        state.Above = above;
+        if (!rose)
+        {
+            return;
+        }
+        var ids = new List<string>(Math.Min(count, 20));
+        _scratch.Clear();
+        var ips = new List<string>();
+        for (var i = 0; i < count; i++)
+        {
+            ref readonly var e = ref ring[i];
+            if (i < 10 || i >= count - 10)
+            {
+                ids.Add(e.EventId);
+            }
+            if (e.Ip is { } ip && _scratch.Add(ip))
+            {
+                ips.Add(ip);
+            }
+        }
+        var firstMs = ring[0].TimeMs;
+        var perMinute = count * 60_000.0 / windowMs;
+        var why = absolute
+            ? $"above the limit of {options.AbsoluteLimit}"
+            : $"{Evidence.Text(count / Math.Max(state.Baseline, 1e-9), 0)}× this user's usual {Evidence.Text(state.Baseline, 1)} a minute";
+        output.Emit(new Alert
+        {
+            AlertId = Alert.MakeId(RuleNames.RapidActivity, key, evt.EventId),
+            Rule = RuleNames.RapidActivity,
+            Severity = Severity.Medium,
+            UserId = key,
+            IpAddress = evt.IpAddress,
+            EventTime = evt.Timestamp,
+            DetectedAt = alertClock.GetUtcNow(),
+            WindowStart = DateTimeOffset.FromUnixTimeMilliseconds(firstMs),
+            WindowEnd = DateTimeOffset.FromUnixTimeMilliseconds(endMs),
+            Score = absolute ? Math.Min(1.0, 0.6 + (0.2 * ((double)count / options.AbsoluteLimit - 1))) : 0.6,
+            Summary = $"{count} events in {Evidence.Seconds(endMs - firstMs)} s from {key} ({why}){(evt.UserAgent is { } ua ? $", user agent {Truncate(ua)}" : "")}: automation on the account; throttle it and check for scraping",
+            Evidence = new Dictionary<string, object?>
+            {
+                [Evidence.EventIds] = ids,
+                [Evidence.Entity] = Evidence.User(key),
+                ["events"] = count,
+                ["eventsPerMinute"] = Evidence.Round(perMinute),
+                ["absoluteLimit"] = options.AbsoluteLimit,
+                ["baselinePerMinute"] = state.MinutesSeen > 0 ? Evidence.Round(state.Baseline, 2) : null,
+                ["baselineMinutes"] = state.MinutesSeen,
+                ["baselineMultiple"] = options.BaselineMultiple,
+                ["trigger"] = absolute ? "absolute" : "baseline",
+                ["ips"] = ips,
+                ["userAgent"] = evt.UserAgent,
+            },
+        });
+    }
+
+    private static string Truncate(string text) => text.Length <= 60 ? text : string.Concat(text.AsSpan(0, 57), "...");
+}
+
+/// <summary>Per-user state of <see cref="RapidActivityOperator"/>.</summary>
+public sealed class RapidActivityState(int capacity)
+{
+    /// <summary>Events within the window (ids kept for the evidence).</summary>
+    public EventRing Recent { get; private set; } = new(capacity, 4);
+
+    /// <summary>The minute (Unix minutes) being counted.</summary>
+    public long Minute { get; set; } = long.MinValue;
+
+    public int MinuteCount { get; set; }
+
+    /// <summary>Exponentially weighted mean of events per active minute.</summary>
+    public double Baseline { get; set; }
+
+    public int MinutesSeen { get; set; }
+
+    public bool Above { get; set; }
+
+    public void Write(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        Recent.Write(writer);
+        writer.Write(Minute);
+        writer.Write(MinuteCount);
+        writer.Write(Baseline);
+        writer.Write(MinutesSeen);
+        writer.Write(Above);
+    }
+
+    public static RapidActivityState Read(BinaryReader reader, int capacity)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        return new RapidActivityState(capacity)
+        {
+            Recent = EventRing.Read(reader, capacity),
+            Minute = reader.ReadInt64(),
+            MinuteCount = reader.ReadInt32(),
+            Baseline = reader.ReadDouble(),
+            MinutesSeen = reader.ReadInt32(),
+            Above = reader.ReadBoolean(),
+        };
+    }
+}

@@ -1,0 +1,34 @@
+namespace Vigil.Core.Detection;
+
+/// <summary>Recognises user agents of HTTP libraries, command-line clients, headless browsers and crawlers.</summary>
+public static class UserAgents
+{
+    // Tokens of clients no person browses with: scripting libraries, CLI tools, headless and crawler frameworks.
+    private static readonly string[] s_automation =
+    [
+        "python-requests", "python-urllib", "python-httpx", "aiohttp", "curl/", "wget/", "go-http-client", "okhttp/",
+        "axios/", "node-fetch", "java/", "apache-httpclient", "libwww-perl", "headlesschrome", "phantomjs", "scrapy",
+        "httpclient", "postmanruntime", "bot/", "crawler", "spider",
+    ];
+
+    /// <summary>Whether <paramref name="userAgent"/> looks like automation rather than a person's browser or app.</summary>
+    /// <remarks>A mobile app embedding okhttp announces itself first ("VigilShop/5.1 (…; okhttp/4.12)"), so only a
+    /// user agent that STARTS with a library token counts for the libraries; headless and crawler tokens count
+    /// anywhere.</remarks>
+    public static bool IsAutomation(string? userAgent)
+    {
+        if (string.IsNullOrEmpty(userAgent))
+        {
+            return false;
+        }
+        foreach (var token in s_automation)
+        {
+            var at = userAgent.IndexOf(token, StringComparison.OrdinalIgnoreCase);
+            if (at == 0 || (at > 0 && token is "headlesschrome" or "phantomjs" or "scrapy" or "bot/" or "crawler" or "spider"))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+}

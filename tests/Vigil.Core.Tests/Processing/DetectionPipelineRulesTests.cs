@@ -1,0 +1,99 @@
+using System.Text.Json;
+using Vigil.Core.Alerts;
+using Vigil.Core.Detection;
+using Vigil.Core.Processing;
+
+namespace Vigil.Core.Tests.Processing;
+
+public sealed class DetectionPipelineRulesTests
+{
+    private static readonly long s_t0 = new DateTimeOffset(2026, 1, 5, 9, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+    private static PipelineOptions Options(DetectionScope scope = DetectionScope.All, int inputs = 1) => new()
+    {
+        Scope = scope,
+        Inputs = inputs,
+        DetectedAtFromEventTime = true,
+        Watermarks = new PipelineOptions().Watermarks with { IdleTimeout = Timeout.InfiniteTimeSpan },
+    };
+
+    private static byte[] Failure(int i, string user, string ip) => JsonSerializer.SerializeToUtf8Bytes(new
+    {
+        eventId = $"e-{i}", eventType = "LOGIN_FAILED", timestamp = s_t0 + (i * 1000), userId = user, ipAddress = ip,
+    });
+
+    [Fact]
+    public void Constructor_Scopes_SplitTheRulesBetweenPerUserAndShared()
+    {
+        var perUser = new DetectionPipeline(Options(DetectionScope.PerUser), TimeProvider.System).OperatorNames;
+        var shared = new DetectionPipeline(Options(DetectionScope.Shared), TimeProvider.System).OperatorNames;
+
+        Assert.Contains(RuleNames.BruteForce, perUser);
+        Assert.Contains(RuleNames.ResetBombing, perUser);
+        Assert.DoesNotContain(RuleNames.PasswordSpray, perUser);
+        Assert.Contains(RuleNames.BruteForceIp, shared);
+        Assert.Contains(RuleNames.CredentialStuffing, shared);
+        Assert.DoesNotContain(RuleNames.BruteForce, shared);
+    }
+
+    [Fact]
+    public void Process_PasswordResetFlood_OnTheNotificationsTopic_RaisesResetBombing()
+    {
+        var pipeline = new DetectionPipeline(Options(), TimeProvider.System);
+        var alerts = new List<Alert>();
+        ProcessOutcome outcome = default;
+        for (var i = 0; i < 5; i++)
+        {
+            var value = JsonSerializer.SerializeToUtf8Bytes(new
+            {
+                notificationId = $"n-{i}", userId = "u-1", channel = "SMS", kind = "PASSWORD_RESET", timestamp = s_t0 + (i * 30_000),
+            });
+            outcome = pipeline.Process("notifications", 0, i, "u-1", value, alerts, out _);
+        }
+
+        Assert.Equal(ProcessOutcome.Notification, outcome);
+        Assert.Equal(5, pipeline.Notifications);
+        Assert.Equal(RuleNames.ResetBombing, Assert.Single(alerts).Rule);
+    }
+
+    [Fact]
+    public void Process_SharedPipelineWithTwoInputs_SeesOneIpAcrossPartitions()
+    {
+        // Two partitions each see four failures from one IP: neither alone reaches eight; the shared pipeline does.
+        var shared = new DetectionPipeline(Options(DetectionScope.Shared, inputs: 2), TimeProvider.System);
+        var alerts = new List<Alert>();
+        for (var i = 0; i < 8; i++)
+        {
+            shared.Process("user-events", i % 2, i / 2, null, Failure(i, $"u-{i % 2}", "192.0.2.9"), alerts, out _);
+        }
+
+        Assert.Equal(RuleNames.BruteForceIp, Assert.Single(alerts).Rule);
+        Assert.Equal(4, shared.ResumeOffsetOf(0));
+        Assert.Equal(4, shared.ResumeOffsetOf(1));
+    }
+
+    [Fact]
+    public void Process_RepeatedBursts_AreFoldedIntoOneOpenAlert()
+    {
+        var pipeline = new DetectionPipeline(Options(DetectionScope.PerUser), TimeProvider.System);
+        var alerts = new List<Alert>();
+        // Three bursts of five failures, five minutes apart: three crossings of the BRUTE_FORCE threshold.
+        var offset = 0;
+        for (var burst = 0; burst < 3; burst++)
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                var value = JsonSerializer.SerializeToUtf8Bytes(new
+                {
+                    eventId = $"e-{burst}-{i}", eventType = "LOGIN_FAILED", timestamp = s_t0 + (burst * 300_000) + (i * 1000), userId = "u-1",
+                });
+                pipeline.Process("user-events", 0, offset++, null, value, alerts, out _);
+            }
+        }
+
+        Assert.Equal(3, alerts.Count);
+        Assert.Single(alerts.Select(a => a.AlertId).Distinct());
+        Assert.Equal(3, alerts[^1].Evidence[Evidence.Occurrences]);
+        Assert.Equal(2, pipeline.SuppressedAlerts);
+    }
+}
