@@ -144,9 +144,16 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
     /// <summary>Flushes for up to 10 s, then frees the producer; records still queued after that are lost (and logged).</summary>
     public void Dispose()
     {
+        // Idempotent: the host may own this producer under two service registrations.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         Flush(s_disposeFlushTimeout);
         _producer.Dispose();
     }
+
+    private int _disposed;
 
     private void OnDelivery(DeliveryReport<string, byte[]> report)
     {

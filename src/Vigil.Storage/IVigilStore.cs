@@ -62,7 +62,11 @@ public interface IVigilStore : IAsyncDisposable
     /// <summary>Applies the versioned migrations not yet applied.</summary>
     Task MigrateAsync(CancellationToken ct);
 
-    /// <summary>Inserts the alerts not already stored; returns how many were new.</summary>
+    /// <summary>
+    /// Inserts the alerts not already stored, and applies suppression updates: a repeat of a stored alert id with a
+    /// higher <c>evidence.occurrences</c> replaces its evidence, window end, score and summary (never its workflow
+    /// status); a lower or equal count, as a replay re-emits, changes nothing. Returns the rows inserted or updated.
+    /// </summary>
     Task<int> InsertAlertsAsync(IReadOnlyList<Alert> alerts, CancellationToken ct);
 
     Task<IReadOnlyList<Alert>> QueryAlertsAsync(AlertQuery query, CancellationToken ct);

@@ -51,6 +51,27 @@ public sealed class PostgresVigilStore(string connectionString) : IVigilStore
         {
             return 0;
         }
+        // One statement cannot touch a row twice, and a batch may hold an alert and its suppression updates: keep the
+        // last of each id, which carries the highest count.
+        var latest = new Dictionary<string, Alert>(alerts.Count, StringComparer.Ordinal);
+        var order = new List<string>(alerts.Count);
+        foreach (var alert in alerts)
+        {
+            if (!latest.ContainsKey(alert.AlertId))
+            {
+                order.Add(alert.AlertId);
+            }
+            latest[alert.AlertId] = alert;
+        }
+        if (order.Count != alerts.Count)
+        {
+            var unique = new List<Alert>(order.Count);
+            foreach (var id in order)
+            {
+                unique.Add(latest[id]);
+            }
+            alerts = unique;
+        }
         var n = alerts.Count;
         var ids = new string[n];
         var rules = new string[n];
@@ -87,7 +108,9 @@ public sealed class PostgresVigilStore(string connectionString) : IVigilStore
             SELECT id, rule, sev, usr, ip, et, da, ws, we, score, summary, ev::jsonb, st
             FROM unnest(@ids, @rules, @sev, @users, @ips, @et, @da, @ws, @we, @scores, @summaries, @ev, @st)
                 AS t(id, rule, sev, usr, ip, et, da, ws, we, score, summary, ev, st)
-            ON CONFLICT (alert_id) DO NOTHING;
+            ON CONFLICT (alert_id) DO UPDATE SET evidence = EXCLUDED.evidence, window_end = EXCLUDED.window_end,
+                score = EXCLUDED.score, summary = EXCLUDED.summary
+            WHERE COALESCE((EXCLUDED.evidence->>'occurrences')::int, 1) > COALESCE((security_alerts.evidence->>'occurrences')::int, 1);
             """);
         command.Parameters.Add(new NpgsqlParameter<string[]>("ids", ids));
         command.Parameters.Add(new NpgsqlParameter<string[]>("rules", rules));

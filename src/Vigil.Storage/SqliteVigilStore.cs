@@ -91,7 +91,9 @@ public sealed class SqliteVigilStore : IVigilStore
         insert.CommandText = $"""
             INSERT INTO security_alerts ({AlertRows.InsertColumns})
             VALUES (@id, @rule, @severity, @user, @ip, @eventTime, @detectedAt, @windowStart, @windowEnd, @score, @summary, @evidence, @status)
-            ON CONFLICT (alert_id) DO NOTHING;
+            ON CONFLICT (alert_id) DO UPDATE SET evidence = excluded.evidence, window_end = excluded.window_end,
+                score = excluded.score, summary = excluded.summary
+            WHERE COALESCE(json_extract(excluded.evidence, '$.occurrences'), 1) > COALESCE(json_extract(security_alerts.evidence, '$.occurrences'), 1);
             """;
         var id = insert.Parameters.Add("@id", SqliteType.Text);
         var rule = insert.Parameters.Add("@rule", SqliteType.Text);

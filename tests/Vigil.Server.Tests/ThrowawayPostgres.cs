@@ -56,11 +56,12 @@ public sealed class ThrowawayPostgres : IAsyncDisposable
         Directory.Delete(_directory, recursive: true);
     }
 
-    public async Task<HashSet<string>> AlertIdsAsync()
+    public async Task<HashSet<string>> AlertIdsAsync(IReadOnlyCollection<string> rules)
     {
         await using var connection = new NpgsqlConnection(ConnectionString);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT alert_id FROM security_alerts", connection);
+        await using var command = new NpgsqlCommand("SELECT alert_id FROM security_alerts WHERE rule = ANY(@rules)", connection);
+        command.Parameters.AddWithValue("rules", rules.ToArray());
         var ids = new HashSet<string>(StringComparer.Ordinal);
         try
         {

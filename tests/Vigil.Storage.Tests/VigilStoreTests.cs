@@ -89,6 +89,31 @@ public abstract class VigilStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task InsertAlertsAsync_SuppressionUpdate_AppliesOnlyAHigherOccurrenceCount()
+    {
+        var first = MakeAlert("s1") with { Evidence = new Dictionary<string, object?> { ["occurrences"] = 1, ["eventIds"] = new List<string> { "e-1" } } };
+        await Store.InsertAlertsAsync([first], CancellationToken.None);
+        await Store.ChangeAlertStatusAsync(first.AlertId, AlertStatus.Acknowledged, "ana", null, s_t0, CancellationToken.None);
+        var third = first with
+        {
+            Summary = "seen 3 times",
+            WindowEnd = s_t0.AddHours(1),
+            Evidence = new Dictionary<string, object?> { ["occurrences"] = 3, ["eventIds"] = new List<string> { "e-3" } },
+        };
+        var second = first with { Summary = "seen 2 times", Evidence = new Dictionary<string, object?> { ["occurrences"] = 2 } };
+
+        Assert.InRange(await Store.InsertAlertsAsync([second, third], CancellationToken.None), 1, 2);
+        Assert.Equal(0, await Store.InsertAlertsAsync([second], CancellationToken.None));
+        var stored = await Store.GetAlertAsync(first.AlertId, CancellationToken.None);
+
+        Assert.NotNull(stored);
+        Assert.Equal("seen 3 times", stored.Summary);
+        Assert.Equal(s_t0.AddHours(1), stored.WindowEnd);
+        Assert.Equal(3, ((JsonElement)stored.Evidence["occurrences"]!).GetInt32());
+        Assert.Equal(AlertStatus.Acknowledged, stored.Status);
+    }
+
+    [Fact]
     public async Task InsertAlertsAsync_NullOptionalFields_RoundTrip()
     {
         var alert = MakeAlert("e-9", ip: null) with { WindowStart = null, WindowEnd = null };

@@ -46,7 +46,7 @@ public static class ServeCommand
         Environment and appsettings.json keys: KAFKA_BOOTSTRAP_SERVERS, POSTGRES_URL, POSTGRES_USER, POSTGRES_PASSWORD,
         Vigil__Kafka__GroupId, Vigil__Kafka__Client__<librdkafka setting> (TLS and SASL pass through),
         Vigil__Topics__UserEvents / Notifications / SecurityAlerts / AnalyticsInsights, Vigil__Urls,
-        Vigil__Storage__DataDirectory, Vigil__Simulator__Enabled / Rate / Users / Seed / AttackInterval,
+        Vigil__Storage__DataDirectory, Vigil__Geo__Directory (default ./data/geo, VIGIL_GEO_DIR), Vigil__Simulator__Enabled / Rate / Users / Seed / AttackInterval,
         Vigil__Ingest__MaxFutureSkew, Vigil__Ingest__MaxMessageBytes, Vigil__Ingest__MaxRequestBytes,
         Vigil__Ingest__RequestsPerSecond, PROCESSING_GUARANTEE or Vigil__ProcessingGuarantee (at_least_once, the default,
         or exactly_once: alerts and dead letters go to Kafka in transactions committed with the consumed offsets at
@@ -194,11 +194,25 @@ public static class ServeCommand
         services.AddSingleton(options);
         services.AddSingleton<IVigilStore>(store);
         services.AddSingleton(TimeProvider.System);
+        // The geo rules need the DB-IP database (./vigil fetches it); without it they are off, said once, loudly.
+        Vigil.Geo.MmdbGeoLocator? geo = null;
+        try
+        {
+            geo = Vigil.Geo.MmdbGeoLocator.Open(Vigil.Geo.GeoDirectory.Resolve(builder.Configuration["Vigil:Geo:Directory"]));
+        }
+        catch (Vigil.Geo.GeoDatabaseMissingException ex)
+        {
+            await Console.Error.WriteLineAsync("vigil serve: IMPOSSIBLE_TRAVEL, NEW_COUNTRY and the geo parts of ACCOUNT_TAKEOVER are OFF: " + ex.Message);
+        }
+        using var geoLifetime = geo;
         services.AddSingleton(new PipelineOptions
         {
             Decoder = new EventDecoderOptions { MaxFutureSkew = options.MaxFutureSkew, MaxMessageBytes = options.MaxMessageBytes },
             BruteForce = new BruteForceOptions(),
             NotificationsTopic = options.NotificationsTopic,
+            // Per partition the rules keyed by user; the IP and tenant rules run in one shared pipeline (IngestService).
+            Scope = DetectionScope.PerUser,
+            Geo = geo,
         });
         services.AddSingleton<PipelineMetrics>();
         services.AddSingleton<PipelineChannels>();

@@ -32,6 +32,9 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     private long _alertsEmitted;
     private long _deadLettersEmitted;
     private bool _loopStopped;
+    private DetectionPipeline? _shared;
+    private long _sharedCheckpointed = -1;
+    private long _sharedEvents;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -224,6 +227,29 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         return state;
     }
 
+    /// <summary>Inputs of the shared pipeline: partitions numbered beyond this are not seen by the IP and tenant rules.</summary>
+    private const int SharedInputs = 64;
+
+    private async Task<DetectionPipeline> GetSharedAsync(CancellationToken ct)
+    {
+        if (_shared is not null)
+        {
+            return _shared;
+        }
+        var sharedOptions = pipelineOptions with { Scope = Core.Detection.DetectionScope.Shared, Inputs = SharedInputs };
+        _shared = new DetectionPipeline(sharedOptions, clock);
+        if (await checkpoints.LoadLatestAsync(JobId("shared"), 0, ct) is { } stored)
+        {
+            var candidate = new DetectionPipeline(sharedOptions, clock);
+            if (candidate.Restore(stored.Data) == CheckpointReadStatus.Ok)
+            {
+                _shared = candidate;
+                _logger.LogInformation("Restored the shared (IP and tenant) rules from checkpoint {Id}", stored.CheckpointId);
+            }
+        }
+        return _shared;
+    }
+
     private string JobId(string topic) => $"{options.CheckpointJobId}.{topic}";
 
     private async Task ProcessAsync(PartitionState partition, SourceRecord record, CancellationToken ct)
@@ -249,6 +275,17 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 break;
         }
         partition.LastOffset = Math.Max(partition.LastOffset, record.Offset);
+        if (outcome == ProcessOutcome.Event && record.Topic == options.UserEventsTopic)
+        {
+            // The IP and tenant rules see every partition's events, input = partition. The per-partition pipeline has
+            // already dead-lettered whatever is bad, so the shared one only sees good events.
+            var shared = await GetSharedAsync(ct);
+            if (record.Partition < SharedInputs)
+            {
+                shared.Process(record.Topic, record.Partition, record.Offset, key, record.Value, _alerts, out _);
+                _sharedEvents++;
+            }
+        }
         await EmitAsync(ct);
         if (record.TimestampMs > 0)
         {
@@ -266,6 +303,12 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             await EmitAsync(ct);
             keys += partition.Pipeline.TrackedKeys;
             unknown += partition.Pipeline.UnknownTypes;
+        }
+        if (_shared is not null)
+        {
+            _shared.Tick(_alerts);
+            await EmitAsync(ct);
+            keys += _shared.TrackedKeys;
         }
         metrics.SetTrackedKeys(keys);
         metrics.UnknownTypes = unknown;
@@ -334,6 +377,14 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             await Task.Delay(TimeSpan.FromMilliseconds(10), clock, ct);
         }
         long bytes = 0;
+        if (_shared is not null && _sharedEvents > _sharedCheckpointed)
+        {
+            // Saved in the same round, before any offset of this round is committed, so it covers them.
+            var sharedSnapshot = _shared.Snapshot();
+            await checkpoints.SaveAsync(JobId("shared"), 0, _shared.RuntimeMetrics.LastCheckpointId, sharedSnapshot, ct);
+            bytes += sharedSnapshot.Length;
+            _sharedCheckpointed = _sharedEvents;
+        }
         var committed = new List<Confluent.Kafka.TopicPartitionOffset>();
         foreach (var ((topic, number), partition) in _partitions)
         {
