@@ -16,6 +16,7 @@ public static class Program
           simulate   deterministic user-service traffic with labelled attack campaigns, to a file or to Kafka.
           replay     the same decoder and rules over a JSON-lines file, as fast as they go; prints a JSON summary.
           broker     the embedded Kafka-protocol broker as its own process; prints its bootstrap address.
+          bench      the benchmark harness: bench core | e2e | batch, each side by side with its limit and a peer (JSON out).
           ml         machine learning tools: ml iforest fits and scores an isolation forest on a labelled CSV (JSON out).
         """;
 
@@ -49,6 +50,7 @@ public static class Program
                 "replay" => await ReplayCommand.RunAsync(rest, Console.Out, cts.Token),
                 "broker" => await BrokerCommand.RunAsync(rest, cts.Token),
                 "ml" => await MlCommand.RunAsync(rest, cts.Token),
+                "bench" => await BenchCommand.RunAsync(rest, cts.Token),
                 "--version" or "version" => Version(),
                 _ => throw new UsageException($"unknown verb '{args[0]}'. Run ./vigil --help for the list."),
             };
