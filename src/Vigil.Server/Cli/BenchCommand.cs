@@ -11,6 +11,7 @@ public static class BenchCommand
         Usage: ./vigil bench core  [--events N] [--users N] [--duration 12h] [--seed N] [--runs N] [--warmups N]
                                [--only jsonLimit|decodeOnly|vigil|rx]   (one contender alone, for a profiler)
                ./vigil bench e2e   [--events N] [--rate R] [--seconds S] [--postgres URL] [--runs N] [--partitions N]
+                               [--attack-every-ms N]
                ./vigil bench batch [--events N] [--users N] [--runs N]
 
         Each sub-verb prints one JSON document on standard output (progress goes to standard error).
@@ -43,6 +44,9 @@ public static class BenchCommand
             case "core":
                 result = await Task.Run(() => CoreBench.Run(ParseCore(rest), progress, ct), ct);
                 break;
+            case "e2e":
+                result = await E2eBench.RunAsync(ParseE2e(rest), progress, ct);
+                break;
             default:
                 throw new UsageException($"unknown bench '{args[0]}': core, e2e or batch.");
         }
@@ -72,6 +76,26 @@ public static class BenchCommand
                 var name when name is "jsonLimit" or "decodeOnly" or "vigil" or "rx" => name,
                 var other => throw new UsageException($"--only must be jsonLimit, decodeOnly, vigil or rx, not '{other}'."),
             },
+        };
+    }
+
+    private static E2eBenchOptions ParseE2e(string[] args)
+    {
+        var cli = CliArgs.Parse(args, ["events", "rate", "seconds", "runs", "partitions", "postgres", "attack-every-ms"], []);
+        if (cli.Positionals.Count > 0)
+        {
+            throw new UsageException($"unexpected argument '{cli.Positionals[0]}'.");
+        }
+        var defaults = new E2eBenchOptions();
+        return new E2eBenchOptions
+        {
+            Events = cli.GetInt("events", defaults.Events, 1000, 50_000_000),
+            Rate = cli.GetInt("rate", (int)defaults.Rate, 1, 10_000_000),
+            Seconds = cli.GetInt("seconds", defaults.Seconds, 1, 3600),
+            Runs = cli.GetInt("runs", defaults.Runs, 1, 100),
+            Partitions = cli.GetInt("partitions", defaults.Partitions, 1, 1024),
+            AttackEveryMs = cli.GetInt("attack-every-ms", defaults.AttackEveryMs, 10, 60_000),
+            Postgres = cli.Get("postgres") ?? Environment.GetEnvironmentVariable("POSTGRES_URL"),
         };
     }
 
