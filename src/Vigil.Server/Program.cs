@@ -17,6 +17,7 @@ public static class Program
           replay     the same decoder and rules over a JSON-lines file, as fast as they go; prints a JSON summary.
           broker     the embedded Kafka-protocol broker as its own process; prints its bootstrap address.
           eval       precision, recall and false positives of replayed alerts against the simulator's labels.
+          bench      the benchmark harness: bench core | e2e, each side by side with its limit or a peer (JSON out).
           ml         machine learning tools: ml iforest fits and scores an isolation forest on a labelled CSV (JSON out).
         """;
 
@@ -51,6 +52,7 @@ public static class Program
                 "broker" => await BrokerCommand.RunAsync(rest, cts.Token),
                 "ml" => await MlCommand.RunAsync(rest, cts.Token),
                 "eval" => await EvalCommand.RunAsync(rest, cts.Token),
+                "bench" => await BenchCommand.RunAsync(rest, cts.Token),
                 "--version" or "version" => Version(),
                 _ => throw new UsageException($"unknown verb '{args[0]}'. Run ./vigil --help for the list."),
             };

@@ -1,0 +1,463 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Vigil.Core.Alerts;
+using Vigil.Core.Events;
+using Vigil.Core.Processing;
+using Vigil.Simulator;
+
+namespace Vigil.Server.Bench;
+
+/// <summary>Settings of <c>bench core</c>.</summary>
+internal sealed record CoreBenchOptions
+{
+    public int Events { get; init; } = 500_000;
+
+    public int Users { get; init; } = 20_000;
+
+    public TimeSpan Duration { get; init; } = TimeSpan.FromHours(12);
+
+    public int Seed { get; init; } = 1;
+
+    /// <summary>Measured rounds; each contender's figure is the median over them.</summary>
+    public int Runs { get; init; } = 5;
+
+    /// <summary>Rounds run first and thrown away (JIT tiers, caches, the GC's budgets).</summary>
+    public int Warmups { get; init; } = 2;
+
+    /// <summary>One event in this many is timed on its own for the latency percentiles.</summary>
+    public int SampleEvery { get; init; } = 97;
+
+    /// <summary>Run only this contender (jsonLimit, decodeOnly, vigil or rx), for a profiler; null runs all four.</summary>
+    public string? Only { get; init; }
+}
+
+/// <summary>
+/// <c>bench core</c>: the detection pipeline on one thread over simulator traffic held in memory, side by side with the
+/// JSON limit (a <see cref="Utf8JsonReader"/> that only scans the same bytes), the decoder alone (the share of
+/// decoding in Vigil's cost) and the System.Reactive peer (<see cref="RxPeer"/>), in one process and one run.
+/// </summary>
+internal static class CoreBench
+{
+    private const string Topic = "user-events";
+
+    /// <summary>User events of the simulator, as a producer would send them.</summary>
+    internal sealed class Corpus(string[] keys, byte[][] values, long bytes)
+    {
+        public string[] Keys { get; } = keys;
+
+        public byte[][] Values { get; } = values;
+
+        public long Bytes { get; } = bytes;
+
+        public int Count => Values.Length;
+    }
+
+    public static Corpus Generate(CoreBenchOptions options)
+    {
+        // Enough legitimate traffic to reach the event count inside the duration; attacks come on top.
+        var rate = Math.Max(0.5, options.Events / options.Duration.TotalSeconds * 1.05);
+        var simulation = new Simulation(new SimulatorOptions
+        {
+            Seed = options.Seed,
+            Users = options.Users,
+            Duration = options.Duration,
+            Rate = rate,
+        });
+        var keys = new List<string>(options.Events);
+        var values = new List<byte[]>(options.Events);
+        long bytes = 0;
+        foreach (var message in simulation.Messages())
+        {
+            if (message.Topic != SimulatedMessage.UserEventsTopic)
+            {
+                continue;
+            }
+            keys.Add(message.Key);
+            values.Add(message.Value);
+            bytes += message.Value.Length;
+            if (values.Count == options.Events)
+            {
+                break;
+            }
+        }
+        return new Corpus([.. keys], [.. values], bytes);
+    }
+
+    public static JsonObject Run(CoreBenchOptions options, TextWriter progress, CancellationToken ct)
+    {
+        var generate = Stopwatch.StartNew();
+        var corpus = Generate(options);
+        generate.Stop();
+        progress.WriteLine($"bench core: {corpus.Count:N0} events ({corpus.Bytes / Math.Max(1, corpus.Count)} B each) generated in {generate.Elapsed.TotalSeconds:F1} s");
+
+        var limit = new Measured("jsonLimit");
+        var decoder = new Measured("decodeOnly");
+        var vigil = new Measured("vigil");
+        var rx = new Measured("rx");
+        var limitC = new JsonLimitContender(corpus);
+        var decodeC = new DecodeContender(corpus);
+        var vigilC = new VigilContender(corpus);
+        var rxC = new RxContender(corpus);
+        var rounds = options.Warmups + options.Runs;
+        for (var round = 0; round < rounds; round++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var keep = round >= options.Warmups;
+            // The order turns every round, so no contender always runs right after the GC debris of another.
+            for (var k = 0; k < 4; k++)
+            {
+                var which = (round + k) % 4;
+                if (options.Only is { } only && only != s_names[which])
+                {
+                    continue;
+                }
+                switch (which)
+                {
+                    case 0:
+                        Pass(ref limitC, corpus.Count, options.SampleEvery, limit);
+                        break;
+                    case 1:
+                        Pass(ref decodeC, corpus.Count, options.SampleEvery, decoder);
+                        break;
+                    case 2:
+                        Pass(ref vigilC, corpus.Count, options.SampleEvery, vigil);
+                        break;
+                    default:
+                        Pass(ref rxC, corpus.Count, options.SampleEvery, rx);
+                        break;
+                }
+            }
+            progress.WriteLine($"bench core: round {round + 1}/{rounds}{(keep ? "" : " (warm-up)")}: " +
+                $"limit {limit.Last / 1e6:F2}M/s, vigil {vigil.Last / 1e6:F3}M/s, decode {decoder.Last / 1e6:F3}M/s, rx {rx.Last / 1e6:F3}M/s");
+            if (!keep)
+            {
+                limit.Clear();
+                decoder.Clear();
+                vigil.Clear();
+                rx.Clear();
+            }
+        }
+        rxC.Dispose();
+
+        var workload = new JsonObject
+        {
+            ["events"] = corpus.Count,
+            ["users"] = options.Users,
+            ["eventTimeHours"] = BenchStats.Round(options.Duration.TotalHours, 2),
+            ["seed"] = options.Seed,
+            ["meanMessageBytes"] = corpus.Bytes / Math.Max(1, corpus.Count),
+            ["warmups"] = options.Warmups,
+            ["runs"] = options.Runs,
+            ["thread"] = "one thread; every contender gets the same byte arrays, in the same order",
+        };
+        if (options.Only is { } single)
+        {
+            var measured = single switch { "jsonLimit" => limit, "decodeOnly" => decoder, "vigil" => vigil, _ => rx };
+            return new JsonObject
+            {
+                ["bench"] = "core",
+                ["machine"] = BenchStats.Machine(),
+                ["workload"] = workload,
+                [single] = measured.ToJson(),
+            };
+        }
+
+        var vigilEps = vigil.MedianEventsPerSecond;
+        var limitEps = limit.MedianEventsPerSecond;
+        var rxEps = rx.MedianEventsPerSecond;
+        var vigilToLimit = vigilEps / limitEps;
+        var vigilToRx = vigilEps / rxEps;
+        var decodeNs = 1e9 / decoder.MedianEventsPerSecond;
+        var vigilNs = 1e9 / vigilEps;
+        return new JsonObject
+        {
+            ["bench"] = "core",
+            ["machine"] = BenchStats.Machine(),
+            ["workload"] = workload,
+            ["latencyMethod"] = $"one event in {options.SampleEvery} is timed alone with Stopwatch.GetTimestamp before and after the call " +
+                $"(a pair costs about {BenchStats.Round(BenchStats.TimerOverheadNs(), 0)} ns, included in the samples); percentiles over the samples of all measured runs",
+            ["jsonLimit"] = limit.ToJson(),
+            ["vigil"] = vigil.ToJson(new JsonObject
+            {
+                ["alerts"] = vigilC.LastAlerts,
+                ["deadLetters"] = vigilC.LastDeadLetters,
+            }),
+            ["rx"] = rx.ToJson(new JsonObject
+            {
+                ["bruteForceAlerts"] = rxC.LastBruteForce,
+                ["rapidActivityAlerts"] = rxC.LastRapidActivity,
+            }),
+            ["ratios"] = new JsonObject
+            {
+                ["vigilToLimit"] = BenchStats.Round(vigilToLimit, 3),
+                ["vigilToRx"] = BenchStats.Round(vigilToRx, 2),
+                ["limitToRx"] = BenchStats.Round(limitEps / rxEps, 2),
+                // Rounds are short and the machine is shared: a ratio taken inside each round, where the contenders ran
+                // seconds apart, is steadier than the ratio of medians taken across rounds.
+                ["vigilToLimitMedianOfRounds"] = BenchStats.Round(RoundRatio(vigil, limit), 3),
+                ["vigilToRxMedianOfRounds"] = BenchStats.Round(RoundRatio(vigil, rx), 2),
+            },
+            ["breakdown"] = new JsonObject
+            {
+                ["decodeOnly"] = decoder.ToJson(),
+                ["decodeNsPerEvent"] = BenchStats.Round(decodeNs, 1),
+                ["engineAndRulesNsPerEvent"] = BenchStats.Round(vigilNs - decodeNs, 1),
+                ["decodeShareOfVigil"] = BenchStats.Round(decodeNs / vigilNs, 3),
+            },
+            ["goals"] = new JsonObject
+            {
+                ["vigilEventsPerSecond"] = Goal(vigilEps, 1_000_000),
+                ["vigilToLimit"] = Goal(vigilToLimit, 0.5),
+                ["vigilToRx"] = Goal(vigilToRx, 20),
+            },
+        };
+    }
+
+    private static double RoundRatio(Measured a, Measured b)
+    {
+        var ratios = new List<double>();
+        for (var i = 0; i < Math.Min(a.Runs.Count, b.Runs.Count); i++)
+        {
+            ratios.Add(a.Runs[i] / b.Runs[i]);
+        }
+        return BenchStats.Median(ratios);
+    }
+
+    private static JsonObject Goal(double measured, double goal) => new()
+    {
+        ["goal"] = goal,
+        ["measured"] = BenchStats.Round(measured, 3),
+        ["met"] = measured >= goal,
+    };
+
+    private static readonly string[] s_names = ["jsonLimit", "decodeOnly", "vigil", "rx"];
+
+    private static void Pass<T>(ref T contender, int count, int sampleEvery, Measured into)
+        where T : struct, IContender
+    {
+        contender.Reset();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        var samples = new long[(count / sampleEvery) + 1];
+        var sampled = 0;
+        var nextSample = sampleEvery / 2;
+        var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        var start = Stopwatch.GetTimestamp();
+        for (var i = 0; i < count; i++)
+        {
+            if (i == nextSample)
+            {
+                var before = Stopwatch.GetTimestamp();
+                contender.Process(i);
+                samples[sampled++] = Stopwatch.GetTimestamp() - before;
+                nextSample += sampleEvery;
+            }
+            else
+            {
+                contender.Process(i);
+            }
+        }
+        contender.Complete();
+        var elapsed = Stopwatch.GetTimestamp() - start;
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        into.Add(count, elapsed, allocated, samples.AsSpan(0, sampled));
+    }
+
+    /// <summary>One side of the comparison. A struct, so the measuring loop is compiled for each and inlines it.</summary>
+    private interface IContender
+    {
+        void Reset();
+
+        void Process(int index);
+
+        void Complete();
+    }
+
+    /// <summary>The JSON limit: read every token of the message and do nothing with it.</summary>
+    private struct JsonLimitContender(Corpus corpus) : IContender
+    {
+        private readonly byte[][] _values = corpus.Values;
+
+        public long Tokens { get; private set; }
+
+        public void Reset() => Tokens = 0;
+
+        public void Process(int index)
+        {
+            var reader = new Utf8JsonReader(_values[index]);
+            var tokens = 0L;
+            while (reader.Read())
+            {
+                tokens++;
+            }
+            Tokens += tokens;
+        }
+
+        public readonly void Complete()
+        {
+        }
+    }
+
+    /// <summary>Vigil's decoder alone: the bytes to a validated <see cref="UserEvent"/>, nothing after.</summary>
+    private struct DecodeContender(Corpus corpus) : IContender
+    {
+        private readonly byte[][] _values = corpus.Values;
+        private readonly EventDecoder _decoder = new(new EventDecoderOptions(), TimeProvider.System);
+
+        public long Decoded { get; private set; }
+
+        public void Reset() => Decoded = 0;
+
+        public void Process(int index)
+        {
+            if (_decoder.TryDecode(_values[index], out _, out _))
+            {
+                Decoded++;
+            }
+        }
+
+        public readonly void Complete()
+        {
+        }
+    }
+
+    /// <summary>Vigil: <see cref="DetectionPipeline.Process"/> over the raw bytes, as serve and replay drive it.</summary>
+    private struct VigilContender(Corpus corpus) : IContender
+    {
+        private readonly byte[][] _values = corpus.Values;
+        private readonly string[] _keys = corpus.Keys;
+        private readonly List<Alert> _alerts = [];
+        private DetectionPipeline? _pipeline;
+        private long _alertCount;
+
+        public long LastAlerts { get; private set; }
+
+        public long LastDeadLetters { get; private set; }
+
+        public void Reset()
+        {
+            // As replay runs it: judged by the input alone, alerts stamped with stream time.
+            _pipeline = new DetectionPipeline(new PipelineOptions
+            {
+                Watermarks = new PipelineOptions().Watermarks with { IdleTimeout = Timeout.InfiniteTimeSpan },
+                DetectedAtFromEventTime = true,
+            }, TimeProvider.System);
+            _alertCount = 0;
+        }
+
+        public void Process(int index)
+        {
+            _pipeline!.Process(Topic, 0, index, _keys[index], _values[index], _alerts, out _);
+            if (_alerts.Count > 0)
+            {
+                _alertCount += _alerts.Count;
+                _alerts.Clear();
+            }
+        }
+
+        public void Complete()
+        {
+            _pipeline!.Finish(_alerts);
+            _alertCount += _alerts.Count;
+            _alerts.Clear();
+            LastAlerts = _alertCount;
+            LastDeadLetters = _pipeline.DeadLetters;
+        }
+    }
+
+    /// <summary>The System.Reactive peer, fed one message at a time.</summary>
+    private struct RxContender(Corpus corpus) : IContender, IDisposable
+    {
+        private readonly byte[][] _values = corpus.Values;
+        private RxPeer? _peer;
+
+        public long LastBruteForce { get; private set; }
+
+        public long LastRapidActivity { get; private set; }
+
+        public void Reset()
+        {
+            _peer?.Dispose();
+            _peer = new RxPeer();
+        }
+
+        public readonly void Process(int index) => _peer!.OnNext(_values[index]);
+
+        public void Complete()
+        {
+            _peer!.OnCompleted();
+            LastBruteForce = _peer.BruteForceAlerts;
+            LastRapidActivity = _peer.RapidActivityAlerts;
+        }
+
+        public void Dispose() => _peer?.Dispose();
+    }
+
+    /// <summary>The runs of one contender.</summary>
+    private sealed class Measured(string name)
+    {
+        private readonly List<double> _eventsPerSecond = [];
+        private readonly List<double> _bytesPerEvent = [];
+        private readonly List<double> _latencyNs = [];
+
+        public string Name { get; } = name;
+
+        public IReadOnlyList<double> Runs => _eventsPerSecond;
+
+        public double Last => _eventsPerSecond.Count > 0 ? _eventsPerSecond[^1] : 0;
+
+        public double MedianEventsPerSecond => BenchStats.Median(_eventsPerSecond);
+
+        public void Clear()
+        {
+            _eventsPerSecond.Clear();
+            _bytesPerEvent.Clear();
+            _latencyNs.Clear();
+        }
+
+        public void Add(int events, long elapsedTicks, long allocatedBytes, ReadOnlySpan<long> latencyTicks)
+        {
+            _eventsPerSecond.Add(events / (elapsedTicks / (double)Stopwatch.Frequency));
+            _bytesPerEvent.Add(allocatedBytes / (double)events);
+            foreach (var t in latencyTicks)
+            {
+                _latencyNs.Add(BenchStats.TicksToNs(t));
+            }
+        }
+
+        public JsonObject ToJson(JsonObject? extra = null)
+        {
+            var latency = _latencyNs.ToArray();
+            Array.Sort(latency);
+            var runs = new JsonArray();
+            foreach (var eps in _eventsPerSecond)
+            {
+                runs.Add(Math.Round(eps));
+            }
+            var result = new JsonObject
+            {
+                ["eventsPerSecond"] = BenchStats.Round(MedianEventsPerSecond, 0),
+                ["nsPerEvent"] = BenchStats.Round(1e9 / MedianEventsPerSecond, 1),
+                ["runsEventsPerSecond"] = runs,
+                ["allocatedBytesPerEvent"] = BenchStats.Round(BenchStats.Median(_bytesPerEvent), 1),
+                ["latencyNs"] = new JsonObject
+                {
+                    ["p50"] = BenchStats.Round(BenchStats.Percentile(latency, 50), 0),
+                    ["p99"] = BenchStats.Round(BenchStats.Percentile(latency, 99), 0),
+                    ["p999"] = BenchStats.Round(BenchStats.Percentile(latency, 99.9), 0),
+                    ["samples"] = latency.Length,
+                },
+            };
+            if (extra is not null)
+            {
+                foreach (var (key, value) in extra)
+                {
+                    result[key] = value?.DeepClone();
+                }
+            }
+            return result;
+        }
+    }
+}

@@ -1,0 +1,599 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging.Abstractions;
+using Vigil.Kafka;
+
+namespace Vigil.Server.Bench;
+
+/// <summary>Settings of <c>bench e2e</c>.</summary>
+internal sealed record E2eBenchOptions
+{
+    /// <summary>Events produced as fast as possible in each maximum-rate round.</summary>
+    public int Events { get; init; } = 600_000;
+
+    /// <summary>The fixed load of the latency rounds, events per second.</summary>
+    public double Rate { get; init; } = 20_000;
+
+    /// <summary>Length of each fixed-load round.</summary>
+    public int Seconds { get; init; } = 8;
+
+    public int Runs { get; init; } = 5;
+
+    public int Partitions { get; init; } = 4;
+
+    /// <summary>A PostgreSQL URL for the alerts (and checkpoints); null is SQLite in a temporary directory.</summary>
+    public string? Postgres { get; init; }
+
+    /// <summary>A marked brute-force attack is injected this often; its alert's arrival in the API is the latency.</summary>
+    public int AttackEveryMs { get; init; } = 200;
+}
+
+/// <summary>
+/// <c>bench e2e</c>: <c>vigil broker</c> and <c>vigil serve</c> as their own processes; simulator traffic produced
+/// with the idempotent producer, re-stamped with the wall clock, at a fixed rate and then as fast as it goes; marked
+/// brute-force attacks injected at known times, and GET /api/alerts?user=… polled every few milliseconds until the
+/// alert is there. Rates and memory come from the service's own /metrics.
+/// </summary>
+internal static class E2eBench
+{
+    private const string Topic = "user-events";
+    private static readonly TimeSpan s_pollEvery = TimeSpan.FromMilliseconds(3);
+    private static readonly TimeSpan s_alertTimeout = TimeSpan.FromSeconds(60);
+
+    public static async Task<JsonObject> RunAsync(E2eBenchOptions options, TextWriter progress, CancellationToken ct)
+    {
+        var perRun = Math.Max(options.Events, (int)(options.Rate * options.Seconds));
+        var corpus = CoreBench.Generate(new CoreBenchOptions { Events = perRun, Users = 20_000 });
+        await progress.WriteLineAsync($"bench e2e: {corpus.Count:N0} events generated");
+        var directory = Directory.CreateTempSubdirectory("vigil-bench-e2e-").FullName;
+        try
+        {
+            await using var broker = await Child.StartAsync(directory, ["broker", "--partitions", options.Partitions.ToString(CultureInfo.InvariantCulture)], null, ct);
+            var bootstrap = await broker.FirstLineAsync(TimeSpan.FromSeconds(30), ct);
+            var port = FreePort();
+            var baseUrl = $"http://127.0.0.1:{port}";
+            var serveArgs = new List<string>
+            {
+                "serve", "--kafka", bootstrap, "--simulator", "off", "--urls", baseUrl, "--partitions",
+                options.Partitions.ToString(CultureInfo.InvariantCulture), "--data-dir", Path.Combine(directory, "data"),
+            };
+            if (options.Postgres is { } pg)
+            {
+                serveArgs.AddRange(["--postgres", pg]);
+            }
+            var runId = Environment.TickCount64.ToString("x", CultureInfo.InvariantCulture);
+            // The mock cluster holds a rebalance for the session timeout; serve sets these itself only for its own broker.
+            // A group of its own: checkpoints are kept per group, and an earlier run's would skip this broker's offsets.
+            await using var serve = await Child.StartAsync(directory, [.. serveArgs], new Dictionary<string, string>
+            {
+                ["Vigil__Kafka__GroupId"] = "bench-e2e-" + runId,
+                ["Vigil__Kafka__Client__session.timeout.ms"] = "3000",
+                ["Vigil__Kafka__Client__heartbeat.interval.ms"] = "500",
+            }, ct);
+            using var http = new HttpClient { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(10) };
+            await WaitForHealthAsync(http, serve, ct);
+
+            var producerSettings = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["linger.ms"] = "2",
+                ["batch.num.messages"] = "10000",
+                ["queue.buffering.max.messages"] = "1000000",
+            };
+            using var producer = new KafkaProducer(new KafkaOptions { BootstrapServers = bootstrap, ClientSettings = producerSettings },
+                NullLogger<KafkaProducer>.Instance);
+            var attacks = new Attacks(producer, http, runId);
+
+            // Warm-up: the consumer has its partitions and the code path is compiled once the first alert is in the API.
+            await progress.WriteLineAsync("bench e2e: waiting for the first alert (partition assignment, warm-up)");
+            var warm = attacks.Inject();
+            producer.Flush(TimeSpan.FromSeconds(10));
+            if (await warm is null)
+            {
+                throw new InvalidOperationException("The warm-up alert never appeared.\n" + serve.Tail());
+            }
+
+            var fixedRuns = new List<RunFigures>();
+            var maxRuns = new List<RunFigures>();
+            var sampler = new MetricsSampler(http);
+            using var sampling = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var samplingTask = sampler.RunAsync(TimeSpan.FromMilliseconds(500), sampling.Token);
+            for (var run = 0; run < options.Runs && !serve.HasExited; run++)
+            {
+                fixedRuns.Add(await RoundAsync(corpus, producer, attacks, sampler, options, options.Rate, (int)(options.Rate * options.Seconds), ct));
+                await progress.WriteLineAsync($"bench e2e: run {run + 1} fixed {options.Rate:N0}/s: {fixedRuns[^1].Describe()}");
+                maxRuns.Add(await RoundAsync(corpus, producer, attacks, sampler, options, null, options.Events, ct));
+                await progress.WriteLineAsync($"bench e2e: run {run + 1} maximum: {maxRuns[^1].Describe()}");
+            }
+            await sampling.CancelAsync();
+            await samplingTask;
+
+            var anomalies = serve.HasExited || fixedRuns.Concat(maxRuns).Any(r => r.Uncounted > 0 || r.Missing > 0);
+            return new JsonObject
+            {
+                ["bench"] = "e2e",
+                ["serviceExited"] = serve.HasExited,
+                ["serviceLogTail"] = anomalies ? serve.Tail() : null,
+                ["machine"] = BenchStats.Machine(),
+                ["setup"] = new JsonObject
+                {
+                    ["broker"] = "vigil broker (librdkafka mock cluster) as its own process, " + options.Partitions + " partitions",
+                    ["service"] = "vigil serve as its own process, simulator off",
+                    ["store"] = options.Postgres is null ? "SQLite (temporary directory)" : "PostgreSQL",
+                    ["producer"] = "Vigil.Kafka.KafkaProducer (idempotent, acks=all, lz4, linger 2 ms) in this process",
+                    ["traffic"] = "simulator user events (20,000 users), timestamps rewritten to the wall clock when produced",
+                    ["latency"] = $"a marked brute force (5 LOGIN_FAILED of a fresh user) every {options.AttackEveryMs} ms; from just before " +
+                        $"the 5th is produced until GET /api/alerts?user=… (polled every {s_pollEvery.TotalMilliseconds} ms) lists its alert",
+                    ["runs"] = options.Runs,
+                    ["fixedRateSeconds"] = options.Seconds,
+                    ["maxRateEvents"] = options.Events,
+                },
+                ["fixedRate"] = Summarize(fixedRuns, options.Rate),
+                ["maximum"] = Summarize(maxRuns, null),
+                ["service"] = sampler.Summary(),
+                ["goals"] = new JsonObject
+                {
+                    ["sustainedEventsPerSecond"] = Goal(BenchStats.Median([.. maxRuns.Select(r => r.ProcessedPerSecond)]), 150_000, higherIsBetter: true),
+                    ["p99MsAtFixedRate"] = Goal(Pooled(fixedRuns, 99), 250, higherIsBetter: false),
+                },
+            };
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private static JsonObject Goal(double measured, double goal, bool higherIsBetter) => new()
+    {
+        ["goal"] = goal,
+        ["measured"] = BenchStats.Round(measured, 1),
+        ["met"] = higherIsBetter ? measured >= goal : measured <= goal,
+    };
+
+    private static double Pooled(List<RunFigures> runs, double p)
+    {
+        var all = runs.SelectMany(r => r.LatenciesMs).Order().ToArray();
+        return BenchStats.Percentile(all, p);
+    }
+
+    private static JsonObject Summarize(List<RunFigures> runs, double? rate)
+    {
+        var latencies = runs.SelectMany(r => r.LatenciesMs).Order().ToArray();
+        var produced = new JsonArray();
+        var processed = new JsonArray();
+        foreach (var r in runs)
+        {
+            produced.Add(Math.Round(r.ProducedPerSecond));
+            processed.Add(Math.Round(r.ProcessedPerSecond));
+        }
+        return new JsonObject
+        {
+            ["targetEventsPerSecond"] = rate is { } x ? x : "as fast as the producer goes",
+            ["producedPerSecond"] = BenchStats.Round(BenchStats.Median([.. runs.Select(r => r.ProducedPerSecond)]), 0),
+            ["processedPerSecond"] = BenchStats.Round(BenchStats.Median([.. runs.Select(r => r.ProcessedPerSecond)]), 0),
+            ["runsProducedPerSecond"] = produced,
+            ["runsProcessedPerSecond"] = processed,
+            // Produced events vigil_events_total never counted: dead-lettered, or stuck when the counter stalled for 5 s.
+            ["eventsNotCounted"] = runs.Sum(r => r.Uncounted),
+            ["latencyMs"] = new JsonObject
+            {
+                ["p50"] = BenchStats.Round(BenchStats.Percentile(latencies, 50), 1),
+                ["p99"] = BenchStats.Round(BenchStats.Percentile(latencies, 99), 1),
+                ["p999"] = BenchStats.Round(BenchStats.Percentile(latencies, 99.9), 1),
+                ["max"] = BenchStats.Round(latencies.Length > 0 ? latencies[^1] : double.NaN, 1),
+                ["alerts"] = latencies.Length,
+                ["missing"] = runs.Sum(r => r.Missing),
+                ["runsP99"] = new JsonArray([.. runs.Select(r => (JsonNode)BenchStats.Round(BenchStats.Percentile([.. r.LatenciesMs.Order()], 99), 1))]),
+            },
+        };
+    }
+
+    /// <summary>One round: <paramref name="count"/> events at <paramref name="rate"/> (null: flat out), attacks among them.</summary>
+    private static async Task<RunFigures> RoundAsync(CoreBench.Corpus corpus, KafkaProducer producer, Attacks attacks, MetricsSampler sampler,
+        E2eBenchOptions options, double? rate, int count, CancellationToken ct)
+    {
+        var before = await sampler.ScrapeAsync(ct);
+        if (before.Events < 0)
+        {
+            return new RunFigures(0, 0, [], 0, count);
+        }
+        var baseline = before.Events;
+        var pending = new List<Task<double?>>();
+        var attackEvery = Stopwatch.Frequency * options.AttackEveryMs / 1000;
+        var start = Stopwatch.GetTimestamp();
+        var nextAttack = start + attackEvery;
+        var stamp = new byte[24];
+        for (var i = 0; i < count; i++)
+        {
+            if (rate is { } r)
+            {
+                // Paced in 1 ms steps: never ahead of the schedule, catching up in a burst when behind.
+                while (i >= r * Stopwatch.GetElapsedTime(start).TotalSeconds)
+                {
+                    Thread.Sleep(1);
+                }
+            }
+            var now = Stopwatch.GetTimestamp();
+            if (now >= nextAttack)
+            {
+                pending.Add(attacks.Inject());
+                nextAttack += attackEvery;
+            }
+            var index = i % corpus.Count;
+            producer.Produce(Topic, corpus.Keys[index], Restamp(corpus.Values[index], stamp));
+            if ((i & 0x3FFF) == 0)
+            {
+                ct.ThrowIfCancellationRequested();
+            }
+        }
+        producer.Flush(TimeSpan.FromSeconds(60));
+        var produceSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var expected = baseline + count + (pending.Count * Attacks.EventsPerAttack);
+
+        // Processed rate: from the first event counted to the last, as the service's own counter saw them.
+        // Stops at the expected count, or when the counter has not moved for 5 s (a stall is reported, not waited out).
+        var deadline = Stopwatch.GetTimestamp() + (Stopwatch.Frequency * 120);
+        long last = baseline;
+        var lastChange = Stopwatch.GetTimestamp();
+        var processSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        while (last < expected && Stopwatch.GetTimestamp() < deadline && Stopwatch.GetElapsedTime(lastChange) < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(50, ct);
+            var now = (await sampler.ScrapeAsync(ct)).Events;
+            if (now < 0)
+            {
+                break;
+            }
+            if (now != last)
+            {
+                last = now;
+                lastChange = Stopwatch.GetTimestamp();
+                processSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            }
+        }
+        var latencies = new List<double>();
+        var missing = 0;
+        foreach (var task in pending)
+        {
+            if (await task is { } ms)
+            {
+                latencies.Add(ms);
+            }
+            else
+            {
+                missing++;
+            }
+        }
+        return new RunFigures(count / produceSeconds, (last - baseline) / processSeconds, latencies, missing, Math.Max(0, expected - last));
+    }
+
+    /// <summary>The message with its ISO-8601 timestamp replaced by now (same length), so the stream is live.</summary>
+    private static byte[] Restamp(byte[] value, byte[] scratch)
+    {
+        var copy = (byte[])value.Clone();
+        var at = copy.AsSpan().IndexOf("\"timestamp\":\""u8);
+        if (at < 0)
+        {
+            return copy;
+        }
+        var target = copy.AsSpan(at + 13);
+        if (target.Length < 25 || target[24] != (byte)'"'
+            || !DateTime.UtcNow.TryFormat(scratch, out var written, "yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture) || written != 24)
+        {
+            return copy;
+        }
+        scratch.AsSpan(0, 24).CopyTo(target);
+        return copy;
+    }
+
+    private static async Task WaitForHealthAsync(HttpClient http, Child serve, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (serve.HasExited)
+            {
+                throw new InvalidOperationException("vigil serve exited:\n" + serve.Tail());
+            }
+            try
+            {
+                using var response = await http.GetAsync("/api/health", ct);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(200, ct);
+        }
+        throw new TimeoutException("vigil serve did not answer /api/health in 90 s:\n" + serve.Tail());
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private sealed record RunFigures(double ProducedPerSecond, double ProcessedPerSecond, List<double> LatenciesMs, int Missing, long Uncounted)
+    {
+        public string Describe()
+        {
+            var sorted = LatenciesMs.Order().ToArray();
+            return $"produced {ProducedPerSecond:N0}/s, processed {ProcessedPerSecond:N0}/s, latency p50 {BenchStats.Percentile(sorted, 50):F1} ms " +
+                $"p99 {BenchStats.Percentile(sorted, 99):F1} ms ({sorted.Length} alerts, {Missing} missing; {Uncounted} events not counted as processed)";
+        }
+    }
+
+    /// <summary>Marked brute-force attacks on fresh users, each timed until its alert can be read from the API.</summary>
+    private sealed class Attacks(KafkaProducer producer, HttpClient http, string runId)
+    {
+        public const int EventsPerAttack = 5;
+        private int _next;
+
+        public Task<double?> Inject()
+        {
+            var user = $"e2e-{runId}-{_next++}";
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            long started = 0;
+            for (var i = 0; i < EventsPerAttack; i++)
+            {
+                var json = $$$"""{"eventId":"{{{user}}}-{{{i}}}","eventType":"LOGIN_FAILED","timestamp":{{{now + i}}},"userId":"{{{user}}}","ipAddress":"203.0.113.{{{i + 1}}}","properties":{"reason":"bad_password"}}""";
+                if (i == EventsPerAttack - 1)
+                {
+                    started = Stopwatch.GetTimestamp();
+                }
+                producer.Produce(Topic, user, Encoding.UTF8.GetBytes(json));
+            }
+            return PollAsync(user, started);
+        }
+
+        private async Task<double?> PollAsync(string user, long started)
+        {
+            var url = "/api/alerts?user=" + Uri.EscapeDataString(user);
+            while (Stopwatch.GetElapsedTime(started) < s_alertTimeout)
+            {
+                try
+                {
+                    using var response = await http.GetAsync(url);
+                    if (response.IsSuccessStatusCode)
+                    {
+                        var body = await response.Content.ReadAsByteArrayAsync();
+                        using var doc = JsonDocument.Parse(body);
+                        if (doc.RootElement.GetProperty("items").GetArrayLength() > 0)
+                        {
+                            return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                        }
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                }
+                catch (TaskCanceledException)
+                {
+                }
+                await Task.Delay(s_pollEvery);
+            }
+            return null;
+        }
+    }
+
+    /// <summary>Reads the service's /metrics: the event counter, and RSS and GC pauses over the run.</summary>
+    private sealed class MetricsSampler(HttpClient http)
+    {
+        private readonly List<double> _rss = [];
+        private readonly List<double> _pauseShare = [];
+        private readonly List<double> _processedPerSecond = [];
+        private readonly Lock _lock = new();
+        private Sample? _previous;
+
+        public readonly record struct Sample(long Events, double Rss, double PauseSeconds, double Uptime, double Gen2);
+
+        /// <summary>The service's figures now; Events is −1 when it does not answer (it crashed: see serviceLogTail).</summary>
+        public async Task<Sample> ScrapeAsync(CancellationToken ct)
+        {
+            string text;
+            try
+            {
+                text = await http.GetStringAsync("/metrics", ct);
+            }
+            catch (HttpRequestException)
+            {
+                return new Sample(-1, 0, 0, 0, 0);
+            }
+            double events = 0, rss = 0, ratio = 0, uptime = 0, gen2 = 0;
+            foreach (var line in text.Split('\n'))
+            {
+                if (line.StartsWith('#'))
+                {
+                    continue;
+                }
+                var space = line.LastIndexOf(' ');
+                if (space < 0 || !double.TryParse(line.AsSpan(space + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
+                {
+                    continue;
+                }
+                var name = line[..space];
+                switch (name)
+                {
+                    case "vigil_events_total": events = v; break;
+                    case "process_resident_memory_bytes": rss = v; break;
+                    case "dotnet_gc_pause_time_ratio": ratio = v; break;
+                    case "vigil_uptime_seconds": uptime = v; break;
+                    case "dotnet_gc_collections_total{generation=\"2\"}": gen2 = v; break;
+                }
+            }
+            // The ratio is over the whole uptime (at least 1 s); back to cumulative pause seconds.
+            return new Sample((long)events, rss, ratio * Math.Max(1, uptime), uptime, gen2);
+        }
+
+        public async Task RunAsync(TimeSpan every, CancellationToken ct)
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                try
+                {
+                    var s = await ScrapeAsync(ct);
+                    if (s.Events < 0)
+                    {
+                        await Task.Delay(every, ct);
+                        continue;
+                    }
+                    lock (_lock)
+                    {
+                        _rss.Add(s.Rss);
+                        if (_previous is { } p && s.Uptime > p.Uptime)
+                        {
+                            _pauseShare.Add((s.PauseSeconds - p.PauseSeconds) / (s.Uptime - p.Uptime));
+                            _processedPerSecond.Add((s.Events - p.Events) / (s.Uptime - p.Uptime));
+                        }
+                        _previous = s;
+                    }
+                    await Task.Delay(every, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                catch (HttpRequestException)
+                {
+                }
+            }
+        }
+
+        public JsonObject Summary()
+        {
+            lock (_lock)
+            {
+                var rss = _rss.Order().ToArray();
+                var pause = _pauseShare.Order().ToArray();
+                var rate = _processedPerSecond.Order().ToArray();
+                return new JsonObject
+                {
+                    ["samples"] = rss.Length,
+                    ["rssMiB"] = new JsonObject
+                    {
+                        ["p50"] = BenchStats.Round(BenchStats.Percentile(rss, 50) / (1 << 20), 1),
+                        ["max"] = BenchStats.Round((rss.Length > 0 ? rss[^1] : double.NaN) / (1 << 20), 1),
+                    },
+                    ["gcPauseShareOfEachInterval"] = new JsonObject
+                    {
+                        ["method"] = "dotnet_gc_pause_time_ratio × vigil_uptime_seconds gives cumulative pause seconds; differences between scrapes 0.5 s apart give the share of each interval spent paused",
+                        ["p50"] = BenchStats.Round(BenchStats.Percentile(pause, 50), 4),
+                        ["p99"] = BenchStats.Round(BenchStats.Percentile(pause, 99), 4),
+                        ["max"] = BenchStats.Round(pause.Length > 0 ? pause[^1] : double.NaN, 4),
+                    },
+                    ["processedPerSecondOfEachInterval"] = new JsonObject
+                    {
+                        ["p50"] = BenchStats.Round(BenchStats.Percentile(rate, 50), 0),
+                        ["max"] = BenchStats.Round(rate.Length > 0 ? rate[^1] : double.NaN, 0),
+                    },
+                    ["gen2Collections"] = _previous?.Gen2 ?? 0,
+                };
+            }
+        }
+    }
+
+    /// <summary>A <c>vigil</c> verb as a child process, killed with its tree on dispose.</summary>
+    private sealed class Child : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly StringBuilder _output = new();
+        private readonly TaskCompletionSource<string> _firstLine = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Lock _lock = new();
+
+        private Child(Process process) => _process = process;
+
+        public bool HasExited => _process.HasExited;
+
+        public static Task<Child> StartAsync(string directory, string[] args, IReadOnlyDictionary<string, string>? env, CancellationToken ct)
+        {
+            ct.ThrowIfCancellationRequested();
+            var info = new ProcessStartInfo("dotnet")
+            {
+                WorkingDirectory = directory,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            info.ArgumentList.Add(typeof(E2eBench).Assembly.Location);
+            foreach (var arg in args)
+            {
+                info.ArgumentList.Add(arg);
+            }
+            info.Environment.Remove("KAFKA_BOOTSTRAP_SERVERS");
+            info.Environment.Remove("POSTGRES_URL");
+            foreach (var (key, value) in env ?? new Dictionary<string, string>())
+            {
+                info.Environment[key] = value;
+            }
+            var process = new Process { StartInfo = info };
+            var child = new Child(process);
+            process.OutputDataReceived += (_, e) => child.Append(e.Data, stdout: true);
+            process.ErrorDataReceived += (_, e) => child.Append(e.Data, stdout: false);
+            process.Start();
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            return Task.FromResult(child);
+        }
+
+        public async Task<string> FirstLineAsync(TimeSpan timeout, CancellationToken ct) =>
+            await _firstLine.Task.WaitAsync(timeout, ct);
+
+        public string Tail()
+        {
+            lock (_lock)
+            {
+                var text = _output.ToString();
+                return text.Length > 4000 ? text[^4000..] : text;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                try
+                {
+                    await _process.WaitForExitAsync(cts.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+            _process.Dispose();
+        }
+
+        private void Append(string? line, bool stdout)
+        {
+            if (line is null)
+            {
+                return;
+            }
+            if (stdout && line.Length > 0)
+            {
+                _firstLine.TrySetResult(line.Trim());
+            }
+            lock (_lock)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+}

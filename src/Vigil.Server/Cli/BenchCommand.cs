@@ -1,0 +1,112 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Vigil.Server.Bench;
+
+namespace Vigil.Server.Cli;
+
+/// <summary><c>vigil bench core|e2e|batch</c>: the benchmark harness, each figure side by side with its limit and a peer.</summary>
+public static class BenchCommand
+{
+    private const string Help = """
+        Usage: ./vigil bench core  [--events N] [--users N] [--duration 12h] [--seed N] [--runs N] [--warmups N]
+                               [--only jsonLimit|decodeOnly|vigil|rx]   (one contender alone, for a profiler)
+               ./vigil bench e2e   [--events N] [--rate R] [--seconds S] [--postgres URL] [--runs N] [--partitions N]
+                               [--attack-every-ms N]
+               ./vigil bench batch [--events N] [--users N] [--runs N]
+
+        Each sub-verb prints one JSON document on standard output (progress goes to standard error).
+
+          core   decoding plus the detection pipeline (every rule it holds) on ONE thread over simulator traffic
+                 held in memory, side by side in the same run with the JSON limit (Utf8JsonReader scanning the same
+                 bytes and nothing else), the decoder alone, and a System.Reactive peer (GroupBy the user, Buffer
+                 and Window over event time, JsonSerializer into a POCO). Events/s (median of --runs after
+                 --warmups), the ratios, allocated bytes per event and p50/p99 per-event latency.
+          e2e    through the broker as its own process (./vigil broker) to alerts stored by ./vigil serve as its
+                 own process (PostgreSQL with --postgres or POSTGRES_URL, else SQLite): the sustained rate, and
+                 produce → alert-visible-in-the-API latency at a fixed load and at the maximum.
+          batch  per-user feature aggregation over N events, Vigil's code against DuckDB's SQL on the same data.
+        """;
+
+    public static Task<int> RunAsync(string[] args, CancellationToken ct) => RunAsync(args, Console.Out, Console.Error, ct);
+
+    internal static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter progress, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            await stdout.WriteLineAsync(Help);
+            return args.Length == 0 ? 2 : 0;
+        }
+        var rest = args[1..];
+        JsonObject result;
+        switch (args[0])
+        {
+            case "core":
+                result = await Task.Run(() => CoreBench.Run(ParseCore(rest), progress, ct), ct);
+                break;
+            case "e2e":
+                result = await E2eBench.RunAsync(ParseE2e(rest), progress, ct);
+                break;
+            default:
+                throw new UsageException($"unknown bench '{args[0]}': core, e2e or batch.");
+        }
+        await stdout.WriteLineAsync(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        return 0;
+    }
+
+    private static CoreBenchOptions ParseCore(string[] args)
+    {
+        var cli = CliArgs.Parse(args, ["events", "users", "duration", "seed", "runs", "warmups", "only"], []);
+        if (cli.Positionals.Count > 0)
+        {
+            throw new UsageException($"unexpected argument '{cli.Positionals[0]}'.");
+        }
+        var defaults = new CoreBenchOptions();
+        return new CoreBenchOptions
+        {
+            Events = cli.GetInt("events", defaults.Events, 100, 50_000_000),
+            Users = cli.GetInt("users", defaults.Users, 1, 10_000_000),
+            Duration = Duration(cli, "duration", defaults.Duration),
+            Seed = cli.GetInt("seed", defaults.Seed, int.MinValue, int.MaxValue),
+            Runs = cli.GetInt("runs", defaults.Runs, 1, 100),
+            Warmups = cli.GetInt("warmups", defaults.Warmups, 0, 100),
+            Only = cli.Get("only") switch
+            {
+                null => null,
+                var name when name is "jsonLimit" or "decodeOnly" or "vigil" or "rx" => name,
+                var other => throw new UsageException($"--only must be jsonLimit, decodeOnly, vigil or rx, not '{other}'."),
+            },
+        };
+    }
+
+    private static E2eBenchOptions ParseE2e(string[] args)
+    {
+        var cli = CliArgs.Parse(args, ["events", "rate", "seconds", "runs", "partitions", "postgres", "attack-every-ms"], []);
+        if (cli.Positionals.Count > 0)
+        {
+            throw new UsageException($"unexpected argument '{cli.Positionals[0]}'.");
+        }
+        var defaults = new E2eBenchOptions();
+        return new E2eBenchOptions
+        {
+            Events = cli.GetInt("events", defaults.Events, 1000, 50_000_000),
+            Rate = cli.GetInt("rate", (int)defaults.Rate, 1, 10_000_000),
+            Seconds = cli.GetInt("seconds", defaults.Seconds, 1, 3600),
+            Runs = cli.GetInt("runs", defaults.Runs, 1, 100),
+            Partitions = cli.GetInt("partitions", defaults.Partitions, 1, 1024),
+            AttackEveryMs = cli.GetInt("attack-every-ms", defaults.AttackEveryMs, 10, 60_000),
+            Postgres = cli.Get("postgres") ?? Environment.GetEnvironmentVariable("POSTGRES_URL"),
+        };
+    }
+
+    private static TimeSpan Duration(CliArgs cli, string name, TimeSpan fallback)
+    {
+        if (cli.Get(name) is not { } text)
+        {
+            return fallback;
+        }
+        return Core.Durations.TryParse(text, out var value) && value > TimeSpan.Zero
+            ? value
+            : throw new UsageException($"--{name} must be a duration such as 12h or 30m, not '{text}'.");
+    }
+}

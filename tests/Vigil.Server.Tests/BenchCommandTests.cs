@@ -1,0 +1,81 @@
+using System.Text.Json;
+using Vigil.Server.Cli;
+
+namespace Vigil.Server.Tests;
+
+/// <summary>The shape and consistency of <c>vigil bench</c>'s reports; never their speed (that is what the bench is for).</summary>
+public sealed class BenchCommandTests
+{
+    [Fact]
+    public async Task Core_SmallRun_ReportsEveryContenderWithConsistentRatios()
+    {
+        using var stdout = new StringWriter();
+        var code = await BenchCommand.RunAsync(
+            ["core", "--events", "20000", "--users", "2000", "--duration", "1h", "--runs", "1", "--warmups", "0"],
+            stdout, TextWriter.Null, CancellationToken.None);
+
+        Assert.Equal(0, code);
+        using var doc = JsonDocument.Parse(stdout.ToString());
+        var root = doc.RootElement;
+        Assert.Equal("core", root.GetProperty("bench").GetString());
+        Assert.Equal(20000, root.GetProperty("workload").GetProperty("events").GetInt32());
+        Assert.True(root.GetProperty("machine").GetProperty("processors").GetInt32() >= 1);
+
+        var limit = Contender(root.GetProperty("jsonLimit"));
+        var vigil = Contender(root.GetProperty("vigil"));
+        var rx = Contender(root.GetProperty("rx"));
+        Contender(root.GetProperty("breakdown").GetProperty("decodeOnly"));
+
+        // Scanning tokens allocates nothing; the two decoders must allocate (strings, objects).
+        Assert.True(root.GetProperty("jsonLimit").GetProperty("allocatedBytesPerEvent").GetDouble() < 1);
+        Assert.True(root.GetProperty("vigil").GetProperty("allocatedBytesPerEvent").GetDouble() > 0);
+
+        var ratios = root.GetProperty("ratios");
+        Assert.Equal(vigil / limit, ratios.GetProperty("vigilToLimit").GetDouble(), 0.01);
+        Assert.Equal(vigil / rx, ratios.GetProperty("vigilToRx").GetDouble(), 0.05);
+
+        // The same traffic holds a brute-force campaign; both sides must see it, and every message must decode.
+        Assert.True(root.GetProperty("vigil").GetProperty("alerts").GetInt64() > 0);
+        Assert.Equal(0, root.GetProperty("vigil").GetProperty("deadLetters").GetInt64());
+        Assert.True(root.GetProperty("rx").GetProperty("bruteForceAlerts").GetInt64() > 0);
+
+        var goals = root.GetProperty("goals");
+        foreach (var goal in new[] { "vigilEventsPerSecond", "vigilToLimit", "vigilToRx" })
+        {
+            var g = goals.GetProperty(goal);
+            Assert.Equal(g.GetProperty("measured").GetDouble() >= g.GetProperty("goal").GetDouble(), g.GetProperty("met").GetBoolean());
+        }
+    }
+
+    [Fact]
+    public async Task Core_Only_ReportsThatContenderAlone()
+    {
+        using var stdout = new StringWriter();
+        await BenchCommand.RunAsync(["core", "--events", "2000", "--users", "100", "--runs", "1", "--warmups", "0", "--only", "vigil"],
+            stdout, TextWriter.Null, CancellationToken.None);
+
+        using var doc = JsonDocument.Parse(stdout.ToString());
+        Assert.True(doc.RootElement.TryGetProperty("vigil", out _));
+        Assert.False(doc.RootElement.TryGetProperty("rx", out _));
+        Assert.False(doc.RootElement.TryGetProperty("ratios", out _));
+    }
+
+    [Theory]
+    [InlineData("nonsense")]
+    [InlineData("core", "--only", "flink")]
+    [InlineData("core", "--events", "-5")]
+    [InlineData("core", "--duration", "soon")]
+    public async Task RunAsync_BadArguments_AreUsageErrors(params string[] args) =>
+        await Assert.ThrowsAsync<UsageException>(() => BenchCommand.RunAsync(args, TextWriter.Null, TextWriter.Null, CancellationToken.None));
+
+    private static double Contender(JsonElement contender)
+    {
+        var eps = contender.GetProperty("eventsPerSecond").GetDouble();
+        Assert.True(eps > 0);
+        Assert.Single(contender.GetProperty("runsEventsPerSecond").EnumerateArray());
+        var latency = contender.GetProperty("latencyNs");
+        Assert.True(latency.GetProperty("samples").GetInt32() > 0);
+        Assert.True(latency.GetProperty("p50").GetDouble() <= latency.GetProperty("p99").GetDouble());
+        return eps;
+    }
+}
