@@ -10,27 +10,28 @@ namespace Vigil.Core.Ml;
 public static class SegmentNames
 {
     /// <summary>A standardised centroid value must reach this (in standard deviations) to earn an archetype's name.</summary>
-    public const double MinStandout = 0.5;
+    public const double MinStandout = 1.0;
 
     /// <summary>Codes from this one up are "segment N" fallbacks, N = code − base + 1.</summary>
     public const short FallbackBase = 100;
 
-    private static readonly (short Code, UserFeature Feature, int Sign, string Name)[] s_archetypes =
+    // An archetype stands out by the largest of its features in its direction. Travel shows in countries and, without
+    // a geo database, in IPs alone. Codes are stable: a retired archetype's code is never reused.
+    private static readonly (short Code, UserFeature[] Features, int Sign, string Name)[] s_archetypes =
     [
-        (1, UserFeature.Events, -1, "casual users"),
-        (2, UserFeature.Events, +1, "power users"),
-        (3, UserFeature.NightShare, +1, "night owls"),
-        (4, UserFeature.SearchesPerSession, +1, "heavy searchers"),
-        (5, UserFeature.DistinctCountries, +1, "frequent travellers"),
-        (6, UserFeature.FailedLoginRatio, +1, "failed-login prone"),
-        (7, UserFeature.DistinctDevices, +1, "multi-device users"),
-        (8, UserFeature.DistinctIps, +1, "network hoppers"),
-        (9, UserFeature.AccountChanges, +1, "account tinkerers"),
-        (10, UserFeature.EventsPerSession, +1, "deep browsers"),
-        (11, UserFeature.DaysActive, +1, "daily regulars"),
-        (12, UserFeature.GapMeanSeconds, +1, "occasional visitors"),
-        (13, UserFeature.MeanActiveHour, -1, "early birds"),
-        (14, UserFeature.MeanActiveHour, +1, "evening users"),
+        (1, [UserFeature.Events], -1, "casual users"),
+        (2, [UserFeature.Events], +1, "power users"),
+        (3, [UserFeature.NightShare], +1, "night owls"),
+        (4, [UserFeature.SearchesPerSession], +1, "heavy searchers"),
+        (5, [UserFeature.DistinctCountries, UserFeature.DistinctIps], +1, "frequent travellers"),
+        (6, [UserFeature.FailedLoginRatio], +1, "failed-login prone"),
+        (7, [UserFeature.DistinctDevices], +1, "multi-device users"),
+        (9, [UserFeature.AccountChanges], +1, "account tinkerers"),
+        (10, [UserFeature.EventsPerSession], +1, "deep browsers"),
+        (11, [UserFeature.DaysActive], +1, "daily regulars"),
+        (12, [UserFeature.GapMeanSeconds], +1, "occasional visitors"),
+        (13, [UserFeature.MeanActiveHour], -1, "early birds"),
+        (14, [UserFeature.MeanActiveHour], +1, "evening users"),
     ];
 
     /// <summary>The name of a segment code; "unassigned" for 0.</summary>
@@ -52,7 +53,7 @@ public static class SegmentNames
 
     /// <summary>
     /// One unique name code per centroid. Over every (centroid, archetype) pair whose standardised value in the
-    /// archetype's direction reaches <see cref="MinStandout"/>, strongest first (ties by centroid, then code), a
+    /// archetype's direction (the largest of its features) reaches <see cref="MinStandout"/>, strongest first (ties by centroid, then code), a
     /// centroid takes the archetype if neither is taken yet. Of the centroids left, the one nearest the mean of all
     /// users is "casual users" if that name is free; any other gets "segment N" (N = its index + 1).
     /// </summary>
@@ -70,7 +71,11 @@ public static class SegmentNames
         {
             foreach (var a in s_archetypes)
             {
-                var score = a.Sign * centroids[(c * d) + (int)a.Feature];
+                var score = double.NegativeInfinity;
+                foreach (var feature in a.Features)
+                {
+                    score = Math.Max(score, a.Sign * centroids[(c * d) + (int)feature]);
+                }
                 if (score >= MinStandout)
                 {
                     candidates.Add((score, c, a.Code));

@@ -27,7 +27,7 @@ public sealed class SegmentModelTests
             [(UserFeature.NightShare, 1.5f)],
             [(UserFeature.DistinctCountries, 3.0f), (UserFeature.DistinctIps, 2.0f)],
             [(UserFeature.FailedLoginRatio, 2.5f)],
-            [(UserFeature.Events, -0.8f)]);
+            [(UserFeature.Events, -1.2f)]);
 
         var names = SegmentNames.Assign(centroids, 5).Select(SegmentNames.FromCode).ToArray();
 
@@ -38,7 +38,7 @@ public sealed class SegmentModelTests
     public void Assign_TwoCentroidsWantTheSameName_StrongerWinsOtherTakesItsNextBest()
     {
         var centroids = Centroids(
-            [(UserFeature.NightShare, 1.0f), (UserFeature.SearchesPerSession, 0.8f)],
+            [(UserFeature.NightShare, 1.5f), (UserFeature.SearchesPerSession, 1.2f)],
             [(UserFeature.NightShare, 2.0f)]);
 
         var names = SegmentNames.Assign(centroids, 2).Select(SegmentNames.FromCode).ToArray();
@@ -47,9 +47,19 @@ public sealed class SegmentModelTests
     }
 
     [Fact]
+    public void Assign_ManyIpsButNoGeo_IsFrequentTravellers()
+    {
+        var centroids = Centroids([(UserFeature.DistinctIps, 2.0f)], [(UserFeature.Events, -0.2f)]);
+
+        var names = SegmentNames.Assign(centroids, 2).Select(SegmentNames.FromCode).ToArray();
+
+        Assert.Equal(["frequent travellers", "casual users"], names);
+    }
+
+    [Fact]
     public void Assign_NothingStandsOut_CasualThenNumberedFallbacks_AllUnique()
     {
-        var centroids = Centroids([(UserFeature.Events, 0.1f)], [(UserFeature.Events, 0.2f)], [(UserFeature.Events, 0.05f)]);
+        var centroids = Centroids([(UserFeature.Events, 0.1f)], [(UserFeature.Events, 0.9f)], [(UserFeature.Events, 0.05f)]);
 
         var names = SegmentNames.Assign(centroids, 3).Select(SegmentNames.FromCode).ToArray();
 
