@@ -32,6 +32,7 @@ public sealed class FeatureReservoir
     private readonly PriorityQueue<int, ulong> _largestFirst = new(Comparer<ulong>.Create((a, b) => b.CompareTo(a)));
     private ulong _admitBelow = ulong.MaxValue;
     private long _offers;
+    private long _newestMs = long.MinValue;
 
     /// <param name="capacity">Users kept at most.</param>
     /// <param name="seed">Seed of the sampling hash.</param>
@@ -59,6 +60,9 @@ public sealed class FeatureReservoir
             }
         }
     }
+
+    /// <summary>The latest event time of any refresh (long.MinValue before the first).</summary>
+    public long NewestUpdateMs => Interlocked.Read(ref _newestMs);
 
     /// <summary>Offers taken under the lock (a measure of its traffic).</summary>
     public long LockedOffers => Interlocked.Read(ref _offers);
@@ -107,6 +111,10 @@ public sealed class FeatureReservoir
             }
             features[..UserFeatures.Count].CopyTo(_rows.AsSpan(slot * UserFeatures.Count, UserFeatures.Count));
             _updatedMs[slot] = eventTimeMs;
+            if (eventTimeMs > _newestMs)
+            {
+                Interlocked.Exchange(ref _newestMs, eventTimeMs);
+            }
         }
     }
 
