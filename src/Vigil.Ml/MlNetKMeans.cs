@@ -13,7 +13,7 @@ public sealed record KMeansSettings
     public int K { get; init; } = 5;
 
     /// <summary>Independent fits from different k-means++ seeds, the one with the lowest inertia kept (scikit-learn's n_init).</summary>
-    public int Restarts { get; init; } = 3;
+    public int Restarts { get; init; } = 10;
 
     /// <summary>Lloyd iterations at most per fit (ML.NET's default is 1000).</summary>
     public int MaxIterations { get; init; } = 1000;
@@ -21,7 +21,7 @@ public sealed record KMeansSettings
     /// <summary>Relative change of the loss under which a fit stops (ML.NET's default 1e-7).</summary>
     public float Tolerance { get; init; } = 1e-7f;
 
-    /// <summary>Seed of the first fit; fit i uses seed + i.</summary>
+    /// <summary>Seed of the fits: fit i gets a seed mixed from (seed, i), so the starts of two seeds do not overlap.</summary>
     public int Seed { get; init; } = 1;
 
     /// <summary>Threads ML.NET may use (1 keeps fits reproducible and leaves the stream its cores).</summary>
@@ -95,7 +95,7 @@ public static class MlNetKMeans
         for (var i = 0; i < settings.Restarts; i++)
         {
             ct.ThrowIfCancellationRequested();
-            var ml = new MLContext(seed: settings.Seed + i);
+            var ml = new MLContext(seed: RestartSeed(settings.Seed, i));
             var view = ml.Data.LoadFromEnumerable(data, schema);
             var trainer = ml.Clustering.Trainers.KMeans(new KMeansTrainer.Options
             {
@@ -124,6 +124,10 @@ public static class MlNetKMeans
         }
         return new KMeansFit(best!, settings.K, featureCount, bestInertia, Stopwatch.GetElapsedTime(start).TotalMilliseconds, inertias);
     }
+
+    /// <summary>The ML.NET seed of restart <paramref name="restart"/> of a fit seeded with <paramref name="seed"/>.</summary>
+    internal static int RestartSeed(int seed, int restart) =>
+        (int)(Vigil.Core.Features.StableHash.Mix(((ulong)(uint)seed << 32) | (uint)restart) & int.MaxValue);
 
     private sealed class Row
     {

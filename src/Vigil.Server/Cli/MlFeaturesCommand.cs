@@ -30,7 +30,7 @@ public static class MlFeaturesCommand
                      $VIGIL_GEO_DIR or data/geo; none to skip). Prints a JSON summary.
         ml kmeans    reads a CSV of numbers (the id and label columns are left out), standardises every column (after
                      log(1+x) for the count-like user features when --log-columns is auto), fits ML.NET's KMeansTrainer
-                     with k-means++ --restarts times from seeds seed, seed+1, … and keeps the lowest inertia. Prints
+                     with k-means++ --restarts times (seeds mixed from --seed and the start's index) and keeps the lowest inertia. Prints
                      rows, features, k, restarts, inertia, restartInertias and fitMs (median of --repeat timed fits after
                      one untimed warm-up, single-threaded). --standardized-out writes the standardised rows (with a
                      header) so another implementation can be run on exactly the same numbers.

@@ -30,8 +30,8 @@ public sealed record MlOptions
     /// <summary>Users not refreshed for this long (event time) are left out of training (<c>Vigil:Ml:SampleMaxAge</c>, 7 days).</summary>
     public TimeSpan SampleMaxAge { get; init; } = TimeSpan.FromDays(7);
 
-    /// <summary>K-means restarts, scikit-learn's n_init (<c>Vigil:Ml:KMeansRestarts</c>, default 3).</summary>
-    public int KMeansRestarts { get; init; } = 3;
+    /// <summary>K-means restarts, scikit-learn's n_init (<c>Vigil:Ml:KMeansRestarts</c>, default 10, as scikit-learn 1.2).</summary>
+    public int KMeansRestarts { get; init; } = 10;
 
     /// <summary>Isolation trees (<c>Vigil:Ml:Trees</c>, default 100).</summary>
     public int Trees { get; init; } = 100;
@@ -68,7 +68,7 @@ public sealed record MlOptions
             SampleSize = Int(config, ["Vigil:Ml:SampleSize"], 20_000, 100, 5_000_000),
             MinUsers = Int(config, ["Vigil:Ml:MinUsers"], 50, 10, 1_000_000),
             SampleMaxAge = Time(ml, "SampleMaxAge", TimeSpan.FromDays(7)),
-            KMeansRestarts = Int(config, ["Vigil:Ml:KMeansRestarts"], 3, 1, 100),
+            KMeansRestarts = Int(config, ["Vigil:Ml:KMeansRestarts"], 10, 1, 100),
             Trees = Int(config, ["Vigil:Ml:Trees"], 100, 1, 10_000),
             ForestSample = Int(config, ["Vigil:Ml:ForestSample"], 256, 2, 1 << 20),
             MinLogins = Int(config, ["Vigil:Ml:MinLogins"], 10, 0, 1_000_000),
