@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Vigil.Core.Features;
 using Vigil.Core.Ml;
@@ -14,7 +15,7 @@ namespace Vigil.Server.Api;
 /// <param name="History">Recorded trainings, newest first (ml_model_metrics).</param>
 /// <param name="Training">The trainer's state.</param>
 /// <param name="Sample">The training sample's fill.</param>
-public sealed record MlMetricsReport(ModelInfo? KMeans, ModelInfo? IsolationForest, IReadOnlyList<ModelInfo> History,
+public sealed record MlMetricsReport([property: JsonPropertyName("kmeans")] ModelInfo? KMeans, [property: JsonPropertyName("iforest")] ModelInfo? IsolationForest, IReadOnlyList<ModelInfo> History,
     TrainingStatus Training, SampleStatus Sample);
 
 /// <summary>The trainer's state.</summary>

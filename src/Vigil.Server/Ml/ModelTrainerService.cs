@@ -12,7 +12,8 @@ namespace Vigil.Server.Ml;
 /// <param name="IsolationForest">The new forest's record, when trained.</param>
 /// <param name="Reason">Why nothing was trained, or the error.</param>
 /// <param name="At">When the run ended.</param>
-public sealed record RetrainOutcome(bool Trained, int Users, ModelInfo? KMeans, ModelInfo? IsolationForest, string? Reason, DateTimeOffset At);
+public sealed record RetrainOutcome(bool Trained, int Users, [property: System.Text.Json.Serialization.JsonPropertyName("kmeans")] ModelInfo? KMeans,
+    [property: System.Text.Json.Serialization.JsonPropertyName("iforest")] ModelInfo? IsolationForest, string? Reason, DateTimeOffset At);
 
 /// <summary>
 /// Trains both models on the reservoir's sample periodically (<see cref="MlOptions.RetrainInterval"/>; every
