@@ -1,5 +1,6 @@
 using Vigil.Core.Alerts;
 using Vigil.Core.Events;
+using Vigil.Core.Ml;
 
 namespace Vigil.Storage;
 
@@ -48,6 +49,26 @@ public enum StatusChangeOutcome
 
 /// <summary>One line of the audit log of privileged actions.</summary>
 public sealed record AuditEntry(DateTimeOffset At, string Actor, string Role, string Action, string? Target, string? Detail);
+
+/// <summary>A user's segment and behaviour, a row of user_behavior_patterns.</summary>
+/// <param name="UserId">The user.</param>
+/// <param name="Segment">The segment's name.</param>
+/// <param name="SegmentIndex">The segment's index in the model that assigned it.</param>
+/// <param name="ModelVersion">The segment model that assigned it.</param>
+/// <param name="Features">The user's features when assigned, by name, in original units.</param>
+/// <param name="AnomalyScore">The latest anomaly score, when one was recorded.</param>
+/// <param name="UpdatedAt">Event time of the update; an older update never overwrites a newer one.</param>
+public sealed record UserBehaviorPattern(
+    string UserId,
+    string Segment,
+    int SegmentIndex,
+    int ModelVersion,
+    IReadOnlyDictionary<string, double> Features,
+    double? AnomalyScore,
+    DateTimeOffset UpdatedAt);
+
+/// <summary>The number of users stored in one segment.</summary>
+public readonly record struct SegmentCount(string Segment, long Users);
 
 /// <summary>
 /// The persistent store of alerts and dead letters. Implemented for PostgreSQL and SQLite; both pass the
@@ -102,6 +123,27 @@ public interface IVigilStore : IAsyncDisposable
     /// </summary>
     Task<long> DeleteExpiredAsync(DateTimeOffset alertsBefore, bool includeOpen, DateTimeOffset deadLettersBefore,
         DateTimeOffset auditBefore, CancellationToken ct);
+
+    /// <summary>
+    /// Inserts or updates users' rows in user_behavior_patterns; a row is replaced only by one with an
+    /// <see cref="UserBehaviorPattern.UpdatedAt"/> at least as new, so a replayed old insight cannot undo a newer one.
+    /// Returns the rows written.
+    /// </summary>
+    Task<int> UpsertUserBehaviorPatternsAsync(IReadOnlyList<UserBehaviorPattern> patterns, CancellationToken ct);
+
+    Task<UserBehaviorPattern?> GetUserBehaviorPatternAsync(string userId, CancellationToken ct);
+
+    /// <summary>Users per segment, largest first (ties by name).</summary>
+    Task<IReadOnlyList<SegmentCount>> CountUsersBySegmentAsync(CancellationToken ct);
+
+    /// <summary>Users of a segment in user id order, for paging.</summary>
+    Task<IReadOnlyList<UserBehaviorPattern>> ListUsersInSegmentAsync(string segment, int limit, int offset, CancellationToken ct);
+
+    /// <summary>Stores a model's record as an ml_model_metrics row; false when (kind, version) is already stored.</summary>
+    Task<bool> InsertModelMetricsAsync(ModelInfo model, CancellationToken ct);
+
+    /// <summary>Model records newest first, of one kind or (null) all.</summary>
+    Task<IReadOnlyList<ModelInfo>> RecentModelMetricsAsync(string? modelKind, int limit, CancellationToken ct);
 
     /// <summary>True when the database answers a trivial query.</summary>
     Task<bool> PingAsync(CancellationToken ct);

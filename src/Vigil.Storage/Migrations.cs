@@ -61,6 +61,31 @@ internal static class Migrations
             );
             CREATE INDEX ix_audit_at ON audit_log (at DESC);
             """),
+        (3, """
+            CREATE TABLE user_behavior_patterns (
+                user_id        TEXT PRIMARY KEY,
+                segment        TEXT NOT NULL,
+                segment_index  INTEGER NOT NULL,
+                model_version  INTEGER NOT NULL,
+                features       TEXT NOT NULL,
+                anomaly_score  REAL NULL,
+                updated_at     INTEGER NOT NULL
+            );
+            CREATE INDEX ix_ubp_segment ON user_behavior_patterns (segment, user_id);
+            CREATE TABLE ml_model_metrics (
+                id             INTEGER PRIMARY KEY AUTOINCREMENT,
+                model_kind     TEXT NOT NULL,
+                model_version  INTEGER NOT NULL,
+                trained_at     INTEGER NOT NULL,
+                sample_count   INTEGER NOT NULL,
+                training_ms    REAL NOT NULL,
+                parameters     TEXT NOT NULL,
+                metrics        TEXT NOT NULL
+            );
+            CREATE UNIQUE INDEX ux_ml_model_metrics ON ml_model_metrics (model_kind, model_version);
+            CREATE INDEX ix_ml_model_metrics_trained ON ml_model_metrics (trained_at DESC);
+            CREATE INDEX ix_ml_model_metrics_kind ON ml_model_metrics (model_kind, trained_at DESC);
+            """),
     ];
 
     public static readonly IReadOnlyList<(int Version, string Sql)> Postgres =
@@ -117,6 +142,31 @@ internal static class Migrations
                 detail  TEXT NULL
             );
             CREATE INDEX ix_audit_at ON audit_log (at DESC);
+            """),
+        (3, """
+            CREATE TABLE user_behavior_patterns (
+                user_id        TEXT PRIMARY KEY,
+                segment        TEXT NOT NULL,
+                segment_index  INTEGER NOT NULL,
+                model_version  INTEGER NOT NULL,
+                features       JSONB NOT NULL,
+                anomaly_score  DOUBLE PRECISION NULL,
+                updated_at     TIMESTAMPTZ NOT NULL
+            );
+            CREATE INDEX ix_ubp_segment ON user_behavior_patterns (segment, user_id);
+            CREATE TABLE ml_model_metrics (
+                id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                model_kind     TEXT NOT NULL,
+                model_version  INTEGER NOT NULL,
+                trained_at     TIMESTAMPTZ NOT NULL,
+                sample_count   INTEGER NOT NULL,
+                training_ms    DOUBLE PRECISION NOT NULL,
+                parameters     JSONB NOT NULL,
+                metrics        JSONB NOT NULL
+            );
+            CREATE UNIQUE INDEX ux_ml_model_metrics ON ml_model_metrics (model_kind, model_version);
+            CREATE INDEX ix_ml_model_metrics_trained ON ml_model_metrics (trained_at DESC);
+            CREATE INDEX ix_ml_model_metrics_kind ON ml_model_metrics (model_kind, trained_at DESC);
             """),
     ];
 }

@@ -3,6 +3,7 @@ using Npgsql;
 using NpgsqlTypes;
 using Vigil.Core.Alerts;
 using Vigil.Core.Events;
+using Vigil.Core.Ml;
 
 namespace Vigil.Storage;
 
@@ -245,6 +246,135 @@ public sealed class PostgresVigilStore(string connectionString) : IVigilStore
         return result;
     }
 
+    public async Task<int> UpsertUserBehaviorPatternsAsync(IReadOnlyList<UserBehaviorPattern> patterns, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(patterns);
+        if (patterns.Count == 0)
+        {
+            return 0;
+        }
+        // Several updates of one user in a batch: keep the newest, since one statement cannot touch a row twice.
+        var newest = new Dictionary<string, UserBehaviorPattern>(StringComparer.Ordinal);
+        foreach (var p in patterns)
+        {
+            if (!newest.TryGetValue(p.UserId, out var seen) || p.UpdatedAt >= seen.UpdatedAt)
+            {
+                newest[p.UserId] = p;
+            }
+        }
+        var n = newest.Count;
+        var users = new string[n];
+        var segments = new string[n];
+        var indexes = new int[n];
+        var versions = new int[n];
+        var features = new string[n];
+        var scores = new double?[n];
+        var times = new DateTime[n];
+        var i = 0;
+        foreach (var p in newest.Values)
+        {
+            users[i] = p.UserId;
+            segments[i] = p.Segment;
+            indexes[i] = p.SegmentIndex;
+            versions[i] = p.ModelVersion;
+            features[i] = MlRows.ToJson(p.Features);
+            scores[i] = p.AnomalyScore;
+            times[i] = p.UpdatedAt.UtcDateTime;
+            i++;
+        }
+        await using var command = _dataSource.CreateCommand($"""
+            INSERT INTO user_behavior_patterns ({MlRows.PatternColumns})
+            SELECT u, s, ix, v, f::jsonb, sc, t
+            FROM unnest(@users, @segments, @indexes, @versions, @features, @scores, @times) AS x(u, s, ix, v, f, sc, t)
+            ON CONFLICT (user_id) DO UPDATE SET
+                segment = excluded.segment, segment_index = excluded.segment_index, model_version = excluded.model_version,
+                features = excluded.features, anomaly_score = COALESCE(excluded.anomaly_score, user_behavior_patterns.anomaly_score),
+                updated_at = excluded.updated_at
+            WHERE excluded.updated_at >= user_behavior_patterns.updated_at;
+            """);
+        command.Parameters.Add(new NpgsqlParameter<string[]>("users", users));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("segments", segments));
+        command.Parameters.Add(new NpgsqlParameter<int[]>("indexes", indexes));
+        command.Parameters.Add(new NpgsqlParameter<int[]>("versions", versions));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("features", features));
+        command.Parameters.Add(new NpgsqlParameter("scores", NpgsqlDbType.Array | NpgsqlDbType.Double) { Value = scores });
+        command.Parameters.Add(new NpgsqlParameter("times", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = times });
+        return await command.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task<UserBehaviorPattern?> GetUserBehaviorPatternAsync(string userId, CancellationToken ct)
+    {
+        await using var command = _dataSource.CreateCommand($"SELECT {PatternSelect} FROM user_behavior_patterns WHERE user_id = @user;");
+        command.Parameters.AddWithValue("user", userId);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? MlRows.ReadPattern(reader, FromTimestamp) : null;
+    }
+
+    public async Task<IReadOnlyList<SegmentCount>> CountUsersBySegmentAsync(CancellationToken ct)
+    {
+        await using var command = _dataSource.CreateCommand("SELECT segment, COUNT(*) FROM user_behavior_patterns GROUP BY segment;");
+        var counts = new List<SegmentCount>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            counts.Add(new SegmentCount(reader.GetString(0), reader.GetInt64(1)));
+        }
+        return MlRows.Sort(counts);
+    }
+
+    public async Task<IReadOnlyList<UserBehaviorPattern>> ListUsersInSegmentAsync(string segment, int limit, int offset, CancellationToken ct)
+    {
+        await using var command = _dataSource.CreateCommand(
+            $"SELECT {PatternSelect} FROM user_behavior_patterns WHERE segment = @segment ORDER BY user_id LIMIT @limit OFFSET @offset;");
+        command.Parameters.AddWithValue("segment", segment);
+        command.Parameters.AddWithValue("limit", Math.Clamp(limit, 0, 10_000));
+        command.Parameters.AddWithValue("offset", Math.Max(0, offset));
+        var result = new List<UserBehaviorPattern>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            result.Add(MlRows.ReadPattern(reader, FromTimestamp));
+        }
+        return result;
+    }
+
+    public async Task<bool> InsertModelMetricsAsync(ModelInfo model, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        await using var command = _dataSource.CreateCommand($"""
+            INSERT INTO ml_model_metrics ({MlRows.MetricsColumns})
+            VALUES (@kind, @version, @trainedAt, @samples, @ms, @parameters::jsonb, @metrics::jsonb)
+            ON CONFLICT (model_kind, model_version) DO NOTHING;
+            """);
+        command.Parameters.AddWithValue("kind", model.Kind);
+        command.Parameters.AddWithValue("version", model.Version);
+        command.Parameters.AddWithValue("trainedAt", model.TrainedAt.UtcDateTime);
+        command.Parameters.AddWithValue("samples", model.SampleCount);
+        command.Parameters.AddWithValue("ms", model.TrainingMs);
+        command.Parameters.AddWithValue("parameters", MlRows.ToJson(model.Parameters));
+        command.Parameters.AddWithValue("metrics", MlRows.ToJson(model.Metrics));
+        return await command.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    public async Task<IReadOnlyList<ModelInfo>> RecentModelMetricsAsync(string? modelKind, int limit, CancellationToken ct)
+    {
+        var filter = modelKind is null ? "" : " WHERE model_kind = @kind";
+        await using var command = _dataSource.CreateCommand(
+            $"SELECT model_kind, model_version, trained_at, sample_count, training_ms, parameters::text, metrics::text FROM ml_model_metrics{filter} ORDER BY trained_at DESC, id DESC LIMIT @limit;");
+        if (modelKind is not null)
+        {
+            command.Parameters.AddWithValue("kind", modelKind);
+        }
+        command.Parameters.AddWithValue("limit", Math.Clamp(limit, 0, 10_000));
+        var result = new List<ModelInfo>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            result.Add(MlRows.ReadMetrics(reader, FromTimestamp));
+        }
+        return result;
+    }
+
     public async Task<bool> PingAsync(CancellationToken ct)
     {
         try
@@ -259,6 +389,9 @@ public sealed class PostgresVigilStore(string connectionString) : IVigilStore
     }
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    // features is jsonb; read it back as text so both stores map rows the same way.
+    private static readonly string PatternSelect = MlRows.PatternColumns.Replace("features", "features::text", StringComparison.Ordinal);
 
     // evidence is jsonb; read it back as text so both stores map rows the same way.
     private static readonly string SelectColumns = AlertRows.Columns.Replace("evidence", "evidence::text", StringComparison.Ordinal);

@@ -2,6 +2,7 @@ using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Vigil.Core.Alerts;
 using Vigil.Core.Events;
+using Vigil.Core.Ml;
 
 namespace Vigil.Storage;
 
@@ -258,6 +259,131 @@ public sealed class SqliteVigilStore : IVigilStore
         while (await reader.ReadAsync(ct))
         {
             result.Add(AlertRows.ReadDeadLetter(reader, FromMs));
+        }
+        return result;
+    }
+
+    public async Task<int> UpsertUserBehaviorPatternsAsync(IReadOnlyList<UserBehaviorPattern> patterns, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(patterns);
+        if (patterns.Count == 0)
+        {
+            return 0;
+        }
+        await using var connection = await OpenAsync(ct);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
+        await using var upsert = connection.CreateCommand();
+        upsert.Transaction = tx;
+        upsert.CommandText = $"""
+            INSERT INTO user_behavior_patterns ({MlRows.PatternColumns})
+            VALUES (@user, @segment, @index, @version, @features, @score, @updatedAt)
+            ON CONFLICT (user_id) DO UPDATE SET
+                segment = excluded.segment, segment_index = excluded.segment_index, model_version = excluded.model_version,
+                features = excluded.features, anomaly_score = COALESCE(excluded.anomaly_score, user_behavior_patterns.anomaly_score),
+                updated_at = excluded.updated_at
+            WHERE excluded.updated_at >= user_behavior_patterns.updated_at;
+            """;
+        var user = upsert.Parameters.Add("@user", SqliteType.Text);
+        var segment = upsert.Parameters.Add("@segment", SqliteType.Text);
+        var index = upsert.Parameters.Add("@index", SqliteType.Integer);
+        var version = upsert.Parameters.Add("@version", SqliteType.Integer);
+        var features = upsert.Parameters.Add("@features", SqliteType.Text);
+        var score = upsert.Parameters.Add("@score", SqliteType.Real);
+        var updatedAt = upsert.Parameters.Add("@updatedAt", SqliteType.Integer);
+        await upsert.PrepareAsync(ct);
+        var written = 0;
+        foreach (var p in patterns)
+        {
+            user.Value = p.UserId;
+            segment.Value = p.Segment;
+            index.Value = p.SegmentIndex;
+            version.Value = p.ModelVersion;
+            features.Value = MlRows.ToJson(p.Features);
+            score.Value = p.AnomalyScore is { } s ? s : DBNull.Value;
+            updatedAt.Value = p.UpdatedAt.ToUnixTimeMilliseconds();
+            written += await upsert.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+        return written;
+    }
+
+    public async Task<UserBehaviorPattern?> GetUserBehaviorPatternAsync(string userId, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {MlRows.PatternColumns} FROM user_behavior_patterns WHERE user_id = @user;";
+        command.Parameters.AddWithValue("@user", userId);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? MlRows.ReadPattern(reader, FromMs) : null;
+    }
+
+    public async Task<IReadOnlyList<SegmentCount>> CountUsersBySegmentAsync(CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT segment, COUNT(*) FROM user_behavior_patterns GROUP BY segment;";
+        var counts = new List<SegmentCount>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            counts.Add(new SegmentCount(reader.GetString(0), reader.GetInt64(1)));
+        }
+        return MlRows.Sort(counts);
+    }
+
+    public async Task<IReadOnlyList<UserBehaviorPattern>> ListUsersInSegmentAsync(string segment, int limit, int offset, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {MlRows.PatternColumns} FROM user_behavior_patterns WHERE segment = @segment ORDER BY user_id LIMIT @limit OFFSET @offset;";
+        command.Parameters.AddWithValue("@segment", segment);
+        command.Parameters.AddWithValue("@limit", Math.Clamp(limit, 0, 10_000));
+        command.Parameters.AddWithValue("@offset", Math.Max(0, offset));
+        var result = new List<UserBehaviorPattern>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            result.Add(MlRows.ReadPattern(reader, FromMs));
+        }
+        return result;
+    }
+
+    public async Task<bool> InsertModelMetricsAsync(ModelInfo model, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        await using var connection = await OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            INSERT INTO ml_model_metrics ({MlRows.MetricsColumns})
+            VALUES (@kind, @version, @trainedAt, @samples, @ms, @parameters, @metrics)
+            ON CONFLICT (model_kind, model_version) DO NOTHING;
+            """;
+        command.Parameters.AddWithValue("@kind", model.Kind);
+        command.Parameters.AddWithValue("@version", model.Version);
+        command.Parameters.AddWithValue("@trainedAt", model.TrainedAt.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("@samples", model.SampleCount);
+        command.Parameters.AddWithValue("@ms", model.TrainingMs);
+        command.Parameters.AddWithValue("@parameters", MlRows.ToJson(model.Parameters));
+        command.Parameters.AddWithValue("@metrics", MlRows.ToJson(model.Metrics));
+        return await command.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    public async Task<IReadOnlyList<ModelInfo>> RecentModelMetricsAsync(string? modelKind, int limit, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        var filter = modelKind is null ? "" : " WHERE model_kind = @kind";
+        command.CommandText = $"SELECT {MlRows.MetricsColumns} FROM ml_model_metrics{filter} ORDER BY trained_at DESC, id DESC LIMIT @limit;";
+        if (modelKind is not null)
+        {
+            command.Parameters.AddWithValue("@kind", modelKind);
+        }
+        command.Parameters.AddWithValue("@limit", Math.Clamp(limit, 0, 10_000));
+        var result = new List<ModelInfo>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            result.Add(MlRows.ReadMetrics(reader, FromMs));
         }
         return result;
     }

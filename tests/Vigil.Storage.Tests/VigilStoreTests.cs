@@ -314,6 +314,119 @@ public abstract class VigilStoreTests : IAsyncLifetime
         Assert.Equal(new AuditEntry(s_t0.AddSeconds(5), "ana", "analyst", "ACKNOWLEDGE", "a-1", "note"), entries[0]);
         Assert.Null(entries[1].Target);
     }
+
+    private static UserBehaviorPattern Pattern(string user, string segment, int second, double? score = null) =>
+        new(user, segment, 2, 7, new Dictionary<string, double> { ["events"] = 12, ["nightShare"] = 0.25 }, score, s_t0.AddSeconds(second));
+
+    [Fact]
+    public async Task UpsertUserBehaviorPatternsAsync_RoundTrip_KeepsEveryField()
+    {
+        Assert.Equal(1, await Store.UpsertUserBehaviorPatternsAsync([Pattern("u-1", "night owls", 0, 0.42)], CancellationToken.None));
+
+        var read = await Store.GetUserBehaviorPatternAsync("u-1", CancellationToken.None);
+
+        Assert.NotNull(read);
+        Assert.Equal("night owls", read.Segment);
+        Assert.Equal(2, read.SegmentIndex);
+        Assert.Equal(7, read.ModelVersion);
+        Assert.Equal(12, read.Features["events"]);
+        Assert.Equal(0.25, read.Features["nightShare"]);
+        Assert.Equal(0.42, read.AnomalyScore);
+        Assert.Equal(s_t0, read.UpdatedAt);
+        Assert.Null(await Store.GetUserBehaviorPatternAsync("u-2", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task UpsertUserBehaviorPatternsAsync_NewerReplacesOlderNeverTheReverse()
+    {
+        await Store.UpsertUserBehaviorPatternsAsync([Pattern("u-1", "night owls", 10, 0.5)], CancellationToken.None);
+        await Store.UpsertUserBehaviorPatternsAsync([Pattern("u-1", "heavy searchers", 20)], CancellationToken.None);
+        await Store.UpsertUserBehaviorPatternsAsync([Pattern("u-1", "casual users", 5)], CancellationToken.None);
+
+        var read = await Store.GetUserBehaviorPatternAsync("u-1", CancellationToken.None);
+
+        Assert.Equal("heavy searchers", read!.Segment);
+        Assert.Equal(s_t0.AddSeconds(20), read.UpdatedAt);
+        // An update without a score keeps the score recorded before.
+        Assert.Equal(0.5, read.AnomalyScore);
+    }
+
+    [Fact]
+    public async Task UpsertUserBehaviorPatternsAsync_SameUserTwiceInABatch_KeepsTheNewest()
+    {
+        await Store.UpsertUserBehaviorPatternsAsync([Pattern("u-1", "heavy searchers", 20), Pattern("u-1", "night owls", 10)], CancellationToken.None);
+
+        Assert.Equal("heavy searchers", (await Store.GetUserBehaviorPatternAsync("u-1", CancellationToken.None))!.Segment);
+    }
+
+    [Fact]
+    public async Task CountUsersBySegmentAsync_LargestFirstThenByName()
+    {
+        await Store.UpsertUserBehaviorPatternsAsync(
+        [
+            Pattern("u-1", "night owls", 0), Pattern("u-2", "night owls", 0), Pattern("u-3", "casual users", 0),
+            Pattern("u-4", "heavy searchers", 0), Pattern("u-5", "heavy searchers", 0), Pattern("u-6", "frequent travellers", 0),
+        ], CancellationToken.None);
+
+        var counts = await Store.CountUsersBySegmentAsync(CancellationToken.None);
+
+        Assert.Equal(
+        [
+            new SegmentCount("heavy searchers", 2), new SegmentCount("night owls", 2),
+            new SegmentCount("casual users", 1), new SegmentCount("frequent travellers", 1),
+        ], counts);
+    }
+
+    [Fact]
+    public async Task ListUsersInSegmentAsync_PagesInUserIdOrder()
+    {
+        await Store.UpsertUserBehaviorPatternsAsync(
+            [Pattern("u-3", "night owls", 0), Pattern("u-1", "night owls", 0), Pattern("u-2", "casual users", 0), Pattern("u-4", "night owls", 0)],
+            CancellationToken.None);
+
+        var page1 = await Store.ListUsersInSegmentAsync("night owls", 2, 0, CancellationToken.None);
+        var page2 = await Store.ListUsersInSegmentAsync("night owls", 2, 2, CancellationToken.None);
+
+        Assert.Equal(["u-1", "u-3"], page1.Select(p => p.UserId));
+        Assert.Equal(["u-4"], page2.Select(p => p.UserId));
+    }
+
+    private static Vigil.Core.Ml.ModelInfo Model(string kind, int version, int second) => new(kind, version, s_t0.AddSeconds(second), 5000, 123.5,
+        new Dictionary<string, double> { ["k"] = 5, ["seed"] = 1 },
+        new Dictionary<string, double?> { ["inertia"] = 1234.5, ["auc"] = null });
+
+    [Fact]
+    public async Task InsertModelMetricsAsync_RoundTripAndIdempotent()
+    {
+        var model = Model("kmeans", 3, 0);
+
+        Assert.True(await Store.InsertModelMetricsAsync(model, CancellationToken.None));
+        Assert.False(await Store.InsertModelMetricsAsync(model, CancellationToken.None));
+        var read = Assert.Single(await Store.RecentModelMetricsAsync(null, 10, CancellationToken.None));
+
+        Assert.Equal(model.Kind, read.Kind);
+        Assert.Equal(model.Version, read.Version);
+        Assert.Equal(model.TrainedAt, read.TrainedAt);
+        Assert.Equal(model.SampleCount, read.SampleCount);
+        Assert.Equal(model.TrainingMs, read.TrainingMs);
+        Assert.Equal(5, read.Parameters["k"]);
+        Assert.Equal(1234.5, read.Metrics["inertia"]);
+        Assert.Null(read.Metrics["auc"]);
+    }
+
+    [Fact]
+    public async Task RecentModelMetricsAsync_NewestFirstFilteredByKind()
+    {
+        await Store.InsertModelMetricsAsync(Model("kmeans", 1, 0), CancellationToken.None);
+        await Store.InsertModelMetricsAsync(Model("iforest", 2, 1), CancellationToken.None);
+        await Store.InsertModelMetricsAsync(Model("kmeans", 3, 60), CancellationToken.None);
+
+        var all = await Store.RecentModelMetricsAsync(null, 10, CancellationToken.None);
+        var kmeans = await Store.RecentModelMetricsAsync("kmeans", 1, CancellationToken.None);
+
+        Assert.Equal([3, 2, 1], all.Select(m => m.Version));
+        Assert.Equal(3, Assert.Single(kmeans).Version);
+    }
 }
 
 public sealed class SqliteVigilStoreTests : VigilStoreTests, IDisposable

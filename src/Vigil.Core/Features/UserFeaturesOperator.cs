@@ -1,0 +1,74 @@
+using Vigil.Core.Alerts;
+using Vigil.Core.Engine;
+using Vigil.Core.Events;
+using Vigil.Core.Geo;
+using Vigil.Core.Ml;
+
+namespace Vigil.Core.Features;
+
+/// <summary>
+/// Keeps every user's <see cref="UserFeatureState"/> in the stream, checkpointed with the partition and dropped after
+/// <see cref="UserFeatureOptions.StateTtl"/> of silence. After each event it (optionally) refreshes the user's row in
+/// the trainer's <see cref="FeatureReservoir"/> and lets a <see cref="SegmentAssigner"/> re-assess the user's segment.
+/// It raises no alert itself: a rule placed after it in the same runtime (BEHAVIOR_ANOMALY) reads the features it has
+/// just updated through <see cref="TryGetFeatures"/> or <see cref="KeyedProcessOperator{TIn, TState, TOut}.State"/>.
+/// </summary>
+/// <remarks>
+/// Keyed by user id; failed logins against unknown accounts (no user id) are skipped. Per event: one dictionary
+/// lookup, the state update (no allocation), and with a reservoir or assigner a 15-float vector on the stack.
+/// Memory: <see cref="UserFeatureState.SizeInBytes"/> bytes per user plus the key (see <see cref="KeyedState{TState}.ApproximateBytes"/>).
+/// </remarks>
+public sealed class UserFeaturesOperator : KeyedProcessOperator<UserEvent, UserFeatureState, Alert>
+{
+    /// <summary>The checkpoint section name.</summary>
+    public const string OperatorName = "USER_FEATURES";
+
+    private readonly IGeoLocator? _geo;
+    private readonly FeatureReservoir? _reservoir;
+    private readonly SegmentAssigner? _segments;
+    private readonly long _sessionTimeoutMs;
+
+    /// <param name="options">Session timeout and state TTL.</param>
+    /// <param name="geo">Resolves IPs to countries for <see cref="UserFeature.DistinctCountries"/>; without it the feature is 0.</param>
+    /// <param name="reservoir">The training sample to refresh, or null.</param>
+    /// <param name="segments">Assigns segments and publishes the insights, or null.</param>
+    public UserFeaturesOperator(UserFeatureOptions? options = null, IGeoLocator? geo = null, FeatureReservoir? reservoir = null,
+        SegmentAssigner? segments = null)
+        : base(OperatorName, (options ?? new UserFeatureOptions()).StateTtl, UserFeatureState.Serializer.Instance)
+    {
+        options ??= new UserFeatureOptions();
+        options.Validate();
+        _geo = geo;
+        _reservoir = reservoir;
+        _segments = segments;
+        _sessionTimeoutMs = (long)options.SessionTimeout.TotalMilliseconds;
+    }
+
+    /// <summary>Writes a user's current features (original units); false when the user has no state here.</summary>
+    public bool TryGetFeatures(string userId, Span<float> features)
+    {
+        ArgumentNullException.ThrowIfNull(userId);
+        if (!State.TryGetValue(userId, out var state))
+        {
+            return false;
+        }
+        state.WriteTo(features);
+        return true;
+    }
+
+    protected override string? KeyOf(in UserEvent evt) => evt.UserId;
+
+    protected override void Process(string key, ref UserFeatureState state, bool created, in UserEvent evt, long timestampMs,
+        IOutput<Alert> output)
+    {
+        state.Add(evt, UserFeatureAggregator.CountryOf(_geo, evt.IpAddress), _sessionTimeoutMs);
+        if (_reservoir is null && _segments is null)
+        {
+            return;
+        }
+        Span<float> features = stackalloc float[UserFeatures.Count];
+        state.WriteTo(features);
+        _reservoir?.Offer(key, features, timestampMs);
+        _segments?.Update(key, ref state, features, evt);
+    }
+}

@@ -1,0 +1,121 @@
+using System.Threading.Channels;
+using Vigil.Core.Ml;
+using Vigil.Kafka;
+using Vigil.Server.Hosting;
+using Vigil.Storage;
+
+namespace Vigil.Server.Ml;
+
+/// <summary>
+/// The <see cref="IInsightSink"/> the stream publishes to: a bounded queue that never blocks the per-event path. When
+/// the writer falls that far behind, insights are dropped and counted (they are analytics, not alerts).
+/// </summary>
+public sealed class InsightQueue : IInsightSink
+{
+    private readonly Channel<Insight> _channel = Channel.CreateBounded<Insight>(
+        new BoundedChannelOptions(100_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+
+    private long _published;
+    private long _dropped;
+
+    /// <summary>Insights queued.</summary>
+    public long Published => Interlocked.Read(ref _published);
+
+    /// <summary>Insights dropped because the queue was full.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    internal ChannelReader<Insight> Reader => _channel.Reader;
+
+    public void Publish(Insight insight)
+    {
+        ArgumentNullException.ThrowIfNull(insight);
+        if (_channel.Writer.TryWrite(insight))
+        {
+            Interlocked.Increment(ref _published);
+        }
+        else
+        {
+            Interlocked.Increment(ref _dropped);
+        }
+    }
+}
+
+/// <summary>
+/// Drains the <see cref="InsightQueue"/> in batches: every insight goes to the <c>analytics-insights</c> topic (key =
+/// user id, else the kind), and each SEGMENT_ASSIGNED or SEGMENT_CHANGED becomes the user's row in
+/// user_behavior_patterns (newest event time wins, so replays are harmless).
+/// </summary>
+public sealed class InsightWriterService(InsightQueue queue, KafkaProducer producer, VigilOptions options, IVigilStore store,
+    ILogger<InsightWriterService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<Insight>(512);
+        var rows = new List<UserBehaviorPattern>(512);
+        try
+        {
+            while (await queue.Reader.WaitToReadAsync(stoppingToken))
+            {
+                batch.Clear();
+                rows.Clear();
+                while (batch.Count < 2000 && queue.Reader.TryRead(out var insight))
+                {
+                    batch.Add(insight);
+                    if (ToPattern(insight) is { } row)
+                    {
+                        rows.Add(row);
+                    }
+                }
+                foreach (var insight in batch)
+                {
+                    producer.Produce(options.AnalyticsInsightsTopic, insight.Key, InsightJson.ToUtf8Bytes(insight));
+                }
+                await StoreAsync(rows, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task StoreAsync(List<UserBehaviorPattern> rows, CancellationToken ct)
+    {
+        for (var attempt = 1; rows.Count > 0; attempt++)
+        {
+            try
+            {
+                await store.UpsertUserBehaviorPatternsAsync(rows, ct);
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && attempt < 5)
+            {
+                logger.LogWarning(ex, "Storing {Count} user segments failed (attempt {Attempt}); retrying", rows.Count, attempt);
+                await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt * attempt), ct);
+            }
+        }
+    }
+
+    /// <summary>The user_behavior_patterns row a segment insight stands for; null for other kinds.</summary>
+    internal static UserBehaviorPattern? ToPattern(Insight insight)
+    {
+        if (insight.UserId is null || insight.Kind is not (InsightKinds.SegmentAssigned or InsightKinds.SegmentChanged)
+            || insight.Payload.GetValueOrDefault("segment") is not string segment)
+        {
+            return null;
+        }
+        var features = new Dictionary<string, double>(StringComparer.Ordinal);
+        if (insight.Payload.GetValueOrDefault("features") is IReadOnlyDictionary<string, object?> values)
+        {
+            foreach (var (name, value) in values)
+            {
+                if (value is double d)
+                {
+                    features[name] = d;
+                }
+            }
+        }
+        var index = insight.Payload.GetValueOrDefault("segmentIndex") is int i ? i : -1;
+        var version = insight.Payload.GetValueOrDefault("modelVersion") is int v ? v : 0;
+        return new UserBehaviorPattern(insight.UserId, segment, index, version, features, null, insight.Timestamp);
+    }
+}
