@@ -50,6 +50,7 @@ public static class Program
                 "simulate" => await SimulateCommand.RunAsync(rest, cts.Token),
                 "replay" => await ReplayCommand.RunAsync(rest, Console.Out, cts.Token),
                 "broker" => await BrokerCommand.RunAsync(rest, cts.Token),
+                "ml" when rest is ["features" or "kmeans", ..] => await MlFeaturesCommand.RunAsync(rest, cts.Token),
                 "ml" => await MlCommand.RunAsync(rest, cts.Token),
                 "eval" => await EvalCommand.RunAsync(rest, cts.Token),
                 "bench" => await BenchCommand.RunAsync(rest, cts.Token),

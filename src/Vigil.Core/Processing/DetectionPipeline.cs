@@ -30,6 +30,12 @@ public sealed record PipelineOptions
 {
     public EventDecoderOptions Decoder { get; init; } = new();
 
+    /// <summary>
+    /// Operators the host adds to every per-user pipeline (one new set per pipeline: state is per partition), such as
+    /// the ML feature operator; they are checkpointed with the rules.
+    /// </summary>
+    public Func<IReadOnlyList<IOperator<UserEvent, Alert>>>? ExtraPerUserOperators { get; init; }
+
     /// <summary>Which rules this pipeline runs (see <see cref="DetectionScope"/> for how serve splits them).</summary>
     public DetectionScope Scope { get; init; } = DetectionScope.All;
 
@@ -140,6 +146,14 @@ public sealed class DetectionPipeline
             if (options.RapidActivity.Enabled)
             {
                 Add(operators, new RapidActivityOperator(options.RapidActivity, alertClock));
+            }
+            if (options.ExtraPerUserOperators is { } extra)
+            {
+                // Hosted operators (the ML features) come before the behaviour rule, which may read what they keep.
+                foreach (var op in extra())
+                {
+                    operators.Add(op);
+                }
             }
             if (options.BehaviorAnomaly.Enabled)
             {

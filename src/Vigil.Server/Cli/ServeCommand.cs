@@ -8,6 +8,7 @@ using Vigil.Core.Processing;
 using Vigil.Kafka;
 using Vigil.Server.Api;
 using Vigil.Server.Hosting;
+using Vigil.Server.Ml;
 using Vigil.Server.Pipeline;
 using Vigil.Server.Security;
 using Vigil.Storage;
@@ -205,6 +206,7 @@ public static class ServeCommand
             await Console.Error.WriteLineAsync("vigil serve: IMPOSSIBLE_TRAVEL, NEW_COUNTRY and the geo parts of ACCOUNT_TAKEOVER are OFF: " + ex.Message);
         }
         using var geoLifetime = geo;
+        IServiceProvider? rootServices = null;
         services.AddSingleton(new PipelineOptions
         {
             Decoder = new EventDecoderOptions { MaxFutureSkew = options.MaxFutureSkew, MaxMessageBytes = options.MaxMessageBytes },
@@ -213,6 +215,9 @@ public static class ServeCommand
             // Per partition the rules keyed by user; the IP and tenant rules run in one shared pipeline (IngestService).
             Scope = DetectionScope.PerUser,
             Geo = geo,
+            // Each partition's pipeline keeps the per-user ML features in its own checkpointed operator.
+            ExtraPerUserOperators = () => [(rootServices ?? throw new InvalidOperationException("The host is not built yet."))
+                .CreateUserFeaturesOperator(geo)],
         });
         services.AddSingleton<PipelineMetrics>();
         services.AddSingleton<PipelineChannels>();
@@ -238,6 +243,7 @@ public static class ServeCommand
             json.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never;
         });
         services.AddVigilSecurity(auth);
+        services.AddVigilMl(builder.Configuration, options.DataDirectory);
         services.AddSingleton<IOptionsJson, OptionsJson>();
         services.AddIngestRateLimit(options);
         services.AddSingleton(sp => new EventDecoder(sp.GetRequiredService<PipelineOptions>().Decoder, sp.GetRequiredService<TimeProvider>()));
@@ -248,6 +254,7 @@ public static class ServeCommand
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
 
         await using var app = builder.Build();
+        rootServices = app.Services;
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(async (context, next) =>
@@ -276,6 +283,8 @@ public static class ServeCommand
         app.MapStreamApi();
         app.MapIngestApi(options);
         app.MapPipelineApi();
+        app.MapMlApi();
+        app.MapUsersApi();
 
         await app.StartAsync(ct);
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Vigil");
