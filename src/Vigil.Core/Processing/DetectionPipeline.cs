@@ -271,34 +271,26 @@ public sealed class DetectionPipeline
         ArgumentNullException.ThrowIfNull(topic);
         ArgumentNullException.ThrowIfNull(alerts);
         deadLetter = null;
-        if (string.Equals(topic, _notificationsTopic, StringComparison.Ordinal))
+        UserEvent evt;
+        var isNotification = string.Equals(topic, _notificationsTopic, StringComparison.Ordinal);
+        if (isNotification)
         {
             if (!_notificationDecoder.TryDecode(value, out var notification, out var nError))
             {
                 deadLetter = Reject(topic, partition, offset, key, value, nError.Reason.ToCode(), nError.Detail);
                 return ProcessOutcome.DeadLetter;
             }
-            var asEvent = NotificationEvents.ToEvent(notification);
-            var nStatus = _runtime.Process(InputOf(partition), asEvent, asEvent.TimestampMs, offset, _suppressor);
-            Drain(alerts);
-            switch (nStatus)
-            {
-                case EventTimeStatus.AlreadyProcessed:
-                    return ProcessOutcome.AlreadyProcessed;
-                case EventTimeStatus.Late:
-                    deadLetter = Reject(topic, partition, offset, key, value, LateEventReason,
-                        $"notification time {AlertJson.Format(asEvent.Timestamp)} is behind the watermark {AlertJson.Format(DateTimeOffset.FromUnixTimeMilliseconds(_runtime.Watermark))} by more than the allowed lateness");
-                    return ProcessOutcome.Late;
-                default:
-                    Notifications++;
-                    return ProcessOutcome.Notification;
-            }
+            // Notifications run through the same runtime as events, so they share its offsets, watermark and checkpoint.
+            evt = NotificationEvents.ToEvent(notification);
         }
-
-        if (!_decoder.TryDecode(value, out var evt, out var error))
+        else
         {
-            deadLetter = Reject(topic, partition, offset, key, value, error.Reason.ToCode(), error.Detail);
-            return ProcessOutcome.DeadLetter;
+            if (!_decoder.TryDecode(value, out var decoded, out var error))
+            {
+                deadLetter = Reject(topic, partition, offset, key, value, error.Reason.ToCode(), error.Detail);
+                return ProcessOutcome.DeadLetter;
+            }
+            evt = decoded;
         }
         var status = _runtime.Process(InputOf(partition), evt, evt.TimestampMs, offset, _suppressor);
         Drain(alerts);
@@ -308,9 +300,14 @@ public sealed class DetectionPipeline
                 return ProcessOutcome.AlreadyProcessed;
             case EventTimeStatus.Late:
                 deadLetter = Reject(topic, partition, offset, key, value, LateEventReason,
-                    $"event time {AlertJson.Format(evt.Timestamp)} is behind the watermark {AlertJson.Format(DateTimeOffset.FromUnixTimeMilliseconds(_runtime.Watermark))} by more than the allowed lateness");
+                    $"{(isNotification ? "notification" : "event")} time {AlertJson.Format(evt.Timestamp)} is behind the watermark {AlertJson.Format(DateTimeOffset.FromUnixTimeMilliseconds(_runtime.Watermark))} by more than the allowed lateness");
                 return ProcessOutcome.Late;
             default:
+                if (isNotification)
+                {
+                    Notifications++;
+                    return ProcessOutcome.Notification;
+                }
                 Events++;
                 return ProcessOutcome.Event;
         }
