@@ -121,6 +121,34 @@ test('the pipeline page shows the partitions, offsets and queues', async () => {
   await page.context().close();
 });
 
+test('the segments, models and user pages show the trained models', async () => {
+  let metrics;
+  for (let i = 0; i < 120; i++) {
+    metrics = await (await fetch(vigil.baseUrl + '/api/ml-metrics')).json();
+    if (metrics.kmeans && metrics.iforest) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.ok(metrics.kmeans && metrics.iforest, 'the background trainer trains both models');
+  const page = await newPage();
+  await page.goto(vigil.baseUrl + '/#/segments');
+  await page.waitForSelector('#segments table');
+  assert.ok((await page.locator('#segments tbody tr').count()) >= 5, 'k = 5 segments and a centroid table');
+  await page.screenshot({ path: join(screenshots, 'segments.png'), fullPage: true });
+  await page.goto(vigil.baseUrl + '/#/models');
+  await page.waitForSelector('#models dl');
+  assert.match(await page.textContent('#models'), /Isolation Forest/);
+  await page.screenshot({ path: join(screenshots, 'models.png'), fullPage: true });
+  const alerts = await (await fetch(vigil.baseUrl + '/api/alerts?limit=50')).json();
+  const user = alerts.items.find((a) => a.userId)?.userId;
+  assert.ok(user, 'some alert names a user');
+  await page.goto(vigil.baseUrl + '/#/users/' + encodeURIComponent(user));
+  await page.waitForSelector('#u-title');
+  assert.equal(await page.textContent('#u-title'), 'User ' + user);
+  assert.match(await page.textContent('#user'), /Recent alerts/);
+  await page.screenshot({ path: join(screenshots, 'user.png'), fullPage: true });
+  await page.context().close();
+});
+
 test('an unauthenticated write is refused', async () => {
   const page = await newPage();
   await page.goto(vigil.baseUrl + '/');

@@ -5,6 +5,7 @@ import { getJson, post, subscribe, connectStream } from './api.js';
 import { renderOverview } from './overview.js';
 import { renderAlerts, renderAlertDetail } from './alerts.js';
 import { renderPipeline } from './pipeline.js';
+import { renderSegments, renderModels, renderUser } from './ml.js';
 
 let me = { canWrite: false, authenticated: false };
 let cleanup = () => {};
@@ -26,6 +27,9 @@ function route() {
   if (parts[0] === 'alerts' && parts[1]) cleanup = renderAlertDetail(view, me, decodeURIComponent(parts[1]));
   else if (parts[0] === 'alerts') cleanup = renderAlerts(view, me, params);
   else if (parts[0] === 'pipeline') cleanup = renderPipeline(view, me);
+  else if (parts[0] === 'segments') cleanup = renderSegments(view, me);
+  else if (parts[0] === 'models') cleanup = renderModels(view, me);
+  else if (parts[0] === 'users' && parts[1]) cleanup = renderUser(view, me, decodeURIComponent(parts[1]));
   else cleanup = renderOverview(view, me, (id) => { location.hash = '#/alerts/' + encodeURIComponent(id); });
 }
 
