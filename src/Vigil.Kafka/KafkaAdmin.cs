@@ -15,6 +15,27 @@ public static class KafkaAdmin
     /// The replication factor is the cluster's default (<c>default.replication.factor</c>).
     /// </summary>
     /// <exception cref="InvalidOperationException">A topic could not be created; the message names it and why.</exception>
+    /// <summary>
+    /// The readiness probe: asks the cluster for its broker list. A closed broker, a wrong address or bad credentials
+    /// show as a description of the problem; null means the cluster answered.
+    /// </summary>
+    public static async Task<string?> ProbeAsync(KafkaOptions o, TimeSpan timeout, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        var config = o.Apply(new AdminClientConfig { ClientId = KafkaLogging.ClientId("health"), SocketTimeoutMs = (int)timeout.TotalMilliseconds });
+        try
+        {
+            using var admin = new AdminClientBuilder(config).SetLogHandler((_, _) => { }).Build();
+            // GetMetadata blocks; keep it off the caller's thread.
+            var metadata = await Task.Run(() => admin.GetMetadata(timeout), ct);
+            return metadata.Brokers.Count > 0 ? null : "the cluster reported no brokers";
+        }
+        catch (KafkaException ex)
+        {
+            return ex.Error.Reason;
+        }
+    }
+
     public static Task EnsureTopicsAsync(KafkaOptions o, IEnumerable<(string Topic, int Partitions)> topics, CancellationToken ct) =>
         EnsureTopicsAsync(o, topics, NullLogger.Instance, ct);
 

@@ -193,4 +193,34 @@ public sealed class FaultTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task Serve_BrokerGone_ReadinessAndHealthSayWhich()
+    {
+        var directory = Directory.CreateTempSubdirectory("vigil-brokerdown-").FullName;
+        try
+        {
+            var broker = VigilProcess.Start(directory, null, "broker");
+            var bootstrap = (await broker.WaitForOutputLineAsync(l => l.Contains(':', StringComparison.Ordinal), TimeSpan.FromSeconds(30))).Trim();
+            var port = VigilProcess.FreePort();
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            await using var serve = VigilProcess.Start(directory, new Dictionary<string, string> { ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap },
+                "serve", "--urls", $"http://127.0.0.1:{port}");
+            await serve.WaitForHttpAsync(http, "/health/ready", TimeSpan.FromSeconds(60));
+
+            await broker.DisposeAsync();
+            using var ready = await http.GetAsync("/health/ready");
+            using var health = await http.GetAsync("/api/health");
+            var report = JsonDocument.Parse(await health.Content.ReadAsStringAsync()).RootElement;
+
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, health.StatusCode);
+            Assert.Equal("unhealthy", report.GetProperty("broker").GetProperty("status").GetString());
+            Assert.Equal("healthy", report.GetProperty("database").GetProperty("status").GetString());
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }

@@ -33,13 +33,15 @@ public static class StatusApi
         IVigilStore store, VigilOptions options, PipelineMetrics metrics, CancellationToken ct)
     {
         var dbOk = await store.PingAsync(ct);
+        var brokerProblem = await Vigil.Kafka.KafkaAdmin.ProbeAsync(KafkaOptionsFactory.Create(options), TimeSpan.FromSeconds(3), ct);
         var report = new HealthReport(
-            dbOk ? "healthy" : "unhealthy",
+            dbOk && brokerProblem is null ? "healthy" : "unhealthy",
             typeof(StatusApi).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
             Math.Round(metrics.Uptime.TotalSeconds, 1),
             new ComponentHealth(dbOk ? "healthy" : "unhealthy", store.Kind, dbOk ? null : "The database does not answer."),
-            new ComponentHealth("healthy", options.UsesEmbeddedBroker ? "embedded" : "kafka", options.KafkaBootstrapServers));
-        return dbOk
+            new ComponentHealth(brokerProblem is null ? "healthy" : "unhealthy", options.UsesEmbeddedBroker ? "embedded" : "kafka",
+                brokerProblem is null ? options.KafkaBootstrapServers : $"{options.KafkaBootstrapServers}: {brokerProblem}"));
+        return dbOk && brokerProblem is null
             ? TypedResults.Ok(report)
             : TypedResults.Json(report, statusCode: StatusCodes.Status503ServiceUnavailable);
     }

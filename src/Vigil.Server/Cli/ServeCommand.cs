@@ -250,7 +250,8 @@ public static class ServeCommand
         services.AddProblemDetails();
         services.AddOpenApi();
         services.AddHealthChecks()
-            .AddCheck("database", new StoreHealthCheck(store), tags: ["ready"]);
+            .AddCheck("database", new StoreHealthCheck(store), tags: ["ready"])
+            .AddCheck("broker", new BrokerHealthCheck(KafkaOptionsFactory.Create(options)), tags: ["ready"]);
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
 
         await using var app = builder.Build();
@@ -314,6 +315,14 @@ public static class ServeCommand
         await app.StopAsync(stopTimeout.Token);
         app.Services.GetRequiredService<KafkaProducer>().Flush(TimeSpan.FromSeconds(5));
         return 0;
+    }
+
+    internal sealed class BrokerHealthCheck(KafkaOptions kafka) : IHealthCheck
+    {
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+            await KafkaAdmin.ProbeAsync(kafka, TimeSpan.FromSeconds(3), cancellationToken) is { } problem
+                ? HealthCheckResult.Unhealthy("Kafka does not answer: " + problem)
+                : HealthCheckResult.Healthy("Kafka answers");
     }
 
     private sealed class StoreHealthCheck(IVigilStore store) : IHealthCheck
