@@ -39,4 +39,71 @@ internal static class MlRows
         counts.Sort((a, b) => a.Users != b.Users ? b.Users.CompareTo(a.Users) : string.CompareOrdinal(a.Segment, b.Segment));
         return counts;
     }
+
+    // The reads both stores share; jsonb and TEXT columns are read back as text through a portable CAST.
+    private static readonly string PatternRead = PatternColumns.Replace("features", "CAST(features AS TEXT)", StringComparison.Ordinal);
+
+    private static readonly string MetricsRead = MetricsColumns
+        .Replace("parameters", "CAST(parameters AS TEXT)", StringComparison.Ordinal)
+        .Replace("metrics", "CAST(metrics AS TEXT)", StringComparison.Ordinal);
+
+    public static async Task<UserBehaviorPattern?> GetPatternAsync(DbConnection connection, string userId,
+        Func<DbDataReader, int, DateTimeOffset> time, CancellationToken ct)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {PatternRead} FROM user_behavior_patterns WHERE user_id = @user;";
+        StatusWorkflow.Add(command, "@user", userId);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? ReadPattern(reader, time) : null;
+    }
+
+    public static async Task<IReadOnlyList<SegmentCount>> CountBySegmentAsync(DbConnection connection, CancellationToken ct)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT segment, COUNT(*) FROM user_behavior_patterns GROUP BY segment;";
+        var counts = new List<SegmentCount>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            counts.Add(new SegmentCount(reader.GetString(0), reader.GetInt64(1)));
+        }
+        return Sort(counts);
+    }
+
+    public static async Task<IReadOnlyList<UserBehaviorPattern>> ListInSegmentAsync(DbConnection connection, string segment, int limit,
+        int offset, Func<DbDataReader, int, DateTimeOffset> time, CancellationToken ct)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {PatternRead} FROM user_behavior_patterns WHERE segment = @segment ORDER BY user_id LIMIT @limit OFFSET @offset;";
+        StatusWorkflow.Add(command, "@segment", segment);
+        StatusWorkflow.Add(command, "@limit", Math.Clamp(limit, 0, 10_000));
+        StatusWorkflow.Add(command, "@offset", Math.Max(0, offset));
+        var result = new List<UserBehaviorPattern>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            result.Add(ReadPattern(reader, time));
+        }
+        return result;
+    }
+
+    public static async Task<IReadOnlyList<ModelInfo>> RecentMetricsAsync(DbConnection connection, string? modelKind, int limit,
+        Func<DbDataReader, int, DateTimeOffset> time, CancellationToken ct)
+    {
+        await using var command = connection.CreateCommand();
+        var filter = modelKind is null ? "" : " WHERE model_kind = @kind";
+        command.CommandText = $"SELECT {MetricsRead} FROM ml_model_metrics{filter} ORDER BY trained_at DESC, id DESC LIMIT @limit;";
+        if (modelKind is not null)
+        {
+            StatusWorkflow.Add(command, "@kind", modelKind);
+        }
+        StatusWorkflow.Add(command, "@limit", Math.Clamp(limit, 0, 10_000));
+        var result = new List<ModelInfo>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            result.Add(ReadMetrics(reader, time));
+        }
+        return result;
+    }
 }

@@ -304,38 +304,20 @@ public sealed class PostgresVigilStore(string connectionString) : IVigilStore
 
     public async Task<UserBehaviorPattern?> GetUserBehaviorPatternAsync(string userId, CancellationToken ct)
     {
-        await using var command = _dataSource.CreateCommand($"SELECT {PatternSelect} FROM user_behavior_patterns WHERE user_id = @user;");
-        command.Parameters.AddWithValue("user", userId);
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? MlRows.ReadPattern(reader, FromTimestamp) : null;
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        return await MlRows.GetPatternAsync(connection, userId, FromTimestamp, ct);
     }
 
     public async Task<IReadOnlyList<SegmentCount>> CountUsersBySegmentAsync(CancellationToken ct)
     {
-        await using var command = _dataSource.CreateCommand("SELECT segment, COUNT(*) FROM user_behavior_patterns GROUP BY segment;");
-        var counts = new List<SegmentCount>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            counts.Add(new SegmentCount(reader.GetString(0), reader.GetInt64(1)));
-        }
-        return MlRows.Sort(counts);
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        return await MlRows.CountBySegmentAsync(connection, ct);
     }
 
     public async Task<IReadOnlyList<UserBehaviorPattern>> ListUsersInSegmentAsync(string segment, int limit, int offset, CancellationToken ct)
     {
-        await using var command = _dataSource.CreateCommand(
-            $"SELECT {PatternSelect} FROM user_behavior_patterns WHERE segment = @segment ORDER BY user_id LIMIT @limit OFFSET @offset;");
-        command.Parameters.AddWithValue("segment", segment);
-        command.Parameters.AddWithValue("limit", Math.Clamp(limit, 0, 10_000));
-        command.Parameters.AddWithValue("offset", Math.Max(0, offset));
-        var result = new List<UserBehaviorPattern>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            result.Add(MlRows.ReadPattern(reader, FromTimestamp));
-        }
-        return result;
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        return await MlRows.ListInSegmentAsync(connection, segment, limit, offset, FromTimestamp, ct);
     }
 
     public async Task<bool> InsertModelMetricsAsync(ModelInfo model, CancellationToken ct)
@@ -358,21 +340,8 @@ public sealed class PostgresVigilStore(string connectionString) : IVigilStore
 
     public async Task<IReadOnlyList<ModelInfo>> RecentModelMetricsAsync(string? modelKind, int limit, CancellationToken ct)
     {
-        var filter = modelKind is null ? "" : " WHERE model_kind = @kind";
-        await using var command = _dataSource.CreateCommand(
-            $"SELECT model_kind, model_version, trained_at, sample_count, training_ms, parameters::text, metrics::text FROM ml_model_metrics{filter} ORDER BY trained_at DESC, id DESC LIMIT @limit;");
-        if (modelKind is not null)
-        {
-            command.Parameters.AddWithValue("kind", modelKind);
-        }
-        command.Parameters.AddWithValue("limit", Math.Clamp(limit, 0, 10_000));
-        var result = new List<ModelInfo>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            result.Add(MlRows.ReadMetrics(reader, FromTimestamp));
-        }
-        return result;
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        return await MlRows.RecentMetricsAsync(connection, modelKind, limit, FromTimestamp, ct);
     }
 
     public async Task<bool> PingAsync(CancellationToken ct)
@@ -390,8 +359,6 @@ public sealed class PostgresVigilStore(string connectionString) : IVigilStore
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
-    // features is jsonb; read it back as text so both stores map rows the same way.
-    private static readonly string PatternSelect = MlRows.PatternColumns.Replace("features", "features::text", StringComparison.Ordinal);
 
     // evidence is jsonb; read it back as text so both stores map rows the same way.
     private static readonly string SelectColumns = AlertRows.Columns.Replace("evidence", "evidence::text", StringComparison.Ordinal);

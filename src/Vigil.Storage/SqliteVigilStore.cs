@@ -310,42 +310,19 @@ public sealed class SqliteVigilStore : IVigilStore
     public async Task<UserBehaviorPattern?> GetUserBehaviorPatternAsync(string userId, CancellationToken ct)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {MlRows.PatternColumns} FROM user_behavior_patterns WHERE user_id = @user;";
-        command.Parameters.AddWithValue("@user", userId);
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? MlRows.ReadPattern(reader, FromMs) : null;
+        return await MlRows.GetPatternAsync(connection, userId, FromMs, ct);
     }
 
     public async Task<IReadOnlyList<SegmentCount>> CountUsersBySegmentAsync(CancellationToken ct)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT segment, COUNT(*) FROM user_behavior_patterns GROUP BY segment;";
-        var counts = new List<SegmentCount>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            counts.Add(new SegmentCount(reader.GetString(0), reader.GetInt64(1)));
-        }
-        return MlRows.Sort(counts);
+        return await MlRows.CountBySegmentAsync(connection, ct);
     }
 
     public async Task<IReadOnlyList<UserBehaviorPattern>> ListUsersInSegmentAsync(string segment, int limit, int offset, CancellationToken ct)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {MlRows.PatternColumns} FROM user_behavior_patterns WHERE segment = @segment ORDER BY user_id LIMIT @limit OFFSET @offset;";
-        command.Parameters.AddWithValue("@segment", segment);
-        command.Parameters.AddWithValue("@limit", Math.Clamp(limit, 0, 10_000));
-        command.Parameters.AddWithValue("@offset", Math.Max(0, offset));
-        var result = new List<UserBehaviorPattern>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            result.Add(MlRows.ReadPattern(reader, FromMs));
-        }
-        return result;
+        return await MlRows.ListInSegmentAsync(connection, segment, limit, offset, FromMs, ct);
     }
 
     public async Task<bool> InsertModelMetricsAsync(ModelInfo model, CancellationToken ct)
@@ -371,21 +348,7 @@ public sealed class SqliteVigilStore : IVigilStore
     public async Task<IReadOnlyList<ModelInfo>> RecentModelMetricsAsync(string? modelKind, int limit, CancellationToken ct)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = connection.CreateCommand();
-        var filter = modelKind is null ? "" : " WHERE model_kind = @kind";
-        command.CommandText = $"SELECT {MlRows.MetricsColumns} FROM ml_model_metrics{filter} ORDER BY trained_at DESC, id DESC LIMIT @limit;";
-        if (modelKind is not null)
-        {
-            command.Parameters.AddWithValue("@kind", modelKind);
-        }
-        command.Parameters.AddWithValue("@limit", Math.Clamp(limit, 0, 10_000));
-        var result = new List<ModelInfo>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            result.Add(MlRows.ReadMetrics(reader, FromMs));
-        }
-        return result;
+        return await MlRows.RecentMetricsAsync(connection, modelKind, limit, FromMs, ct);
     }
 
     public async Task<bool> PingAsync(CancellationToken ct)

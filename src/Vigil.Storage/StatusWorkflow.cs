@@ -111,7 +111,7 @@ internal static class StatusWorkflow
         return await reader.ReadAsync(ct) ? AlertRows.Read(reader, readTime) : null;
     }
 
-    private static void Add(DbCommand command, string name, object value)
+    internal static void Add(DbCommand command, string name, object value)
     {
         var p = command.CreateParameter();
         p.ParameterName = name;

@@ -271,6 +271,7 @@ public sealed class DetectionPipeline
         ArgumentNullException.ThrowIfNull(topic);
         ArgumentNullException.ThrowIfNull(alerts);
         deadLetter = null;
+        LastEvent = null;
         UserEvent evt;
         var isNotification = string.Equals(topic, _notificationsTopic, StringComparison.Ordinal);
         if (isNotification)
@@ -292,6 +293,33 @@ public sealed class DetectionPipeline
             }
             evt = decoded;
         }
+        LastEvent = evt;
+        var outcome = Run(partition, offset, evt, isNotification, alerts);
+        if (outcome == ProcessOutcome.Late)
+        {
+            deadLetter = Reject(topic, partition, offset, key, value, LateEventReason,
+                $"{(isNotification ? "notification" : "event")} time {AlertJson.Format(evt.Timestamp)} is behind the watermark {AlertJson.Format(DateTimeOffset.FromUnixTimeMilliseconds(_runtime.Watermark))} by more than the allowed lateness");
+        }
+        return outcome;
+    }
+
+    /// <summary>The user event the last <see cref="Process"/> call decoded; null when that message was rejected.</summary>
+    /// <remarks>Lets a second stage (the shared IP and tenant rules) take the event without decoding the bytes again.</remarks>
+    public UserEvent? LastEvent { get; private set; }
+
+    /// <summary>
+    /// Runs an event another pipeline has already decoded and validated (see <see cref="LastEvent"/>). A late event is
+    /// counted and reported as <see cref="ProcessOutcome.Late"/>; its dead letter is the decoding pipeline's to write.
+    /// </summary>
+    public ProcessOutcome ProcessDecoded(int partition, long offset, UserEvent evt, List<Alert> alerts)
+    {
+        ArgumentNullException.ThrowIfNull(evt);
+        ArgumentNullException.ThrowIfNull(alerts);
+        return Run(partition, offset, evt, NotificationEvents.IsNotification(evt), alerts);
+    }
+
+    private ProcessOutcome Run(int partition, long offset, UserEvent evt, bool isNotification, List<Alert> alerts)
+    {
         var status = _runtime.Process(InputOf(partition), evt, evt.TimestampMs, offset, _suppressor);
         Drain(alerts);
         switch (status)
@@ -299,8 +327,6 @@ public sealed class DetectionPipeline
             case EventTimeStatus.AlreadyProcessed:
                 return ProcessOutcome.AlreadyProcessed;
             case EventTimeStatus.Late:
-                deadLetter = Reject(topic, partition, offset, key, value, LateEventReason,
-                    $"{(isNotification ? "notification" : "event")} time {AlertJson.Format(evt.Timestamp)} is behind the watermark {AlertJson.Format(DateTimeOffset.FromUnixTimeMilliseconds(_runtime.Watermark))} by more than the allowed lateness");
                 return ProcessOutcome.Late;
             default:
                 if (isNotification)

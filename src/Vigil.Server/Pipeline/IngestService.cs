@@ -278,11 +278,11 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         if (outcome == ProcessOutcome.Event && record.Topic == options.UserEventsTopic)
         {
             // The IP and tenant rules see every partition's events, input = partition. The per-partition pipeline has
-            // already dead-lettered whatever is bad, so the shared one only sees good events.
+            // already decoded and validated the event (and dead-lettered whatever is bad): hand it over, not the bytes.
             var shared = await GetSharedAsync(ct);
-            if (record.Partition < SharedInputs)
+            if (record.Partition < SharedInputs && pipeline.LastEvent is { } decoded)
             {
-                shared.Process(record.Topic, record.Partition, record.Offset, key, record.Value, _alerts, out _);
+                shared.ProcessDecoded(record.Partition, record.Offset, decoded, _alerts);
                 _sharedEvents++;
             }
         }

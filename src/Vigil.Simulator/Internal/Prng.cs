@@ -1,24 +1,15 @@
+using Vigil.Core.Ml;
+
 namespace Vigil.Simulator.Internal;
 
 /// <summary>
 /// xoshiro256** seeded through SplitMix64. Our own generator rather than System.Random so the output
 /// stays byte-identical across runtime versions, whose Random implementation is free to change.
 /// </summary>
-internal struct Prng
+internal struct Prng(ulong seed)
 {
-    private ulong _s0;
-    private ulong _s1;
-    private ulong _s2;
-    private ulong _s3;
-
-    public Prng(ulong seed)
-    {
-        var x = seed;
-        _s0 = SplitMix(ref x);
-        _s1 = SplitMix(ref x);
-        _s2 = SplitMix(ref x);
-        _s3 = SplitMix(ref x);
-    }
+    // The generator itself is the core's xoshiro256**; this adds the distributions the simulator draws from.
+    private Xoshiro256 _random = new(seed);
 
     /// <summary>An independent stream for one entity: the same (seed, stream, id) always gives the same numbers.</summary>
     public static Prng For(long seed, ulong stream, long id) =>
@@ -32,27 +23,10 @@ internal struct Prng
         return z ^ (z >> 31);
     }
 
-    private static ulong SplitMix(ref ulong x)
-    {
-        x += 0x9E3779B97F4A7C15UL;
-        return Mix64(x);
-    }
-
-    public ulong NextUInt64()
-    {
-        var result = ulong.RotateLeft(_s1 * 5, 7) * 9;
-        var t = _s1 << 17;
-        _s2 ^= _s0;
-        _s3 ^= _s1;
-        _s1 ^= _s2;
-        _s0 ^= _s3;
-        _s2 ^= t;
-        _s3 = ulong.RotateLeft(_s3, 45);
-        return result;
-    }
+    public ulong NextUInt64() => _random.NextUInt64();
 
     /// <summary>Uniform in [0, 1).</summary>
-    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+    public double NextDouble() => _random.NextDouble();
 
     /// <summary>Uniform in [0, n).</summary>
     public int Next(int n) => n <= 0 ? 0 : (int)((NextUInt64() >> 33) * (ulong)n >> 31);

@@ -73,6 +73,34 @@ public sealed class DetectionPipelineRulesTests
     }
 
     [Fact]
+    public void ProcessDecoded_EventsHandedOverByPerPartitionPipelines_GiveTheSameAlertsAsTheBytes()
+    {
+        // As serve runs it: each partition's pipeline decodes; the shared one takes LastEvent without decoding again.
+        var partitions = new[] { new DetectionPipeline(Options(DetectionScope.PerUser), TimeProvider.System),
+            new DetectionPipeline(Options(DetectionScope.PerUser), TimeProvider.System) };
+        var handedOver = new DetectionPipeline(Options(DetectionScope.Shared, inputs: 2), TimeProvider.System);
+        var fromBytes = new DetectionPipeline(Options(DetectionScope.Shared, inputs: 2), TimeProvider.System);
+        var viaHandOver = new List<Alert>();
+        var viaBytes = new List<Alert>();
+        var ignored = new List<Alert>();
+        for (var i = 0; i < 8; i++)
+        {
+            var value = Failure(i, $"u-{i % 2}", "192.0.2.9");
+            var partition = partitions[i % 2];
+            partition.Process("user-events", i % 2, i / 2, null, value, ignored, out _);
+            handedOver.ProcessDecoded(i % 2, i / 2, partition.LastEvent!, viaHandOver);
+            fromBytes.Process("user-events", i % 2, i / 2, null, value, viaBytes, out _);
+        }
+        partitions[0].Process("user-events", 0, 4, null, "not json"u8, ignored, out var deadLetter);
+
+        Assert.NotNull(deadLetter);
+        Assert.Null(partitions[0].LastEvent);
+        Assert.Equal(RuleNames.BruteForceIp, Assert.Single(viaHandOver).Rule);
+        Assert.Equal(viaBytes.Select(a => AlertJson.ToUtf8Bytes(a)), viaHandOver.Select(a => AlertJson.ToUtf8Bytes(a)));
+        Assert.Equal(8, handedOver.Events);
+    }
+
+    [Fact]
     public void Process_RepeatedBursts_AreFoldedIntoOneOpenAlert()
     {
         var pipeline = new DetectionPipeline(Options(DetectionScope.PerUser), TimeProvider.System);
