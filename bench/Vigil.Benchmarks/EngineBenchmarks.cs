@@ -63,7 +63,7 @@ public class WindowBenchmarks
     private long _base;
     private long _offset;
 
-    [Params("tumbling-count", "sliding-distinct", "session-count")]
+    [Params("tumbling-count", "sliding-distinct", "sliding-distinct-panes", "sliding-count-panes", "session-count")]
     public string Case { get; set; } = "tumbling-count";
 
     [GlobalSetup]
@@ -77,6 +77,12 @@ public class WindowBenchmarks
             "sliding-distinct" => new WindowOperator<UserEvent, HashSet<string>, int, long>("distinct",
                 WindowSpec.Sliding(TimeSpan.FromMinutes(10), TimeSpan.FromMinutes(1)), e => e.IpAddress,
                 new DistinctCountAggregator<UserEvent>(e => e.UserId), StringSetSerializer.Instance, EmitDistinct),
+            "sliding-distinct-panes" => new WindowOperator<UserEvent, DistinctCounter, int, long>("distinct",
+                WindowSpec.Sliding(TimeSpan.FromMinutes(10), TimeSpan.FromMinutes(1)), e => e.IpAddress,
+                new CountedDistinctAggregator<UserEvent>(e => e.UserId), DistinctCounterSerializer.Instance, EmitDistinct),
+            "sliding-count-panes" => new WindowOperator<UserEvent, long, long, long>("count",
+                WindowSpec.Sliding(TimeSpan.FromMinutes(10), TimeSpan.FromMinutes(1)), e => e.IpAddress,
+                new CountAggregator<UserEvent>(), Int64StateSerializer.Instance, EmitResult),
             _ => new WindowOperator<UserEvent, long, long, long>("session", WindowSpec.Session(TimeSpan.FromSeconds(30)),
                 e => e.UserId, new CountAggregator<UserEvent>(), Int64StateSerializer.Instance, EmitResult),
         };

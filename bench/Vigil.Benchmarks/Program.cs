@@ -4,5 +4,15 @@ namespace Vigil.Benchmarks;
 
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static void Main(string[] args)
+    {
+        // `state [users] [geo-dir]`: the per-idle-user state footprint, a heap measurement rather than a timing.
+        if (args.Length > 0 && args[0] == "state")
+        {
+            var users = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200_000;
+            StateFootprint.Run(users, args.Length > 2 ? args[2] : "data/geo");
+            return;
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
 }

@@ -26,8 +26,16 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
     private readonly bool _emitOnTime;
     private readonly Dictionary<string, KeyWindows> _keys = new(StringComparer.Ordinal);
     private readonly Stack<KeyWindows> _spare = new();
+    private readonly IRetractingAggregator<TIn, TAcc, TResult>? _panes;
+    private readonly Stack<TAcc> _spareAccumulators = new();
     private OperatorContext? _context;
     private long _latenessMs;
+
+    /// <summary>Reset accumulators kept for new panes; enough for the panes that close in one watermark step.</summary>
+    private const int MaxSpareAccumulators = 1024;
+
+    /// <summary>Marks a pane-sliced checkpoint section (its window kind byte has this bit set).</summary>
+    private const byte PaneLayout = 0x80;
 
     private struct Slot
     {
@@ -43,6 +51,30 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
     {
         public Slot[] Slots = new Slot[2];
         public int Count;
+
+        // Pane-sliced sliding windows only (the slots are then panes, one slide long each):
+        /// <summary>The end of the last window emitted; windows ending at or before it are closed.</summary>
+        public long FiredEnd = long.MinValue;
+
+        /// <summary>The end of the earliest window with a timer registered, or <see cref="long.MaxValue"/>.</summary>
+        public long NextTimerEnd = long.MaxValue;
+
+        /// <summary>The merge of the panes in [window start, <see cref="RunEnd"/>), when <see cref="HasRunning"/>;
+        /// a cache, rebuilt from the panes after a restore.</summary>
+        public TAcc Running = default!;
+
+        public long RunEnd;
+
+        public bool HasRunning;
+
+        public void ResetPanes()
+        {
+            FiredEnd = long.MinValue;
+            NextTimerEnd = long.MaxValue;
+            Running = default!;
+            RunEnd = 0;
+            HasRunning = false;
+        }
 
         public int IndexOfStart(long start)
         {
@@ -88,9 +120,15 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
     /// <param name="accumulatorSerializer">Writes accumulators into checkpoints.</param>
     /// <param name="emit">Turns results into outputs.</param>
     /// <param name="early">Early firing; none when null.</param>
+    /// <param name="slicePanes">
+    /// Slice sliding windows into panes when the aggregator can retract (<see cref="IRetractingAggregator{TIn, TAcc, TOut}"/>),
+    /// the size is a whole number of slides and there is no early firing (each early-firing window needs its own
+    /// accumulator to know when it crosses its threshold). The results are the same either way; false keeps one
+    /// accumulator per window, for comparison.
+    /// </param>
     public WindowOperator(string name, WindowSpec spec, Func<TIn, string?> keySelector,
         IAggregator<TIn, TAcc, TResult> aggregator, IStateSerializer<TAcc> accumulatorSerializer,
-        WindowEmitter<TIn, TResult, TOut> emit, EarlyFiring<TAcc>? early = null)
+        WindowEmitter<TIn, TResult, TOut> emit, EarlyFiring<TAcc>? early = null, bool slicePanes = true)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(spec);
@@ -111,14 +149,22 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
         _earlyMode = early?.Mode ?? EarlyFiringMode.None;
         _earlyCondition = early?.Condition;
         _emitOnTime = early?.EmitOnTime ?? true;
+        if (slicePanes && spec.Kind == WindowKind.Sliding && spec.SizeMs % spec.SlideMs == 0
+            && _earlyMode == EarlyFiringMode.None && aggregator is IRetractingAggregator<TIn, TAcc, TResult> retracting)
+        {
+            _panes = retracting;
+        }
     }
+
+    /// <summary>Whether sliding windows are sliced into panes (see the constructor).</summary>
+    public bool SlicesPanes => _panes is not null;
 
     public string Name { get; }
 
     /// <summary>Keys with at least one open window.</summary>
     public int ActiveKeys => _keys.Count;
 
-    /// <summary>Open windows over all keys.</summary>
+    /// <summary>Open windows over all keys (panes, when <see cref="SlicesPanes"/>).</summary>
     public int OpenWindows
     {
         get
@@ -164,6 +210,9 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
                     AddTo(kw, key, start, start + _spec.SizeMs, evt, output);
                     break;
                 }
+            case WindowKind.Sliding when _panes is not null:
+                AddToPane(kw, key, timestampMs, evt);
+                break;
             case WindowKind.Sliding:
                 {
                     var last = FloorDiv(timestampMs, _spec.SlideMs) * _spec.SlideMs;
@@ -188,6 +237,15 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
     {
         if (timer.Domain != TimeDomain.EventTime || !_keys.TryGetValue(timer.Key, out var kw))
         {
+            return;
+        }
+        if (_panes is not null)
+        {
+            FirePaneWindow(kw, timer.Key, timer.TimeMs + 1 - _latenessMs, output);
+            if (kw.Count == 0)
+            {
+                Release(timer.Key, kw);
+            }
             return;
         }
         for (var i = 0; i < kw.Count; i++)
@@ -227,10 +285,26 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
     public void Snapshot(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.Write((byte)_spec.Kind);
+        writer.Write((byte)((byte)_spec.Kind | (_panes is null ? 0 : PaneLayout)));
         writer.Write(_spec.SizeMs);
         writer.Write(_spec.SlideMs);
         writer.Write(_keys.Count);
+        if (_panes is not null)
+        {
+            foreach (var (key, kw) in _keys)
+            {
+                writer.Write(key);
+                writer.Write(kw.FiredEnd);
+                writer.Write(kw.NextTimerEnd);
+                writer.Write(kw.Count);
+                for (var i = 0; i < kw.Count; i++)
+                {
+                    writer.Write(kw.Slots[i].Start);
+                    _serializer.Write(writer, kw.Slots[i].Acc);
+                }
+            }
+            return;
+        }
         foreach (var (key, kw) in _keys)
         {
             writer.Write(key);
@@ -257,13 +331,16 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
         {
             Array.Clear(kw.Slots, 0, kw.Count);
             kw.Count = 0;
+            kw.ResetPanes();
             _spare.Push(kw);
         }
         _keys.Clear();
-        var kind = (WindowKind)reader.ReadByte();
+        var layout = reader.ReadByte();
         var size = reader.ReadInt64();
         var slide = reader.ReadInt64();
-        if (kind != _spec.Kind || size != _spec.SizeMs || slide != _spec.SlideMs)
+        var sliced = (layout & PaneLayout) != 0;
+        if ((WindowKind)(layout & ~PaneLayout) != _spec.Kind || size != _spec.SizeMs || slide != _spec.SlideMs
+            || sliced != (_panes is not null))
         {
             return;
         }
@@ -273,6 +350,11 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
             throw new InvalidDataException($"A checkpoint claims {keys} window keys.");
         }
         _keys.EnsureCapacity(keys);
+        if (sliced)
+        {
+            RestorePanes(reader, keys);
+            return;
+        }
         for (var k = 0; k < keys; k++)
         {
             var key = reader.ReadString();
@@ -367,6 +449,163 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
         FireEarly(key, ref slot, evt, output);
     }
 
+    /// <summary>
+    /// Pane-sliced sliding windows: the event goes into the one pane (a slide long) that holds its timestamp, and into
+    /// the key's running accumulator if that already covers the pane. One timer per key is kept for the earliest
+    /// window still to fire; <see cref="FirePaneWindow"/> chains the next.
+    /// </summary>
+    private void AddToPane(KeyWindows kw, string key, long timestampMs, in TIn evt)
+    {
+        var slide = _spec.SlideMs;
+        var paneStart = FloorDiv(timestampMs, slide) * slide;
+        var closed = Math.Max(kw.FiredEnd, ClosedByWatermark());
+        // The last window holding this pane starts with the pane; if even that one has closed, the event is late.
+        if (paneStart + _spec.SizeMs <= closed)
+        {
+            LateWindowEvents++;
+            return;
+        }
+        var index = kw.IndexOfStart(paneStart);
+        if (index < 0)
+        {
+            index = kw.Insert(paneStart, paneStart + slide, NewAccumulator());
+        }
+        _panes!.Add(ref kw.Slots[index].Acc, evt);
+        if (kw.HasRunning && paneStart < kw.RunEnd)
+        {
+            _panes.Add(ref kw.Running, evt);
+        }
+        var firstEnd = FirstWindowEnd(paneStart);
+        var due = closed == long.MinValue ? firstEnd : Math.Max(firstEnd, closed + slide);
+        if (due < kw.NextTimerEnd)
+        {
+            _context!.RegisterEventTimeTimer(key, due - 1 + _latenessMs);
+            kw.NextTimerEnd = due;
+        }
+    }
+
+    /// <summary>Emits the window ending at <paramref name="end"/> from the running accumulator, slides it, and
+    /// registers the timer of the next window that holds a pane.</summary>
+    private void FirePaneWindow(KeyWindows kw, string key, long end, IOutput<TOut> output)
+    {
+        if (end <= kw.FiredEnd)
+        {
+            // A timer for a window the chain already emitted (an earlier, later-ending registration).
+            return;
+        }
+        var panes = _panes!;
+        var start = end - _spec.SizeMs;
+        if (!kw.HasRunning)
+        {
+            kw.Running = NewAccumulator();
+            kw.RunEnd = start;
+            kw.HasRunning = true;
+        }
+        // Panes before this window belong to no window still to fire.
+        while (kw.Count > 0 && kw.Slots[0].Start < start)
+        {
+            DropFirstPane(kw);
+        }
+        var inWindow = false;
+        for (var i = 0; i < kw.Count && kw.Slots[i].Start < end; i++)
+        {
+            inWindow = true;
+            if (kw.Slots[i].Start >= kw.RunEnd)
+            {
+                panes.Merge(ref kw.Running, in kw.Slots[i].Acc);
+            }
+        }
+        kw.RunEnd = end;
+        kw.FiredEnd = end;
+        if (kw.NextTimerEnd <= end)
+        {
+            kw.NextTimerEnd = long.MaxValue;
+        }
+        if (inWindow && _emitOnTime)
+        {
+            var firing = new WindowFiring<TIn, TResult>(key, new Window(start, end), panes.Result(in kw.Running),
+                WindowFireKind.OnTime, 0, default);
+            _emit(in firing, output);
+        }
+        // The oldest slide leaves the window.
+        var nextStart = start + _spec.SlideMs;
+        while (kw.Count > 0 && kw.Slots[0].Start < nextStart)
+        {
+            DropFirstPane(kw);
+        }
+        if (kw.Count == 0)
+        {
+            RecycleAccumulator(kw.Running);
+            kw.ResetPanes();
+            return;
+        }
+        var due = Math.Max(FirstWindowEnd(kw.Slots[0].Start), end + _spec.SlideMs);
+        if (due < kw.NextTimerEnd)
+        {
+            _context!.RegisterEventTimeTimer(key, due - 1 + _latenessMs);
+            kw.NextTimerEnd = due;
+        }
+    }
+
+    private void DropFirstPane(KeyWindows kw)
+    {
+        ref var pane = ref kw.Slots[0];
+        if (kw.HasRunning && pane.Start < kw.RunEnd)
+        {
+            _panes!.Retract(ref kw.Running, in pane.Acc);
+        }
+        RecycleAccumulator(pane.Acc);
+        kw.RemoveAt(0);
+    }
+
+    private void RestorePanes(BinaryReader reader, int keys)
+    {
+        for (var k = 0; k < keys; k++)
+        {
+            var key = reader.ReadString();
+            var kw = _spare.Count > 0 ? _spare.Pop() : new KeyWindows();
+            kw.FiredEnd = reader.ReadInt64();
+            kw.NextTimerEnd = reader.ReadInt64();
+            var count = reader.ReadInt32();
+            if (count < 0)
+            {
+                throw new InvalidDataException($"A checkpoint claims {count} panes for a key.");
+            }
+            for (var i = 0; i < count; i++)
+            {
+                var start = reader.ReadInt64();
+                kw.Insert(start, start + _spec.SlideMs, _serializer.Read(reader));
+            }
+            _keys[key] = kw;
+        }
+    }
+
+    /// <summary>The end of the first window that holds the pane starting at <paramref name="paneStart"/>.</summary>
+    private long FirstWindowEnd(long paneStart) =>
+        (FloorDiv(paneStart - _spec.SizeMs, _spec.SlideMs) * _spec.SlideMs) + _spec.SlideMs + _spec.SizeMs;
+
+    /// <summary>The end of the last window the watermark has closed (end − 1 + lateness before it), aligned to the
+    /// slide; <see cref="long.MinValue"/> before the first watermark.</summary>
+    private long ClosedByWatermark()
+    {
+        var watermark = _context!.Watermark;
+        if (watermark == long.MinValue)
+        {
+            return long.MinValue;
+        }
+        return FloorDiv(watermark - _latenessMs, _spec.SlideMs) * _spec.SlideMs;
+    }
+
+    private TAcc NewAccumulator() => _spareAccumulators.Count > 0 ? _spareAccumulators.Pop() : _aggregator.Create();
+
+    private void RecycleAccumulator(TAcc accumulator)
+    {
+        if (_spareAccumulators.Count < MaxSpareAccumulators && _panes!.TryReset(ref accumulator))
+        {
+            _spareAccumulators.Push(accumulator);
+        }
+    }
+
     /// <summary>Registers the closing timer of a new window; false when that window has already closed.</summary>
     private bool OpenWindow(string key, long end)
     {
@@ -418,6 +657,7 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
         _keys.Remove(key);
         Array.Clear(kw.Slots, 0, kw.Count);
         kw.Count = 0;
+        kw.ResetPanes();
         if (kw.Slots.Length <= 16)
         {
             _spare.Push(kw);

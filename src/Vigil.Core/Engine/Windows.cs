@@ -79,6 +79,24 @@ public interface IAggregator<TIn, TAcc, TOut>
     TOut Result(in TAcc accumulator);
 }
 
+/// <summary>
+/// An aggregator that can also take back what a merge added. Sliding windows over such an aggregator are sliced into
+/// panes of one slide each (Flink's "slicing", Trill's partial aggregates): an event updates one pane, and each key
+/// keeps a running accumulator that gains the newest pane and loses the oldest as the window slides, instead of one
+/// accumulator per overlapping window.
+/// </summary>
+/// <remarks><see cref="IAggregator{TIn, TAcc, TOut}.Merge"/> must not keep a reference to <c>other</c> (panes
+/// live on after being merged into the running accumulator).</remarks>
+public interface IRetractingAggregator<TIn, TAcc, TOut> : IAggregator<TIn, TAcc, TOut>
+{
+    /// <summary>Removes from <paramref name="target"/> what merging <paramref name="other"/> into it added.</summary>
+    void Retract(ref TAcc target, in TAcc other);
+
+    /// <summary>Empties an accumulator so that it can serve a new pane; false when it should be dropped instead
+    /// (a burst grew it too large to keep).</summary>
+    bool TryReset(ref TAcc accumulator);
+}
+
 /// <summary>Why a window result is emitted.</summary>
 public enum WindowFireKind : byte
 {

@@ -246,7 +246,10 @@ internal sealed partial class Engine
 
     private void AccountTakeover(CampaignBuilder b, ref Prng rng)
     {
-        var victim = PickVictim(ref rng, static u => u.Registered && u.Away is null);
+        // A victim who has logged in before: an account with no history gives "a login from a new place" nothing to
+        // compare with, and a real takeover of a dormant account is not what this campaign models.
+        var start = b.Start;
+        var victim = PickVictim(ref rng, u => u.Registered && u.Away is null && u.LastLoginMs != long.MinValue && u.LastLoginMs < start);
         var homeCc = victim.Vpn?.CountryCode ?? victim.Home.CountryCode;
         var city = ForeignCity(ref rng, homeCc);
         if (victim.Vpn is not null && city.CountryCode == victim.Home.CountryCode)
@@ -571,6 +574,9 @@ internal sealed partial class Engine
     /// <summary>Collects a campaign's events at offsets from its start and compresses them to fit the room it has.</summary>
     private sealed class CampaignBuilder(CampaignState state, long start)
     {
+        /// <summary>When the campaign begins (simulation time, ms).</summary>
+        public long Start => start;
+
         private readonly List<(long Offset, Pending Item)> _items = [];
 
         public void Add(long offset, Pending p)

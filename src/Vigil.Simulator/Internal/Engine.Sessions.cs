@@ -103,6 +103,7 @@ internal sealed partial class Engine
             t += Gap(ref rng, 15, 0.5, pace);
         }
 
+        u.LastLoginMs = Math.Max(u.LastLoginMs, t);
         Enqueue(Event(t, EventType.LoginSuccess, u, sid, ip, ua,
             Props("authMethod", u.DeviceIsMobile[device] && ua.StartsWith("VigilShop", StringComparison.Ordinal) ? "token" : "password")));
 

@@ -107,6 +107,9 @@ internal sealed class UserState
 
     public bool Registered { get; set; }
 
+    /// <summary>The time of the user's latest successful login so far (ms), or <see cref="long.MinValue"/>.</summary>
+    public long LastLoginMs { get; set; } = long.MinValue;
+
     public Prng Rng;
 
     /// <summary>The trip destination while the user is away, else null.</summary>

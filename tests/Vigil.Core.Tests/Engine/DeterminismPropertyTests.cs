@@ -34,6 +34,7 @@ public sealed class DeterminismPropertyTests
         new([
             Count("tumble", WindowSpec.Tumbling(TimeSpan.FromMilliseconds(50)), new EarlyFiring<long> { Mode = EarlyFiringMode.WhenConditionBecomesTrue, Condition = c => c >= 3 }),
             Distinct("slide", WindowSpec.Sliding(TimeSpan.FromMilliseconds(40), TimeSpan.FromMilliseconds(10))),
+            CountedDistinct("panes", WindowSpec.Sliding(TimeSpan.FromMilliseconds(30), TimeSpan.FromMilliseconds(10))),
             Count("session", WindowSpec.Session(TimeSpan.FromMilliseconds(15)), new EarlyFiring<long> { Mode = EarlyFiringMode.EveryUpdate, Condition = c => c % 4 == 0 }),
             new Keyed("keyed"),
         ], Options(boundMs, latenessMs), new ManualTimeProvider(), late);

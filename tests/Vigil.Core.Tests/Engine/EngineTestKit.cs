@@ -30,6 +30,12 @@ internal static class EngineTestKit
         new(name, spec, e => e.Key, new DistinctCountAggregator<TestEvent>(e => e.Value), StringSetSerializer.Instance,
             (in WindowFiring<TestEvent, int> f, IOutput<string> o) => o.Emit(Describe(f)));
 
+    /// <summary>A distinct count on the retractable multiset; sliding windows over it are pane-sliced unless
+    /// <paramref name="slicePanes"/> is false.</summary>
+    public static WindowOperator<TestEvent, DistinctCounter, int, string> CountedDistinct(string name, WindowSpec spec, bool slicePanes = true) =>
+        new(name, spec, e => e.Key, new CountedDistinctAggregator<TestEvent>(e => e.Value), DistinctCounterSerializer.Instance,
+            (in WindowFiring<TestEvent, int> f, IOutput<string> o) => o.Emit(Describe(f)), slicePanes: slicePanes);
+
     public static List<string> Run(PartitionRuntime<TestEvent, string> runtime, IEnumerable<TestEvent> events, bool flush = true)
     {
         var output = new ListOutput<string>();

@@ -1,0 +1,129 @@
+using System.Globalization;
+using System.Text;
+using Vigil.Core.Alerts;
+using Vigil.Core.Detection;
+using Vigil.Core.Engine;
+using Vigil.Core.Features;
+using Vigil.Core.Geo;
+using Vigil.Core.Processing;
+
+namespace Vigil.Benchmarks;
+
+/// <summary>
+/// State per idle user for the standard per-user rule set (what <c>vigil serve</c> runs per partition: the user rules
+/// and the ML features), measured on the managed heap. Each user logs in, views three pages and logs out; an hour
+/// later (event time) the windows of that activity have closed and what is left is the state an idle user costs
+/// until its TTL lets it go. Run: <c>dotnet run -c Release --project bench/Vigil.Benchmarks -- state [users]</c>.
+/// </summary>
+internal static class StateFootprint
+{
+    public static void Run(int users, string? geoDirectory)
+    {
+        IGeoLocator? geo = null;
+        if (geoDirectory is not null && Directory.Exists(geoDirectory))
+        {
+            geo = Vigil.Geo.MmdbGeoLocator.Open(geoDirectory);
+        }
+        var start = DateTimeOffset.UtcNow.AddHours(-3).ToUnixTimeMilliseconds();
+        var options = new PipelineOptions
+        {
+            Scope = DetectionScope.PerUser,
+            Geo = geo,
+            ExtraPerUserOperators = () => [new UserFeaturesOperator(geo: geo)],
+        };
+        var alerts = new List<Alert>();
+        // Event bytes are built before the first heap reading so that only the pipeline's state is counted.
+        var stepMs = Math.Max(1, 3_600_000 / users);
+        var messages = new byte[5][];
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        DetectionPipeline? pipeline = new DetectionPipeline(options, TimeProvider.System);
+        long offset = 0;
+        string[] types = ["LOGIN_SUCCESS", "PAGE_VIEW", "PAGE_VIEW", "PAGE_VIEW", "LOGOUT"];
+        for (var u = 0; u < users; u++)
+        {
+            var t = start + ((long)u * stepMs);
+            var user = "user-" + u.ToString("D7", CultureInfo.InvariantCulture);
+            var ip = $"{81 + (u % 100)}.{(u >> 16) & 255}.{(u >> 8) & 255}.{u & 255}";
+            for (var i = 0; i < types.Length; i++)
+            {
+                messages[i] = Encoding.UTF8.GetBytes(
+                    $$"""{"eventId":"{{user}}-{{i}}","eventType":"{{types[i]}}","timestamp":{{t + (i * 20_000)}},"userId":"{{user}}","sessionId":"s-{{user}}","ipAddress":"{{ip}}","userAgent":"Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"}""");
+            }
+            for (var i = 0; i < messages.Length; i++)
+            {
+                pipeline.Process("user-events", 0, offset++, user, messages[i], alerts, out _);
+            }
+            alerts.Clear();
+        }
+        var active = GC.GetTotalMemory(forceFullCollection: true) - before;
+        // One more event an hour after the last user moves event time on: the activity windows close.
+        var late = start + ((long)users * stepMs) + 3_600_000;
+        pipeline.Process("user-events", 0, offset++, "user-idle-clock",
+            Encoding.UTF8.GetBytes($$"""{"eventId":"clock","eventType":"PAGE_VIEW","timestamp":{{late}},"userId":"user-idle-clock"}"""), alerts, out _);
+        pipeline.Tick(alerts);
+        var idle = GC.GetTotalMemory(forceFullCollection: true) - before;
+        var checkpoint = pipeline.Snapshot();
+        Console.WriteLine($$"""{"users":{{users}},"geo":{{(geo is not null ? "true" : "false")}},"heapBytesPerActiveUser":{{active / (double)users:F0}},"heapBytesPerIdleUser":{{idle / (double)users:F0}},"checkpointBytesPerIdleUser":{{checkpoint.Length / (double)users:F1}},"keys":{{pipeline.TrackedKeys}},"estimatedStateBytes":{{pipeline.StateBytes}}}""");
+        GC.KeepAlive(pipeline);
+        pipeline = null;
+        Breakdown(users, stepMs, start, geo);
+        (geo as IDisposable)?.Dispose();
+    }
+
+    /// <summary>The same traffic through each per-user operator alone (events decoded beforehand, so key strings are
+    /// not counted here), to see which rule's state dominates.</summary>
+    private static void Breakdown(int users, long stepMs, long start, IGeoLocator? geo)
+    {
+        var decoder = new Vigil.Core.Events.EventDecoder(new Vigil.Core.Events.EventDecoderOptions(), TimeProvider.System);
+        string[] types = ["LOGIN_SUCCESS", "PAGE_VIEW", "PAGE_VIEW", "PAGE_VIEW", "LOGOUT"];
+        var events = new Vigil.Core.Events.UserEvent[(users * types.Length) + 1];
+        var n = 0;
+        for (var u = 0; u < users; u++)
+        {
+            var t = start + ((long)u * stepMs);
+            var user = "user-" + u.ToString("D7", CultureInfo.InvariantCulture);
+            var ip = $"{81 + (u % 100)}.{(u >> 16) & 255}.{(u >> 8) & 255}.{u & 255}";
+            for (var i = 0; i < types.Length; i++)
+            {
+                decoder.TryDecode(Encoding.UTF8.GetBytes(
+                    $$"""{"eventId":"{{user}}-{{i}}","eventType":"{{types[i]}}","timestamp":{{t + (i * 20_000)}},"userId":"{{user}}","sessionId":"s-{{user}}","ipAddress":"{{ip}}","userAgent":"Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"}"""),
+                    out var evt, out _);
+                events[n++] = evt!;
+            }
+        }
+        decoder.TryDecode(Encoding.UTF8.GetBytes(
+            $$"""{"eventId":"clock","eventType":"PAGE_VIEW","timestamp":{{start + ((long)users * stepMs) + 3_600_000}},"userId":"user-idle-clock"}"""),
+            out var clock, out _);
+        events[n++] = clock!;
+        var clockTime = TimeProvider.System;
+        (string Name, Func<IOperator<Vigil.Core.Events.UserEvent, Alert>> Create)[] operators =
+        [
+            ("BRUTE_FORCE", () => new BruteForceOperator(new BruteForceOptions(), clockTime)),
+            ("ACCOUNT_TAKEOVER", () => new AccountTakeoverOperator(new AccountTakeoverOptions(), geo, clockTime)),
+            ("GEO_LOGIN", () => geo is null ? new RapidActivityOperator(new RapidActivityOptions { Enabled = false }, clockTime) : new GeoLoginOperator(new GeoLoginOptions(), geo, clockTime)),
+            ("RAPID_ACTIVITY", () => new RapidActivityOperator(new RapidActivityOptions(), clockTime)),
+            ("USER_FEATURES", () => new UserFeaturesOperator(geo: geo)),
+            ("BEHAVIOR_ANOMALY", () => new BehaviorAnomalyOperator(new BehaviorAnomalyOptions(), geo, clockTime)),
+            ("RESET_BOMBING", () => new ResetBombingOperator(new ResetBombingOptions(), clockTime)),
+        ];
+        var sink = new ListOutput<Alert>();
+        foreach (var (name, create) in operators)
+        {
+            var before = GC.GetTotalMemory(forceFullCollection: true);
+            var runtime = new PartitionRuntime<Vigil.Core.Events.UserEvent, Alert>([create()], new PartitionRuntimeOptions
+            {
+                Watermarks = new PipelineOptions().Watermarks,
+            });
+            for (var i = 0; i < n; i++)
+            {
+                runtime.Process(events[i], events[i].TimestampMs, i, sink);
+                sink.Items.Clear();
+            }
+            runtime.Tick(sink);
+            var keys = runtime.Operators[0].GetType().GetProperty("State")?.GetValue(runtime.Operators[0]) is System.Collections.ICollection c ? c.Count : -1;
+            var after = GC.GetTotalMemory(forceFullCollection: true);
+            Console.WriteLine($$"""{"operator":"{{name}}","keys":{{keys}},"heapBytesPerIdleUser":{{(after - before) / (double)users:F0}},"checkpointBytesPerIdleUser":{{runtime.Snapshot().Length / (double)users:F1}}}""");
+            GC.KeepAlive(runtime);
+        }
+    }
+}
