@@ -31,8 +31,9 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
     private OperatorContext? _context;
     private long _latenessMs;
 
-    /// <summary>Reset accumulators kept for new panes; enough for the panes that close in one watermark step.</summary>
-    private const int MaxSpareAccumulators = 1024;
+    /// <summary>Reset accumulators kept for new panes, at least this many and up to one per active key: when the
+    /// watermark crosses a slide boundary every key drops a pane at once, and the next slide needs as many back.</summary>
+    private const int MinSpareAccumulators = 1024;
 
     /// <summary>Marks a pane-sliced checkpoint section (its window kind byte has this bit set).</summary>
     private const byte PaneLayout = 0x80;
@@ -600,7 +601,7 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
 
     private void RecycleAccumulator(TAcc accumulator)
     {
-        if (_spareAccumulators.Count < MaxSpareAccumulators && _panes!.TryReset(ref accumulator))
+        if (_spareAccumulators.Count < Math.Max(MinSpareAccumulators, _keys.Count) && _panes!.TryReset(ref accumulator))
         {
             _spareAccumulators.Push(accumulator);
         }
