@@ -450,6 +450,11 @@ public static class RuleFileParser
                 Error(rule, path + "." + key, "missing");
                 return null;
             }
+            T? Absent<T>(string key) where T : struct
+            {
+                Missing(key);
+                return null;
+            }
             var id = Required("id");
             if (id is not null && !IsName(id))
             {
@@ -495,7 +500,14 @@ public static class RuleFileParser
                     {
                         Error(stray, path + ".rules", "only temporal rules take 'rules'; counting rules take 'filter'");
                     }
-                    filter = Get(rule, "filter") is { } fnode ? FilterOrName(fnode, path + ".filter", filters) : Missing("filter") is null ? null : null;
+                    if (Get(rule, "filter") is { } fnode)
+                    {
+                        filter = FilterOrName(fnode, path + ".filter", filters);
+                    }
+                    else
+                    {
+                        Missing("filter");
+                    }
                 }
                 else
                 {
@@ -540,12 +552,15 @@ public static class RuleFileParser
                     }
                 }
             }
-            var timespan = Get(rule, "timespan") is { } tnode ? Duration(tnode, path + ".timespan") : Missing("timespan") is null ? null : null;
+            var timespan = Get(rule, "timespan") is { } tnode ? Duration(tnode, path + ".timespan") : Absent<TimeSpan>("timespan");
             RuleCondition condition = new(ConditionOp.Gte, 1);
             FieldRef? distinct = null;
             if (Get(rule, "condition") is { } cnode)
             {
-                if (!counting)
+                if (kind is null)
+                {
+                }
+                else if (!counting)
                 {
                     Error(cnode, path + ".condition", "temporal rules fire when every step matched; they take no condition");
                 }
@@ -558,7 +573,7 @@ public static class RuleFileParser
             {
                 Missing("condition");
             }
-            var severity = Get(rule, "severity") is { } snode ? SeverityOf(snode, path + ".severity") : Missing("severity") is null ? null : null;
+            var severity = Get(rule, "severity") is { } snode ? SeverityOf(snode, path + ".severity") : Absent<Severity>("severity");
             var summary = Get(rule, "summary") is { } sumNode ? Summary(sumNode, path + ".summary") : Missing("summary");
             double? score = Get(rule, "score") is { } scNode ? Fraction(scNode, path + ".score") : null;
             TimeSpan? suppression = Get(rule, "suppression") is { } supNode ? Duration(supNode, path + ".suppression", allowZero: true) : null;
