@@ -49,6 +49,12 @@ public sealed class AlertSuppressor : IOperator<UserEvent, Alert>, IOutput<Alert
     /// <summary>Repeats folded into open alerts over this instance's life (not checkpointed).</summary>
     public long Suppressed { get; private set; }
 
+    /// <summary>
+    /// A rule's own window in ms (the declarative rules' <c>suppression</c>), or a negative number for
+    /// <see cref="SuppressionOptions.Window"/>; capped at that window, which is how long open alerts are kept.
+    /// </summary>
+    public Func<string, long>? RuleWindowMs { get; set; }
+
     /// <summary>Where alerts go after suppression; set before the runtime emits anything.</summary>
     public IOutput<Alert> Downstream
     {
@@ -67,7 +73,9 @@ public sealed class AlertSuppressor : IOperator<UserEvent, Alert>, IOutput<Alert
         var key = string.Concat(value.Rule, "\u001f", Evidence.EntityOf(value));
         var timeMs = value.EventTime.ToUnixTimeMilliseconds();
         ref var open = ref State.GetOrAdd(key, timeMs, out var created);
-        if (created || open is null || timeMs - open.FirstMs >= _windowMs || value.Severity > open.Severity)
+        var windowMs = RuleWindowMs?.Invoke(value.Rule) ?? -1;
+        windowMs = windowMs < 0 ? _windowMs : Math.Min(windowMs, _windowMs);
+        if (created || open is null || timeMs - open.FirstMs >= windowMs || value.Severity > open.Severity)
         {
             var first = Decorate(value, 1, value.EventTime, value.EventTime, null);
             open = new OpenAlert(AlertJson.ToUtf8Bytes(first), timeMs, timeMs, 1, value.Severity);

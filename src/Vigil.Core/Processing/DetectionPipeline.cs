@@ -3,6 +3,7 @@ using Vigil.Core.Detection;
 using Vigil.Core.Engine;
 using Vigil.Core.Events;
 using Vigil.Core.Geo;
+using Vigil.Core.Rules;
 
 namespace Vigil.Core.Processing;
 
@@ -68,6 +69,12 @@ public sealed record PipelineOptions
 
     public ResetBombingOptions ResetBombing { get; init; } = new();
 
+    /// <summary>
+    /// The declarative rules (a rules file), re-read between batches so a reload reaches the pipeline on its own
+    /// thread; a declarative rule named like a built-in rule replaces it. Null: built-in rules only.
+    /// </summary>
+    public RuleSetSource? Rules { get; init; }
+
     /// <summary>One open alert per (rule, entity) per window; repeats update it.</summary>
     public SuppressionOptions Suppression { get; init; } = new();
 
@@ -113,6 +120,8 @@ public sealed class DetectionPipeline
     private readonly StreamClock _streamClock = new();
     private readonly string _notificationsTopic;
     private readonly int _inputs;
+    private readonly RuleSetSource? _ruleSource;
+    private readonly DeclarativeRulesOperator? _declarative;
 
     public DetectionPipeline(PipelineOptions options, TimeProvider clock)
     {
@@ -132,6 +141,13 @@ public sealed class DetectionPipeline
         var operators = new List<IOperator<UserEvent, Alert>> { _streamClock, _suppressor };
         var perUser = options.Scope is DetectionScope.All or DetectionScope.PerUser;
         var shared = options.Scope is DetectionScope.All or DetectionScope.Shared;
+        if (options.Rules is { } ruleSource)
+        {
+            // Rules grouped by user run where the user's events are (per partition); the rest in the shared pipeline.
+            _ruleSource = ruleSource;
+            _declarative = new DeclarativeRulesOperator(ruleSource.Current, r => r.IsPerUser ? perUser : shared, alertClock);
+            _suppressor.RuleWindowMs = _declarative.SuppressionWindowMs;
+        }
         if (perUser)
         {
             Add(operators, new BruteForceOperator(options.BruteForce, alertClock));
@@ -178,6 +194,11 @@ public sealed class DetectionPipeline
             {
                 Add(operators, new CredentialStuffingOperator(options.CredentialStuffing, alertClock));
             }
+        }
+        if (_declarative is { } declarative)
+        {
+            operators.Add(declarative);
+            _keyCounts.Add(() => declarative.KeyCount);
         }
         _keyCounts.Add(() => _suppressor.State.Count);
         _stateBytes.Add(() => _suppressor.State.ApproximateBytes);
@@ -339,11 +360,28 @@ public sealed class DetectionPipeline
         }
     }
 
-    /// <summary>The wall-clock step (idle inputs, processing-time timers); call between batches.</summary>
+    /// <summary>The declarative rules running here (null without <see cref="PipelineOptions.Rules"/>).</summary>
+    public DeclarativeRulesOperator? DeclarativeRules => _declarative;
+
+    /// <summary>
+    /// The wall-clock step (idle inputs, processing-time timers); call between batches. It is also where a reloaded
+    /// rule set (<see cref="PipelineOptions.Rules"/>) is swapped in, on the pipeline's own thread.
+    /// </summary>
     public void Tick(List<Alert> alerts)
     {
+        ApplyRules();
         _runtime.Tick(_suppressor);
         Drain(alerts);
+    }
+
+    /// <summary>Swaps in the rule source's current rule set if it changed; returns what the swap did (null: no change).</summary>
+    public RuleSwap? ApplyRules()
+    {
+        if (_ruleSource is null || _declarative is null || ReferenceEquals(_ruleSource.Current, _declarative.Rules))
+        {
+            return null;
+        }
+        return _declarative.Apply(_ruleSource.Current);
     }
 
     /// <summary>At the end of a finite input: moves event time to the end, so every window and timer fires.</summary>
@@ -376,7 +414,7 @@ public sealed class DetectionPipeline
 
     private void Add<TState>(List<IOperator<UserEvent, Alert>> operators, KeyedProcessOperator<UserEvent, TState, Alert> op)
     {
-        operators.Add(op);
+        operators.Add(_declarative is null ? op : _declarative.Gate(op));
         _keyCounts.Add(() => op.State.Count);
         _stateBytes.Add(() => op.State.ApproximateBytes);
     }

@@ -16,6 +16,7 @@ public static class ReplayCommand
         Usage: ./vigil replay FILE.jsonl [--alerts ALERTS.jsonl] [--dead-letters DLQ.jsonl]
                                          [--checkpoint-dir DIR] [--checkpoint-every N] [--stop-after N]
                                          [--max-future-skew 5m] [--max-message-bytes N] [--geo-dir DIR]
+                                         [--rules FILE|none]
 
         Runs the same decoder and detection rules as ./vigil serve over a JSON-lines file of user events
         (one message per line, as ./vigil simulate writes them), as fast as they go, and prints a one-line
@@ -34,13 +35,15 @@ public static class ReplayCommand
           --max-message-bytes N longer lines are dead-lettered (default 1048576)
           --geo-dir DIR         the IP geolocation data (default: $VIGIL_GEO_DIR, else ./data/geo; fetch it with
                                 ./scripts/fetch-geo.sh)
+          --rules FILE          the declarative rules file (default: rules/default.yaml beside the binary;
+                                none: built-in rules only); a rule named like a built-in rule replaces it
         """;
 
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(stdout);
         var cli = CliArgs.Parse(args, ["alerts", "dead-letters", "max-future-skew", "max-message-bytes", "checkpoint-dir",
-            "checkpoint-every", "stop-after", "geo-dir"], ["help"]);
+            "checkpoint-every", "stop-after", "geo-dir", "rules"], ["help"]);
         if (cli.Flag("help"))
         {
             await stdout.WriteLineAsync(Help);
@@ -65,9 +68,22 @@ public static class ReplayCommand
         var checkpointEvery = cli.GetInt("checkpoint-every", 100_000, 1, int.MaxValue);
         var stopAfter = cli.GetInt("stop-after", int.MaxValue, 1, int.MaxValue);
         using var geo = OpenGeo(cli.Get("geo-dir"));
+        Core.Rules.RuleSetSource? rules = null;
+        if (Rules.RulesFile.Resolve(cli.Get("rules")) is { } rulesPath)
+        {
+            try
+            {
+                rules = new Core.Rules.RuleSetSource(Rules.RulesFile.Load(rulesPath));
+            }
+            catch (InvalidDataException ex)
+            {
+                throw new UsageException(ex.Message);
+            }
+        }
         var pipeline = new DetectionPipeline(new PipelineOptions
         {
             Geo = geo,
+            Rules = rules,
             Decoder = new Core.Events.EventDecoderOptions { MaxFutureSkew = skew, MaxMessageBytes = maxBytes },
             // A replay is judged by its input alone: no wall-clock idleness, alerts stamped with stream time.
             Watermarks = new PipelineOptions().Watermarks with { IdleTimeout = Timeout.InfiniteTimeSpan },

@@ -37,6 +37,8 @@ public static class ServeCommand
           --simulator-users N    simulated users (default 2000)
           --seed N               simulator seed (default 1)
           --partitions N         partitions of the topics Vigil creates (default 4)
+          --rules FILE           the declarative rules file, hot-reloaded on change (Vigil:Rules:File; default
+                                 rules/default.yaml beside the binary; none: built-in rules only)
 
         Security: on loopback with no API keys, anyone on this machine may read, and a one-time link printed at
         start signs a browser in as admin. Beyond loopback, API keys are mandatory (start-up refuses without them):
@@ -53,7 +55,8 @@ public static class ServeCommand
         or exactly_once: alerts and dead letters go to Kafka in transactions committed with the consumed offsets at
         each checkpoint), Vigil__Storage__AlertRetention (90d, closed alerts), Vigil__Storage__RetainOpenAlerts
         (true), Vigil__Storage__DeadLetterRetention (14d), Vigil__Storage__AuditRetention (365d), Vigil__Engine__CheckpointInterval (default 30s; checkpoints go under
-        <data dir>/checkpoints, and a partition's offset is committed only once its checkpoint is saved).
+        <data dir>/checkpoints, and a partition's offset is committed only once its checkpoint is saved),
+        Vigil__Rules__File, Vigil__Rules__PollInterval (default 2s; the file is also watched).
         """;
 
     private static readonly Dictionary<string, string> s_flagToSetting = new(StringComparer.Ordinal)
@@ -66,6 +69,7 @@ public static class ServeCommand
         ["simulator-users"] = "Vigil:Simulator:Users",
         ["seed"] = "Vigil:Simulator:Seed",
         ["partitions"] = "Vigil:Kafka:Partitions",
+        ["rules"] = "Vigil:Rules:File",
     };
 
     public static async Task<int> RunAsync(string[] args, CancellationToken ct)
@@ -206,6 +210,10 @@ public static class ServeCommand
             await Console.Error.WriteLineAsync("vigil serve: IMPOSSIBLE_TRAVEL, NEW_COUNTRY and the geo parts of ACCOUNT_TAKEOVER are OFF: " + ex.Message);
         }
         using var geoLifetime = geo;
+        var (rulesPath, ruleSource) = LoadRules(builder.Configuration);
+        services.AddSingleton(sp => new Rules.RulesService(rulesPath, ruleSource, sp.GetRequiredService<ILogger<Rules.RulesService>>(),
+            TimeProvider.System, ReadDuration(builder.Configuration, "Vigil:Rules:PollInterval", TimeSpan.FromSeconds(2)), TimeSpan.FromMilliseconds(250)));
+        services.AddHostedService(sp => sp.GetRequiredService<Rules.RulesService>());
         IServiceProvider? rootServices = null;
         services.AddSingleton(new PipelineOptions
         {
@@ -215,6 +223,7 @@ public static class ServeCommand
             // Per partition the rules keyed by user; the IP and tenant rules run in one shared pipeline (IngestService).
             Scope = DetectionScope.PerUser,
             Geo = geo,
+            Rules = ruleSource,
             // Each partition's pipeline keeps the per-user ML features in its own checkpointed operator.
             ExtraPerUserOperators = () => [(rootServices ?? throw new InvalidOperationException("The host is not built yet."))
                 .CreateUserFeaturesOperator(geo)],
@@ -286,6 +295,7 @@ public static class ServeCommand
         app.MapPipelineApi();
         app.MapMlApi();
         app.MapUsersApi();
+        app.MapRulesApi();
 
         await app.StartAsync(ct);
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Vigil");
@@ -315,6 +325,36 @@ public static class ServeCommand
         await app.StopAsync(stopTimeout.Token);
         app.Services.GetRequiredService<KafkaProducer>().Flush(TimeSpan.FromSeconds(5));
         return 0;
+    }
+
+    /// <summary>The declarative rules at start-up: a bad file stops start-up with its line, as any bad setting does.</summary>
+    private static (string? Path, Core.Rules.RuleSetSource? Source) LoadRules(IConfiguration configuration)
+    {
+        var path = Rules.RulesFile.Resolve(configuration["Vigil:Rules:File"]);
+        if (path is null)
+        {
+            return (null, null);
+        }
+        try
+        {
+            return (path, new Core.Rules.RuleSetSource(Rules.RulesFile.Load(path)));
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new OptionsException("Vigil:Rules:File", ex.Message);
+        }
+    }
+
+    private static TimeSpan ReadDuration(IConfiguration configuration, string key, TimeSpan fallback)
+    {
+        var text = configuration[key];
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return fallback;
+        }
+        return Vigil.Core.Durations.TryParse(text, out var value)
+            ? value
+            : throw new OptionsException(key, $"'{text}' is not a duration such as 2s or 500ms.");
     }
 
     internal sealed class BrokerHealthCheck(KafkaOptions kafka) : IHealthCheck
