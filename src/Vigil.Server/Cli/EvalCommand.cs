@@ -490,7 +490,7 @@ public static class EvalCommand
                 $"{k.Kind,-20} {k.Campaigns,9} {k.Detected,8} {Ratio(k.Recall),7} {Ratio(k.Precision),9}  {string.Join(", ", caught)}{(k.Missed.Count > 0 ? "; missed " + string.Join(", ", k.Missed) : "")}");
         }
         sb.AppendLine();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"{"RULE",-20} {"ALERTS",9} {"MATCHED",8} {"PRECISION",9} {"FP>LOW",7}  SEVERITIES");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"{"RULE",-24} {"ALERTS",5} {"MATCHED",8} {"PRECISION",9} {"FP>LOW",7}  SEVERITIES");
         foreach (var r in report.Rules)
         {
             var severities = new List<string>();
@@ -499,7 +499,7 @@ public static class EvalCommand
                 severities.Add(string.Create(CultureInfo.InvariantCulture, $"{s} {n}"));
             }
             sb.AppendLine(CultureInfo.InvariantCulture,
-                $"{r.Rule,-20} {r.Alerts,9} {r.Matched,8} {Ratio(r.Precision),9} {r.UnmatchedAboveLow,7}  {string.Join(", ", severities)}");
+                $"{r.Rule,-24} {r.Alerts,5} {r.Matched,8} {Ratio(r.Precision),9} {r.UnmatchedAboveLow,7}  {string.Join(", ", severities)}");
         }
         sb.AppendLine();
         sb.Append(CultureInfo.InvariantCulture, $"false positives above LOW: {report.FalsePositives}");
