@@ -2,11 +2,13 @@
 # Runs every Vigil test on this machine, installing what the tests need first.
 #   ./scripts/test.sh            all test projects
 #   ./scripts/test.sh Storage    only tests/Vigil.Storage.Tests (any name fragment)
+#   ./scripts/test.sh Server "FullyQualifiedName~ScaleOutTests"   one project, filtered
 # It starts a throw-away PostgreSQL server on loopback and removes it afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 FILTER=${1:-}
+TEST_FILTER=${2:-}
 
 log() { printf '[test] %s\n' "$*" >&2; }
 
@@ -64,12 +66,16 @@ for proj in tests/*/*.Tests.csproj; do
   name=$(basename "$proj" .csproj)
   if [ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]]; then continue; fi
   log "running $name"
-  if ! dotnet test "$proj" -c Release --no-build -nologo \
+  if ! dotnet test "$proj" -c Release --no-build -nologo ${TEST_FILTER:+--filter "$TEST_FILTER"} \
       --logger "trx;LogFileName=$name.trx" --results-directory "$RESULTS" \
       --logger "console;verbosity=minimal" 2>&1 | tee "$RESULTS/$name.log" | grep -E '^\s*(Failed|Passed!|Failed!|Skipped)\b|error' ; then
     :
   fi
-  if grep -qE '^\s*Failed!' "$RESULTS/$name.log" || ! grep -qE '(Passed!|Failed!)' "$RESULTS/$name.log"; then status=1; fi
+  if grep -qE '^\s*Failed!' "$RESULTS/$name.log" || ! grep -qE '(Passed!|Failed!)' "$RESULTS/$name.log"; then
+    status=1
+    # The failures' messages, so that a red CI log says why without the deleted result files.
+    grep -E -A25 '^\s*Failed [A-Za-z]' "$RESULTS/$name.log" | grep -vE '^\s+at ' | head -200 >&2 || true
+  fi
   trx="$RESULTS/$name.trx"
   if [ -f "$trx" ]; then
     c=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
