@@ -86,7 +86,17 @@ internal sealed class Utf8StringCache
         const ulong Prime1 = 0x9E3779B185EBCA87;
         const ulong Prime2 = 0xC2B2AE3D27D4EB4F;
         ulong h = (ulong)bytes.Length * Prime1;
-        while (bytes.Length >= 8)
+        // Two independent lanes over 16-byte blocks, so long values (user agents) do not wait on one multiply chain.
+        ulong g = Prime2;
+        while (bytes.Length >= 16)
+        {
+            h = BitOperations.RotateLeft(h ^ (BinaryPrimitives.ReadUInt64LittleEndian(bytes) * Prime2), 29) * Prime1;
+            g = BitOperations.RotateLeft(g ^ (BinaryPrimitives.ReadUInt64LittleEndian(bytes[8..]) * Prime1), 31) * Prime2;
+            bytes = bytes[16..];
+        }
+
+        h ^= g;
+        if (bytes.Length >= 8)
         {
             h = BitOperations.RotateLeft(h ^ (BinaryPrimitives.ReadUInt64LittleEndian(bytes) * Prime2), 29) * Prime1;
             bytes = bytes[8..];

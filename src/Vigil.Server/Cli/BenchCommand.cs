@@ -10,6 +10,7 @@ public static class BenchCommand
     private const string Help = """
         Usage: ./vigil bench core  [--events N] [--users N] [--duration 12h] [--seed N] [--runs N] [--warmups N]
                                [--only jsonLimit|decodeOnly|vigil|rx]   (one contender alone, for a profiler)
+                               [--allocations]   (with --only: the types its passes allocate, sampled by the runtime)
                ./vigil bench e2e   [--events N] [--rate R] [--seconds S] [--postgres URL] [--runs N] [--partitions N]
                                [--attack-every-ms N]
                ./vigil bench batch [--events N] [--users N] [--runs N]
@@ -56,7 +57,7 @@ public static class BenchCommand
 
     private static CoreBenchOptions ParseCore(string[] args)
     {
-        var cli = CliArgs.Parse(args, ["events", "users", "duration", "seed", "runs", "warmups", "only"], []);
+        var cli = CliArgs.Parse(args, ["events", "users", "duration", "seed", "runs", "warmups", "only"], ["allocations"]);
         if (cli.Positionals.Count > 0)
         {
             throw new UsageException($"unexpected argument '{cli.Positionals[0]}'.");
@@ -76,6 +77,7 @@ public static class BenchCommand
                 var name when name is "jsonLimit" or "decodeOnly" or "vigil" or "rx" => name,
                 var other => throw new UsageException($"--only must be jsonLimit, decodeOnly, vigil or rx, not '{other}'."),
             },
+            Allocations = cli.Has("allocations"),
         };
     }
 
