@@ -14,6 +14,7 @@ public static class BenchCommand
                ./vigil bench e2e   [--events N] [--rate R] [--seconds S] [--postgres URL] [--runs N] [--partitions N]
                                [--attack-every-ms N]
                ./vigil bench batch [--events N] [--users N] [--seed N] [--runs N] [--duckdb-threads N]
+               ./vigil bench memory [--users N] [--events-per-user N]
 
         Each sub-verb prints one JSON document on standard output (progress goes to standard error).
 
@@ -29,6 +30,8 @@ public static class BenchCommand
                  event time), Vigil's UserFeatureAggregator on one thread against DuckDB (DuckDB.NET, in process)
                  running the equivalent SQL on the same events loaded into a table; rows/s of each (median of
                  --runs), the ratio, and a user-by-user cross-check of the two results.
+          memory resident memory with N users (default 1,000,000) active at once in the full per-user pipeline
+                 (every rule, suppression, the ML feature operator): RSS, heap per user after a full GC.
         """;
 
     public static Task<int> RunAsync(string[] args, CancellationToken ct) => RunAsync(args, Console.Out, Console.Error, ct);
@@ -54,8 +57,11 @@ public static class BenchCommand
             case "batch":
                 result = await Task.Run(() => BatchBench.Run(ParseBatch(rest), progress, ct), ct);
                 break;
+            case "memory":
+                result = await Task.Run(() => MemoryBench.Run(ParseMemory(rest), progress, ct), ct);
+                break;
             default:
-                throw new UsageException($"unknown bench '{args[0]}': core, e2e or batch.");
+                throw new UsageException($"unknown bench '{args[0]}': core, e2e, batch or memory.");
         }
         await stdout.WriteLineAsync(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         return 0;
@@ -84,6 +90,21 @@ public static class BenchCommand
                 var other => throw new UsageException($"--only must be jsonLimit, decodeOnly, vigil or rx, not '{other}'."),
             },
             Allocations = cli.Has("allocations"),
+        };
+    }
+
+    private static MemoryBenchOptions ParseMemory(string[] args)
+    {
+        var cli = CliArgs.Parse(args, ["users", "events-per-user"], []);
+        if (cli.Positionals.Count > 0)
+        {
+            throw new UsageException($"unexpected argument '{cli.Positionals[0]}'.");
+        }
+        var defaults = new MemoryBenchOptions();
+        return new MemoryBenchOptions
+        {
+            Users = cli.GetInt("users", defaults.Users, 1, 50_000_000),
+            EventsPerUser = cli.GetInt("events-per-user", defaults.EventsPerUser, 2, 1000),
         };
     }
 
