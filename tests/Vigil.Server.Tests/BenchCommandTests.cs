@@ -48,6 +48,44 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public async Task Batch_TinyInput_VigilAndDuckDbAgreeUserByUser()
+    {
+        using var stdout = new StringWriter();
+        var code = await BenchCommand.RunAsync(["batch", "--events", "20000", "--users", "500", "--runs", "1"],
+            stdout, TextWriter.Null, CancellationToken.None);
+
+        Assert.Equal(0, code);
+        using var doc = JsonDocument.Parse(stdout.ToString());
+        var root = doc.RootElement;
+        Assert.Equal("batch", root.GetProperty("bench").GetString());
+        Assert.Equal(20000, root.GetProperty("workload").GetProperty("events").GetInt32());
+        var check = root.GetProperty("crossCheck");
+        Assert.Equal(root.GetProperty("workload").GetProperty("users").GetInt32(), check.GetProperty("usersCompared").GetInt32());
+        Assert.True(check.GetProperty("usersCompared").GetInt32() > 100);
+        Assert.Equal(0, check.GetProperty("usersMismatched").GetInt32());
+        var vigil = root.GetProperty("vigil").GetProperty("rowsPerSecond").GetDouble();
+        var duck = root.GetProperty("duckdb").GetProperty("rowsPerSecond").GetDouble();
+        Assert.True(vigil > 0 && duck > 0);
+        Assert.Equal(vigil / duck, root.GetProperty("ratios").GetProperty("vigilToDuckDb").GetDouble(), 0.01);
+    }
+
+    [Fact]
+    public void BatchCrossCheck_OneFeatureDiffers_CountsThatUser()
+    {
+        var features = new float[Core.Features.UserFeatures.Count];
+        features[(int)Core.Features.UserFeature.Events] = 10;
+        var changed = (float[])features.Clone();
+        changed[(int)Core.Features.UserFeature.Logins] = 1;
+
+        var check = Bench.BatchBench.CrossCheck(
+            [new("u-1", features), new("u-2", features)],
+            [new("u-1", features), new("u-2", changed)]);
+
+        Assert.Equal(2, check["usersCompared"]!.GetValue<int>());
+        Assert.Equal(1, check["usersMismatched"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task Core_Only_ReportsThatContenderAlone()
     {
         using var stdout = new StringWriter();

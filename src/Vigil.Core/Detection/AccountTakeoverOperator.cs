@@ -102,20 +102,27 @@ public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeo
         var newIp = evt.IpAddress is { } ip && !state.KnownIps.Contains(ip);
         var newCountry = country is not null && state.KnownCountries.Count > 0 && !state.KnownCountries.Contains(country);
         var automation = UserAgents.IsAutomation(evt.UserAgent);
-        var failureIds = new List<string>();
+        // Counted first and listed only for a takeover: a list per successful login was most of this rule's garbage.
+        var failures = 0;
+        var firstFailure = 0;
         if (state.Failures is { } ring)
         {
-            var first = ring.FirstAfter(evt.TimestampMs - (long)options.FailuresWithin.TotalMilliseconds);
-            for (var i = first; i < ring.Count && ring[i].TimeMs <= evt.TimestampMs; i++)
+            firstFailure = ring.FirstAfter(evt.TimestampMs - (long)options.FailuresWithin.TotalMilliseconds);
+            for (var i = firstFailure; i < ring.Count && ring[i].TimeMs <= evt.TimestampMs; i++)
             {
-                failureIds.Add(ring[i].EventId);
+                failures++;
             }
         }
         var novel = !history
-            ? failureIds.Count >= options.MinFailuresWithoutHistory || hosting || automation
+            ? failures >= options.MinFailuresWithoutHistory || hosting || automation
             : geo is not null && options.RequireNewCountry && state.KnownCountries.Count > 0 ? newCountry : newIp;
-        if (failureIds.Count >= options.MinFailures && novel)
+        if (failures >= options.MinFailures && novel)
         {
+            var failureIds = new List<string>(failures);
+            for (var i = firstFailure; i < firstFailure + failures; i++)
+            {
+                failureIds.Add(state.Failures![i].EventId);
+            }
             state.Pending = new PendingTakeover(evt.TimestampMs, evt.EventId, evt.IpAddress, evt.SessionId, country, newIp,
                 newCountry, state.KnownIps.Count, failureIds, hosting, automation ? evt.UserAgent : null);
             // The failures led to this success; they must not be counted again for a later one.

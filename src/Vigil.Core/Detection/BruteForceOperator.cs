@@ -149,9 +149,10 @@ public sealed class BruteForceOperator(BruteForceOptions options, TimeProvider a
 /// <summary>Per-user state of <see cref="BruteForceOperator"/>: a ring of recent failures, sorted by time, and the open alert.</summary>
 public sealed class BruteForceState(int capacity)
 {
-    private readonly long[] _times = new long[capacity];
-    private readonly string[] _eventIds = new string[capacity];
-    private readonly string?[] _ips = new string?[capacity];
+    // Grown on demand up to capacity: most users never fail a login, and a full ring per user was 1.6 KB of state.
+    private long[] _times = [];
+    private string[] _eventIds = [];
+    private string?[] _ips = [];
     private int _start;
     private int _count;
 
@@ -166,7 +167,11 @@ public sealed class BruteForceState(int capacity)
 
     public void Add(long timeMs, string eventId, string? ip)
     {
-        if (_count == _times.Length)
+        if (_count == _times.Length && _count < capacity)
+        {
+            Grow();
+        }
+        else if (_count == _times.Length)
         {
             _start = (_start + 1) % _times.Length;
             _count--;
@@ -228,6 +233,25 @@ public sealed class BruteForceState(int capacity)
     }
 
     private int Index(int i) => (_start + i) % _times.Length;
+
+    private void Grow()
+    {
+        var size = Math.Min(capacity, Math.Max(4, _times.Length * 2));
+        var times = new long[size];
+        var ids = new string[size];
+        var ips = new string?[size];
+        for (var i = 0; i < _count; i++)
+        {
+            var at = Index(i);
+            times[i] = _times[at];
+            ids[i] = _eventIds[at];
+            ips[i] = _ips[at];
+        }
+        _times = times;
+        _eventIds = ids;
+        _ips = ips;
+        _start = 0;
+    }
 
     /// <summary>Checkpoint form: the failures oldest first, then the open alert.</summary>
     public sealed class Serializer(int capacity) : IStateSerializer<BruteForceState>

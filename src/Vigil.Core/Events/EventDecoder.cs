@@ -9,8 +9,9 @@ namespace Vigil.Core.Events;
 /// the usual field aliases, or CloudEvents 1.0 structured envelopes. Bad input is never thrown: it comes back as a
 /// <see cref="DecodeError"/> for the dead-letter topic.
 /// </summary>
-/// <remarks>Thread-safe: a decoder holds only its options and a counter, and may be shared by partitions.</remarks>
-public sealed class EventDecoder(EventDecoderOptions options, TimeProvider time)
+/// <remarks>Thread-safe: a decoder holds its options, a counter, a lock-free value cache and a cached clock limit, and
+/// may be shared by partitions.</remarks>
+public sealed partial class EventDecoder(EventDecoderOptions options, TimeProvider time)
 {
     /// <summary>Longest <c>eventId</c>, <c>userId</c> and <c>sessionId</c>, in UTF-16 characters.</summary>
     public const int MaxIdLength = 128;
@@ -33,6 +34,7 @@ public sealed class EventDecoder(EventDecoderOptions options, TimeProvider time)
     private readonly EventDecoderOptions _options = Validated(options);
     private readonly TimeProvider _time = time ?? throw new ArgumentNullException(nameof(time));
     private readonly JsonReaderOptions _readerOptions = JsonDecoding.ReaderOptions(options.MaxDepth);
+    private readonly Utf8StringCache? _strings = options.StringCacheSize > 0 ? new Utf8StringCache(options.StringCacheSize) : null;
     private long _unknownTypeCount;
 
     /// <summary>Events decoded with an unknown type, kept as <see cref="EventType.Other"/>.</summary>
@@ -44,6 +46,18 @@ public sealed class EventDecoder(EventDecoderOptions options, TimeProvider time)
     /// <param name="error">Why the message is not valid, when it is not; the message then belongs in the dead-letter topic.</param>
     public bool TryDecode(ReadOnlySpan<byte> utf8, [NotNullWhen(true)] out UserEvent? evt, out DecodeError error)
     {
+        if (TryDecodeFast(utf8, out evt))
+        {
+            if (evt.Type == EventType.Other)
+            {
+                Interlocked.Increment(ref _unknownTypeCount);
+            }
+
+            error = default;
+            return true;
+        }
+
+        // Not a plain, valid flat event: the two passes below decide, and name what is wrong.
         evt = null;
         if (!JsonDecoding.TryScan(utf8, _options.MaxMessageBytes, _options.MaxDepth, _readerOptions,
                 out int start, out bool isEnvelope, out error))

@@ -16,6 +16,13 @@ public sealed record EventDecoderOptions
     /// <summary>The most entries accepted in <c>properties</c>.</summary>
     public int MaxProperties { get; init; } = 64;
 
+    /// <summary>
+    /// Slots of the decoder's cache of recurring text values (user ids, session ids, addresses, user agents, names,
+    /// property keys and values), so a value seen recently is not materialised again; 0 turns the cache off. Bounded:
+    /// about 8 bytes per slot plus the strings it holds, however many distinct values arrive.
+    /// </summary>
+    public int StringCacheSize { get; init; } = 65_536;
+
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1, nameof(MaxMessageBytes));
@@ -24,5 +31,6 @@ public sealed record EventDecoderOptions
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxDepth, 1000, nameof(MaxDepth));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxFutureSkew, TimeSpan.Zero, nameof(MaxFutureSkew));
         ArgumentOutOfRangeException.ThrowIfNegative(MaxProperties, nameof(MaxProperties));
+        ArgumentOutOfRangeException.ThrowIfNegative(StringCacheSize, nameof(StringCacheSize));
     }
 }

@@ -70,7 +70,7 @@ internal static class IpText
     }
 
     /// <summary>Four decimal parts 0–255 without leading zeros, separated by dots.</summary>
-    private static bool IsDottedQuad(ReadOnlySpan<byte> text)
+    internal static bool IsDottedQuad(ReadOnlySpan<byte> text)
     {
         int parts = 0;
         int i = 0;

@@ -206,7 +206,7 @@ internal static class JsonDecoding
     /// The reader checks the grammar of <c>\u</c> escapes but not that surrogates pair up, and a lone one makes
     /// <see cref="Utf8JsonReader.GetString"/> throw; this finds them first.
     /// </summary>
-    private static bool SurrogateEscapesArePaired(ReadOnlySpan<byte> raw)
+    internal static bool SurrogateEscapesArePaired(ReadOnlySpan<byte> raw)
     {
         for (int i = 0; i < raw.Length; i++)
         {

@@ -30,6 +30,9 @@ internal sealed record CoreBenchOptions
 
     /// <summary>Run only this contender (jsonLimit, decodeOnly, vigil or rx), for a profiler; null runs all four.</summary>
     public string? Only { get; init; }
+
+    /// <summary>Sample the types the measured passes allocate (the runtime's allocation ticks), for a profile.</summary>
+    public bool Allocations { get; init; }
 }
 
 /// <summary>
@@ -100,10 +103,15 @@ internal static class CoreBench
         var vigilC = new VigilContender(corpus);
         var rxC = new RxContender(corpus);
         var rounds = options.Warmups + options.Runs;
+        using var sampler = options.Allocations ? new AllocationSampler() : null;
         for (var round = 0; round < rounds; round++)
         {
             ct.ThrowIfCancellationRequested();
             var keep = round >= options.Warmups;
+            if (sampler is not null)
+            {
+                sampler.Recording = keep;
+            }
             // The order turns every round, so no contender always runs right after the GC debris of another.
             for (var k = 0; k < 4; k++)
             {
@@ -159,7 +167,7 @@ internal static class CoreBench
                 ["bench"] = "core",
                 ["machine"] = BenchStats.Machine(),
                 ["workload"] = workload,
-                [single] = measured.ToJson(),
+                [single] = measured.ToJson(sampler is null ? null : new JsonObject { ["allocationSamples"] = sampler.ToJson() }),
             };
         }
 
@@ -204,6 +212,9 @@ internal static class CoreBench
                 ["decodeNsPerEvent"] = BenchStats.Round(decodeNs, 1),
                 ["engineAndRulesNsPerEvent"] = BenchStats.Round(vigilNs - decodeNs, 1),
                 ["decodeShareOfVigil"] = BenchStats.Round(decodeNs / vigilNs, 3),
+                // What the engine and the rules allocate per event beyond the decoder's event and its strings (the
+                // pipeline is new each round, so this includes creating every user's state once per round).
+                ["engineAndRulesAllocatedBytesPerEvent"] = BenchStats.Round(vigil.MedianBytesPerEvent - decoder.MedianBytesPerEvent, 1),
             },
             ["goals"] = new JsonObject
             {
@@ -409,6 +420,8 @@ internal static class CoreBench
         public double Last => _eventsPerSecond.Count > 0 ? _eventsPerSecond[^1] : 0;
 
         public double MedianEventsPerSecond => BenchStats.Median(_eventsPerSecond);
+
+        public double MedianBytesPerEvent => BenchStats.Median(_bytesPerEvent);
 
         public void Clear()
         {

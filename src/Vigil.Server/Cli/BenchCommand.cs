@@ -10,9 +10,11 @@ public static class BenchCommand
     private const string Help = """
         Usage: ./vigil bench core  [--events N] [--users N] [--duration 12h] [--seed N] [--runs N] [--warmups N]
                                [--only jsonLimit|decodeOnly|vigil|rx]   (one contender alone, for a profiler)
+                               [--allocations]   (with --only: the types its passes allocate, sampled by the runtime)
                ./vigil bench e2e   [--events N] [--rate R] [--seconds S] [--postgres URL] [--runs N] [--partitions N]
                                [--attack-every-ms N]
-               ./vigil bench batch [--events N] [--users N] [--runs N]
+               ./vigil bench batch [--events N] [--users N] [--seed N] [--runs N] [--duckdb-threads N]
+               ./vigil bench memory [--users N] [--events-per-user N]
 
         Each sub-verb prints one JSON document on standard output (progress goes to standard error).
 
@@ -24,7 +26,12 @@ public static class BenchCommand
           e2e    through the broker as its own process (./vigil broker) to alerts stored by ./vigil serve as its
                  own process (PostgreSQL with --postgres or POSTGRES_URL, else SQLite): the sustained rate, and
                  produce → alert-visible-in-the-API latency at a fixed load and at the maximum.
-          batch  per-user feature aggregation over N events, Vigil's code against DuckDB's SQL on the same data.
+          batch  per-user feature aggregation (the 15 ML features) over N simulator events (default 10M, sorted by
+                 event time), Vigil's UserFeatureAggregator on one thread against DuckDB (DuckDB.NET, in process)
+                 running the equivalent SQL on the same events loaded into a table; rows/s of each (median of
+                 --runs), the ratio, and a user-by-user cross-check of the two results.
+          memory resident memory with N users (default 1,000,000) active at once in the full per-user pipeline
+                 (every rule, suppression, the ML feature operator): RSS, heap per user after a full GC.
         """;
 
     public static Task<int> RunAsync(string[] args, CancellationToken ct) => RunAsync(args, Console.Out, Console.Error, ct);
@@ -47,8 +54,14 @@ public static class BenchCommand
             case "e2e":
                 result = await E2eBench.RunAsync(ParseE2e(rest), progress, ct);
                 break;
+            case "batch":
+                result = await Task.Run(() => BatchBench.Run(ParseBatch(rest), progress, ct), ct);
+                break;
+            case "memory":
+                result = await Task.Run(() => MemoryBench.Run(ParseMemory(rest), progress, ct), ct);
+                break;
             default:
-                throw new UsageException($"unknown bench '{args[0]}': core, e2e or batch.");
+                throw new UsageException($"unknown bench '{args[0]}': core, e2e, batch or memory.");
         }
         await stdout.WriteLineAsync(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         return 0;
@@ -56,7 +69,7 @@ public static class BenchCommand
 
     private static CoreBenchOptions ParseCore(string[] args)
     {
-        var cli = CliArgs.Parse(args, ["events", "users", "duration", "seed", "runs", "warmups", "only"], []);
+        var cli = CliArgs.Parse(args, ["events", "users", "duration", "seed", "runs", "warmups", "only"], ["allocations"]);
         if (cli.Positionals.Count > 0)
         {
             throw new UsageException($"unexpected argument '{cli.Positionals[0]}'.");
@@ -76,6 +89,40 @@ public static class BenchCommand
                 var name when name is "jsonLimit" or "decodeOnly" or "vigil" or "rx" => name,
                 var other => throw new UsageException($"--only must be jsonLimit, decodeOnly, vigil or rx, not '{other}'."),
             },
+            Allocations = cli.Has("allocations"),
+        };
+    }
+
+    private static MemoryBenchOptions ParseMemory(string[] args)
+    {
+        var cli = CliArgs.Parse(args, ["users", "events-per-user"], []);
+        if (cli.Positionals.Count > 0)
+        {
+            throw new UsageException($"unexpected argument '{cli.Positionals[0]}'.");
+        }
+        var defaults = new MemoryBenchOptions();
+        return new MemoryBenchOptions
+        {
+            Users = cli.GetInt("users", defaults.Users, 1, 50_000_000),
+            EventsPerUser = cli.GetInt("events-per-user", defaults.EventsPerUser, 2, 1000),
+        };
+    }
+
+    private static BatchBenchOptions ParseBatch(string[] args)
+    {
+        var cli = CliArgs.Parse(args, ["events", "users", "seed", "runs", "duckdb-threads"], []);
+        if (cli.Positionals.Count > 0)
+        {
+            throw new UsageException($"unexpected argument '{cli.Positionals[0]}'.");
+        }
+        var defaults = new BatchBenchOptions();
+        return new BatchBenchOptions
+        {
+            Events = cli.GetInt("events", defaults.Events, 100, 100_000_000),
+            Users = cli.GetInt("users", defaults.Users, 1, 10_000_000),
+            Seed = cli.GetInt("seed", defaults.Seed, int.MinValue, int.MaxValue),
+            Runs = cli.GetInt("runs", defaults.Runs, 1, 100),
+            DuckDbThreads = cli.GetInt("duckdb-threads", defaults.DuckDbThreads, 0, 256),
         };
     }
 

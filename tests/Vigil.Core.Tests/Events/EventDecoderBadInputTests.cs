@@ -10,7 +10,7 @@ namespace Vigil.Core.Tests.Events;
 /// </summary>
 public sealed class EventDecoderBadInputTests
 {
-    private static readonly Dictionary<string, (Func<byte[]> Message, DeadLetterReason Reason)> s_corpus = new()
+    internal static readonly Dictionary<string, (Func<byte[]> Message, DeadLetterReason Reason)> s_corpus = new()
     {
         ["empty"] = (() => [], DeadLetterReason.EmptyMessage),
         ["only white space"] = (() => Utf8(" \r\n\t "), DeadLetterReason.EmptyMessage),
