@@ -4,6 +4,7 @@ using Vigil.Core.Alerts;
 using Vigil.Core.Detection;
 using Vigil.Core.Engine;
 using Vigil.Core.Events;
+using Vigil.Core.Ml;
 using Vigil.Core.Processing;
 using Vigil.Kafka;
 using Vigil.Server.Api;
@@ -207,8 +208,19 @@ public static class ServeCommand
         }
         using var geoLifetime = geo;
         IServiceProvider? rootServices = null;
+        // BEHAVIOR_ANOMALY's forest: one for all partitions, learnt from the stream (docs/RULES.md).
+        var ml = MlOptions.From(builder.Configuration, options.DataDirectory);
+        var behaviorModel = new BehaviorModel(new BehaviorModelOptions { MinLogins = ml.MinLogins, Seed = (ulong)ml.Seed }, ml.AnomalyThreshold);
+        services.AddSingleton(behaviorModel);
         services.AddSingleton(new PipelineOptions
         {
+            BehaviorAnomaly = new BehaviorAnomalyOptions
+            {
+                Threshold = ml.AnomalyThreshold,
+                SharedModel = behaviorModel,
+                Insights = new DeferredInsightSink(() => (rootServices ?? throw new InvalidOperationException("The host is not built yet."))
+                    .GetRequiredService<IInsightSink>()),
+            },
             Decoder = new EventDecoderOptions { MaxFutureSkew = options.MaxFutureSkew, MaxMessageBytes = options.MaxMessageBytes },
             BruteForce = new BruteForceOptions(),
             NotificationsTopic = options.NotificationsTopic,

@@ -40,10 +40,19 @@ public sealed class InsightQueue : IInsightSink
     }
 }
 
+/// <summary>An <see cref="IInsightSink"/> resolved at the first publish: the stream's options are built before the host.</summary>
+public sealed class DeferredInsightSink(Func<IInsightSink> resolve) : IInsightSink
+{
+    private IInsightSink? _sink;
+
+    public void Publish(Insight insight) => (_sink ??= resolve()).Publish(insight);
+}
+
 /// <summary>
 /// Drains the <see cref="InsightQueue"/> in batches: every insight goes to the <c>analytics-insights</c> topic (key =
-/// user id, else the kind), and each SEGMENT_ASSIGNED or SEGMENT_CHANGED becomes the user's row in
-/// user_behavior_patterns (newest event time wins, so replays are harmless).
+/// user id, else the kind), each SEGMENT_ASSIGNED or SEGMENT_CHANGED becomes the user's row in
+/// user_behavior_patterns (newest event time wins, so replays are harmless), and each BEHAVIOR_ANOMALY sets the
+/// anomaly_score of the user's row.
 /// </summary>
 public sealed class InsightWriterService(InsightQueue queue, KafkaProducer producer, VigilOptions options, IVigilStore store,
     ILogger<InsightWriterService> logger) : BackgroundService
@@ -52,12 +61,14 @@ public sealed class InsightWriterService(InsightQueue queue, KafkaProducer produ
     {
         var batch = new List<Insight>(512);
         var rows = new List<UserBehaviorPattern>(512);
+        var scores = new List<UserAnomalyScore>(64);
         try
         {
             while (await queue.Reader.WaitToReadAsync(stoppingToken))
             {
                 batch.Clear();
                 rows.Clear();
+                scores.Clear();
                 while (batch.Count < 2000 && queue.Reader.TryRead(out var insight))
                 {
                     batch.Add(insight);
@@ -65,12 +76,21 @@ public sealed class InsightWriterService(InsightQueue queue, KafkaProducer produ
                     {
                         rows.Add(row);
                     }
+                    else if (ToAnomalyScore(insight) is { } score)
+                    {
+                        scores.Add(score);
+                    }
                 }
                 foreach (var insight in batch)
                 {
                     producer.Produce(options.AnalyticsInsightsTopic, insight.Key, InsightJson.ToUtf8Bytes(insight));
                 }
                 await StoreAsync(rows, stoppingToken);
+                if (scores.Count > 0)
+                {
+                    // After the rows, so a user whose first segment and first anomaly share a batch gets the score.
+                    await StoreAsync(() => store.SetAnomalyScoresAsync(scores, stoppingToken), scores.Count, stoppingToken);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -78,22 +98,32 @@ public sealed class InsightWriterService(InsightQueue queue, KafkaProducer produ
         }
     }
 
-    private async Task StoreAsync(List<UserBehaviorPattern> rows, CancellationToken ct)
+    private Task StoreAsync(List<UserBehaviorPattern> rows, CancellationToken ct) =>
+        rows.Count == 0 ? Task.CompletedTask : StoreAsync(() => store.UpsertUserBehaviorPatternsAsync(rows, ct), rows.Count, ct);
+
+    private async Task StoreAsync(Func<Task<int>> write, int count, CancellationToken ct)
     {
-        for (var attempt = 1; rows.Count > 0; attempt++)
+        for (var attempt = 1; ; attempt++)
         {
             try
             {
-                await store.UpsertUserBehaviorPatternsAsync(rows, ct);
+                await write();
                 return;
             }
             catch (Exception ex) when (ex is not OperationCanceledException && attempt < 5)
             {
-                logger.LogWarning(ex, "Storing {Count} user segments failed (attempt {Attempt}); retrying", rows.Count, attempt);
+                logger.LogWarning(ex, "Storing {Count} user segments or anomaly scores failed (attempt {Attempt}); retrying", count, attempt);
                 await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt * attempt), ct);
             }
         }
     }
+
+    /// <summary>The anomaly_score update a BEHAVIOR_ANOMALY insight stands for; null for other kinds.</summary>
+    internal static UserAnomalyScore? ToAnomalyScore(Insight insight) =>
+        insight.UserId is { } user && insight.Kind == InsightKinds.BehaviorAnomaly
+            && insight.Payload.GetValueOrDefault("anomalyScore") is double score
+            ? new UserAnomalyScore(user, score, insight.Timestamp)
+            : null;
 
     /// <summary>The user_behavior_patterns row a segment insight stands for; null for other kinds.</summary>
     internal static UserBehaviorPattern? ToPattern(Insight insight)
