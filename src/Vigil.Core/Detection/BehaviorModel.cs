@@ -18,7 +18,7 @@ public sealed record BehaviorModelOptions
     public int SampleUsers { get; init; } = 20_000;
 
     /// <summary>Users in the sample before the first model is fitted (default 200); until then the rule is silent.</summary>
-    public int MinTrainingUsers { get; init; } = 50;
+    public int MinTrainingUsers { get; init; } = 200;
 
     /// <summary>Event time between refits on the current sample (default 1 hour).</summary>
     public TimeSpan RetrainInterval { get; init; } = TimeSpan.FromHours(1);
