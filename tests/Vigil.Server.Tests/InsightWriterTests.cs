@@ -34,6 +34,25 @@ public sealed class InsightWriterTests
     }
 
     [Fact]
+    public void ApplyPendingScores_UserScoredBeforeTheirFirstSegment_RowCarriesTheScoreOnce()
+    {
+        var pending = new Dictionary<string, Storage.UserAnomalyScore>(StringComparer.Ordinal);
+        InsightWriterService.Remember(pending, new Storage.UserAnomalyScore("u-1", 0.84, s_t0));
+        var features = new Dictionary<string, double>();
+        var rows = new List<Storage.UserBehaviorPattern>
+        {
+            new("u-1", "night owls", 0, 1, features, null, s_t0.AddMinutes(5)),
+            new("u-2", "casual users", 1, 1, features, null, s_t0.AddMinutes(5)),
+        };
+
+        InsightWriterService.ApplyPendingScores(rows, pending);
+
+        Assert.Equal(0.84, rows[0].AnomalyScore);
+        Assert.Null(rows[1].AnomalyScore);
+        Assert.Empty(pending);
+    }
+
+    [Fact]
     public void DeferredInsightSink_ResolvesOnceAtTheFirstPublish()
     {
         var resolved = 0;

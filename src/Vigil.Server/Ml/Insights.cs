@@ -52,7 +52,7 @@ public sealed class DeferredInsightSink(Func<IInsightSink> resolve) : IInsightSi
 /// Drains the <see cref="InsightQueue"/> in batches: every insight goes to the <c>analytics-insights</c> topic (key =
 /// user id, else the kind), each SEGMENT_ASSIGNED or SEGMENT_CHANGED becomes the user's row in
 /// user_behavior_patterns (newest event time wins, so replays are harmless), and each BEHAVIOR_ANOMALY sets the
-/// anomaly_score of the user's row.
+/// anomaly_score of the user's row (or of the row the user's first segment creates later).
 /// </summary>
 public sealed class InsightWriterService(InsightQueue queue, KafkaProducer producer, VigilOptions options, IVigilStore store,
     ILogger<InsightWriterService> logger) : BackgroundService
@@ -62,6 +62,7 @@ public sealed class InsightWriterService(InsightQueue queue, KafkaProducer produ
         var batch = new List<Insight>(512);
         var rows = new List<UserBehaviorPattern>(512);
         var scores = new List<UserAnomalyScore>(64);
+        var pending = new Dictionary<string, UserAnomalyScore>(StringComparer.Ordinal);
         try
         {
             while (await queue.Reader.WaitToReadAsync(stoppingToken))
@@ -79,12 +80,14 @@ public sealed class InsightWriterService(InsightQueue queue, KafkaProducer produ
                     else if (ToAnomalyScore(insight) is { } score)
                     {
                         scores.Add(score);
+                        Remember(pending, score);
                     }
                 }
                 foreach (var insight in batch)
                 {
                     producer.Produce(options.AnalyticsInsightsTopic, insight.Key, InsightJson.ToUtf8Bytes(insight));
                 }
+                ApplyPendingScores(rows, pending);
                 await StoreAsync(rows, stoppingToken);
                 if (scores.Count > 0)
                 {
@@ -114,6 +117,37 @@ public sealed class InsightWriterService(InsightQueue queue, KafkaProducer produ
             {
                 logger.LogWarning(ex, "Storing {Count} user segments or anomaly scores failed (attempt {Attempt}); retrying", count, attempt);
                 await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt * attempt), ct);
+            }
+        }
+    }
+
+    /// <summary>Users scored before they had a segment row: their score is written with their first row.</summary>
+    private const int MaxPendingScores = 100_000;
+
+    internal static void Remember(Dictionary<string, UserAnomalyScore> pending, UserAnomalyScore score)
+    {
+        if (pending.Count < MaxPendingScores || pending.ContainsKey(score.UserId))
+        {
+            pending[score.UserId] = score;
+        }
+    }
+
+    /// <summary>
+    /// Gives each segment row of a user scored earlier that user's latest score, and forgets it: an anomaly can come
+    /// before the user's first segment (the segment model trains later, or the user has too few events), and
+    /// SetAnomalyScoresAsync only updates existing rows.
+    /// </summary>
+    internal static void ApplyPendingScores(List<UserBehaviorPattern> rows, Dictionary<string, UserAnomalyScore> pending)
+    {
+        if (pending.Count == 0)
+        {
+            return;
+        }
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (rows[i].AnomalyScore is null && pending.Remove(rows[i].UserId, out var score))
+            {
+                rows[i] = rows[i] with { AnomalyScore = score.Score };
             }
         }
     }
