@@ -67,6 +67,12 @@ public sealed record UserBehaviorPattern(
     double? AnomalyScore,
     DateTimeOffset UpdatedAt);
 
+/// <summary>A user's latest anomaly score, for user_behavior_patterns.anomaly_score.</summary>
+/// <param name="UserId">The user.</param>
+/// <param name="Score">The score in (0, 1].</param>
+/// <param name="At">Event time of the scored event; the latest wins within a batch.</param>
+public readonly record struct UserAnomalyScore(string UserId, double Score, DateTimeOffset At);
+
 /// <summary>The number of users stored in one segment.</summary>
 public readonly record struct SegmentCount(string Segment, long Users);
 
@@ -132,6 +138,13 @@ public interface IVigilStore : IAsyncDisposable
     Task<int> UpsertUserBehaviorPatternsAsync(IReadOnlyList<UserBehaviorPattern> patterns, CancellationToken ct);
 
     Task<UserBehaviorPattern?> GetUserBehaviorPatternAsync(string userId, CancellationToken ct);
+
+    /// <summary>
+    /// Sets anomaly_score on users' existing user_behavior_patterns rows (the latest per user in the batch wins); a
+    /// user without a row (no segment yet) is skipped. Leaves updated_at alone, so segment updates are not held back.
+    /// Returns the rows updated.
+    /// </summary>
+    Task<int> SetAnomalyScoresAsync(IReadOnlyList<UserAnomalyScore> scores, CancellationToken ct);
 
     /// <summary>Users per segment, largest first (ties by name).</summary>
     Task<IReadOnlyList<SegmentCount>> CountUsersBySegmentAsync(CancellationToken ct);

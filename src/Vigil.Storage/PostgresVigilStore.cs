@@ -302,6 +302,46 @@ public sealed class PostgresVigilStore(string connectionString) : IVigilStore
         return await command.ExecuteNonQueryAsync(ct);
     }
 
+    public async Task<int> SetAnomalyScoresAsync(IReadOnlyList<UserAnomalyScore> scores, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(scores);
+        if (scores.Count == 0)
+        {
+            return 0;
+        }
+        var latest = LatestScores(scores);
+        var users = new string[latest.Count];
+        var values = new double[latest.Count];
+        var i = 0;
+        foreach (var s in latest.Values)
+        {
+            users[i] = s.UserId;
+            values[i] = s.Score;
+            i++;
+        }
+        await using var command = _dataSource.CreateCommand("""
+            UPDATE user_behavior_patterns AS p SET anomaly_score = x.sc
+            FROM unnest(@users, @scores) AS x(u, sc)
+            WHERE p.user_id = x.u;
+            """);
+        command.Parameters.Add(new NpgsqlParameter<string[]>("users", users));
+        command.Parameters.Add(new NpgsqlParameter<double[]>("scores", values));
+        return await command.ExecuteNonQueryAsync(ct);
+    }
+
+    private static Dictionary<string, UserAnomalyScore> LatestScores(IReadOnlyList<UserAnomalyScore> scores)
+    {
+        var latest = new Dictionary<string, UserAnomalyScore>(StringComparer.Ordinal);
+        foreach (var s in scores)
+        {
+            if (!latest.TryGetValue(s.UserId, out var seen) || s.At >= seen.At)
+            {
+                latest[s.UserId] = s;
+            }
+        }
+        return latest;
+    }
+
     public async Task<UserBehaviorPattern?> GetUserBehaviorPatternAsync(string userId, CancellationToken ct)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(ct);

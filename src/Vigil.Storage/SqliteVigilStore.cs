@@ -307,6 +307,45 @@ public sealed class SqliteVigilStore : IVigilStore
         return written;
     }
 
+    public async Task<int> SetAnomalyScoresAsync(IReadOnlyList<UserAnomalyScore> scores, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(scores);
+        if (scores.Count == 0)
+        {
+            return 0;
+        }
+        await using var connection = await OpenAsync(ct);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
+        await using var update = connection.CreateCommand();
+        update.Transaction = tx;
+        update.CommandText = "UPDATE user_behavior_patterns SET anomaly_score = @score WHERE user_id = @user;";
+        var user = update.Parameters.Add("@user", SqliteType.Text);
+        var score = update.Parameters.Add("@score", SqliteType.Real);
+        await update.PrepareAsync(ct);
+        var written = 0;
+        foreach (var s in LatestScores(scores).Values)
+        {
+            user.Value = s.UserId;
+            score.Value = s.Score;
+            written += await update.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+        return written;
+    }
+
+    private static Dictionary<string, UserAnomalyScore> LatestScores(IReadOnlyList<UserAnomalyScore> scores)
+    {
+        var latest = new Dictionary<string, UserAnomalyScore>(StringComparer.Ordinal);
+        foreach (var s in scores)
+        {
+            if (!latest.TryGetValue(s.UserId, out var seen) || s.At >= seen.At)
+            {
+                latest[s.UserId] = s;
+            }
+        }
+        return latest;
+    }
+
     public async Task<UserBehaviorPattern?> GetUserBehaviorPatternAsync(string userId, CancellationToken ct)
     {
         await using var connection = await OpenAsync(ct);

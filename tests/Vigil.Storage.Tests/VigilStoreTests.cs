@@ -352,6 +352,27 @@ public abstract class VigilStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SetAnomalyScoresAsync_ExistingRowsOnly_LatestPerUserAndUpdatedAtKept()
+    {
+        await Store.UpsertUserBehaviorPatternsAsync([Pattern("u-1", "night owls", 10)], CancellationToken.None);
+
+        var updated = await Store.SetAnomalyScoresAsync(
+        [
+            new UserAnomalyScore("u-1", 0.91, s_t0.AddSeconds(30)),
+            new UserAnomalyScore("u-1", 0.85, s_t0.AddSeconds(20)),
+            new UserAnomalyScore("u-9", 0.99, s_t0.AddSeconds(30)), // no segment row yet: skipped
+        ], CancellationToken.None);
+        await Store.UpsertUserBehaviorPatternsAsync([Pattern("u-1", "heavy searchers", 15)], CancellationToken.None);
+
+        Assert.Equal(1, updated);
+        var read = await Store.GetUserBehaviorPatternAsync("u-1", CancellationToken.None);
+        Assert.Equal(0.91, read!.AnomalyScore);
+        // The score did not move updated_at, so a segment update of event time 15 s still lands.
+        Assert.Equal("heavy searchers", read.Segment);
+        Assert.Null(await Store.GetUserBehaviorPatternAsync("u-9", CancellationToken.None));
+    }
+
+    [Fact]
     public async Task UpsertUserBehaviorPatternsAsync_SameUserTwiceInABatch_KeepsTheNewest()
     {
         await Store.UpsertUserBehaviorPatternsAsync([Pattern("u-1", "heavy searchers", 20), Pattern("u-1", "night owls", 10)], CancellationToken.None);

@@ -3,6 +3,7 @@ using Vigil.Core.Alerts;
 using Vigil.Core.Engine;
 using Vigil.Core.Events;
 using Vigil.Core.Geo;
+using Vigil.Core.Ml;
 
 namespace Vigil.Core.Detection;
 
@@ -16,7 +17,20 @@ namespace Vigil.Core.Detection;
 /// <param name="PurchaseAmountLastHour">Their total amount (the <c>amount</c> property).</param>
 /// <param name="LoginsSeen">Logins of this user seen so far: how much history the habits rest on.</param>
 public readonly record struct BehaviorFeatures(int LocalHour, bool UnusualHour, bool NewDevice, int SearchesLastHour,
-    int PurchasesLastHour, double PurchaseAmountLastHour, int LoginsSeen);
+    int PurchasesLastHour, double PurchaseAmountLastHour, int LoginsSeen)
+{
+    /// <summary>The user's own baseline: the most searches they had in an hour before this session.</summary>
+    public int BaselineSearches { get; init; }
+
+    /// <summary>The most purchases they had in an hour before this session.</summary>
+    public int BaselinePurchases { get; init; }
+
+    /// <summary>The most they spent in an hour before this session.</summary>
+    public double BaselineAmount { get; init; }
+
+    /// <summary>The share of the user's earlier logins within an hour of the session's login hour (0 with no history).</summary>
+    public double LoginHourShare { get; init; }
+}
 
 /// <summary>Scores behaviour in [0, 1]; the rule alerts when the score reaches its threshold. The ML anomaly model
 /// plugs in here.</summary>
@@ -30,8 +44,29 @@ public sealed record BehaviorAnomalyOptions
     /// <summary>The score at which an alert is raised (DESIGN §5's <c>ml.anomaly.threshold</c> default).</summary>
     public double Threshold { get; init; } = 0.8;
 
-    /// <summary>The scorer; null uses <see cref="HeuristicScore"/>, the interim detector.</summary>
+    /// <summary>A custom scorer; when set it replaces the Isolation Forest (<see cref="Model"/>) and the heuristic.</summary>
     public BehaviorScorer? Scorer { get; init; }
+
+    /// <summary>
+    /// The Isolation Forest learnt in the stream (<see cref="BehaviorModel"/>), the default scorer: the rule alerts
+    /// when its score s reaches <see cref="Threshold"/> and the user has <see cref="BehaviorModelOptions.MinLogins"/>
+    /// successful logins, with each feature's share of the isolation in the evidence. Null (and no
+    /// <see cref="Scorer"/>) falls back to <see cref="HeuristicScore"/>.
+    /// </summary>
+    public BehaviorModelOptions? Model { get; init; } = new();
+
+    /// <summary>A forest over <see cref="BehaviorModel"/> vectors to score with instead of learning one (tests, a
+    /// model trained elsewhere); it keeps its own threshold's place to <see cref="Threshold"/>.</summary>
+    public IsolationForest? Forest { get; init; }
+
+    /// <summary>One model shared by every pipeline built with these options (serve: all partitions learn one forest,
+    /// so it trains as soon as the whole stream has shown <see cref="BehaviorModelOptions.MinTrainingUsers"/>
+    /// established users); null gives each operator its own, learnt from <see cref="Model"/>'s settings.</summary>
+    public BehaviorModel? SharedModel { get; init; }
+
+    /// <summary>Where each anomaly is also published as an <see cref="InsightKinds.BehaviorAnomaly"/> insight
+    /// (the host stores its score in user_behavior_patterns.anomaly_score); null publishes nothing.</summary>
+    public IInsightSink? Insights { get; init; }
 
     /// <summary>Searches in an hour that count as a full burst for the heuristic.</summary>
     public int BurstSearches { get; init; } = 50;
@@ -86,6 +121,14 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
     private const long HourMs = 3_600_000;
     private const int MaxActivity = 4096;
     private readonly BehaviorScorer _scorer = options.Scorer ?? options.HeuristicScore;
+    private readonly BehaviorModel? _model = options.Scorer is not null ? null
+        : options.SharedModel is { } shared ? shared
+        : options.Forest is { } forest ? new BehaviorModel(forest, (options.Model ?? new BehaviorModelOptions()).MinLogins)
+        : options.Model is { } model ? new BehaviorModel(model, options.Threshold)
+        : null;
+
+    /// <summary>The forest this operator scores with (null before it has learnt one, or when another scorer is set).</summary>
+    public BehaviorModel? Model => _model;
 
     protected override string? KeyOf(in UserEvent evt) => evt.Type switch
     {
@@ -102,6 +145,7 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
             OnLogin(state, evt);
             return;
         }
+
         var amount = 0.0;
         if (evt.Type == EventType.Purchase && evt.Properties is { } p && p.TryGetValue("amount", out var text))
         {
@@ -135,9 +179,35 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         var newDevice = sameSession ? state.SessionNewDevice
             : evt.UserAgent is { } ua && !state.Devices.Contains(StateIo.StableHash(ua));
         var unusual = sameSession && state.SessionUnusualHour;
-        var features = new BehaviorFeatures(LocalHour(evt), unusual, newDevice, searches, purchases, spent, state.Logins);
-        var score = Math.Clamp(_scorer(features), 0, 1);
-        var above = score >= options.Threshold;
+        var features = new BehaviorFeatures(LocalHour(evt), unusual, newDevice, searches, purchases, spent, state.Logins)
+        {
+            BaselineSearches = sameSession ? state.BaseSearches : state.MaxSearchesHour,
+            BaselinePurchases = sameSession ? state.BasePurchases : state.MaxPurchasesHour,
+            BaselineAmount = sameSession ? state.BaseAmount : state.MaxAmountHour,
+            LoginHourShare = sameSession ? state.SessionHourShare : HourShare(state, LocalHour(evt)),
+        };
+        state.MaxSearchesHour = Math.Max(state.MaxSearchesHour, searches);
+        state.MaxPurchasesHour = Math.Max(state.MaxPurchasesHour, purchases);
+        state.MaxAmountHour = Math.Max(state.MaxAmountHour, spent);
+        Span<double> attribution = stackalloc double[BehaviorModel.FeatureCount];
+        double score;
+        var paperScore = double.NaN;
+        var modelVersion = 0;
+        bool above;
+        if (_model is not null)
+        {
+            Span<float> vector = stackalloc float[BehaviorModel.FeatureCount];
+            BehaviorModel.ToVector(features, vector);
+            _model.Observe(key, vector, evt.TimestampMs, state.Logins);
+            score = _model.Score(vector, attribution, out paperScore, out modelVersion);
+            // The learning minimum: a user's first logins are what "normal" is learnt from, never alerted on.
+            above = state.Logins >= _model.Options.MinLogins && score >= options.Threshold;
+        }
+        else
+        {
+            score = Math.Clamp(_scorer(features), 0, 1);
+            above = score >= options.Threshold;
+        }
         var rose = above && !state.Above;
         state.Above = above;
         if (!rose)
@@ -165,7 +235,30 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         {
             signals.Add("from a device it never used");
         }
-        output.Emit(new Alert
+        List<Dictionary<string, object?>>? shares = null;
+        var because = "";
+        if (_model is not null)
+        {
+            shares = Attribution(features, attribution);
+            because = shares.Count > 0 ? $"; isolated mostly by {shares[0]["feature"]}" + (shares.Count > 1 ? $" and {shares[1]["feature"]}" : "") : "";
+        }
+        var evidence = new Dictionary<string, object?>
+        {
+            [Evidence.EventIds] = ids,
+            [Evidence.Entity] = Evidence.User(key),
+            ["score"] = Evidence.Round(score, 3),
+            ["threshold"] = options.Threshold,
+            ["scorer"] = options.Scorer is not null ? "custom" : _model is not null ? "isolation-forest" : "heuristic",
+            ["searchesLastHour"] = searches,
+            ["purchasesLastHour"] = purchases,
+            ["purchaseAmountLastHour"] = Evidence.Round(spent, 2),
+            ["localHour"] = features.LocalHour,
+            ["unusualHour"] = unusual,
+            ["newDevice"] = newDevice,
+            ["loginsSeen"] = state.Logins,
+            ["userAgent"] = evt.UserAgent,
+        };
+        var alert = new Alert
         {
             AlertId = Alert.MakeId(RuleNames.BehaviorAnomaly, key, evt.EventId),
             Rule = RuleNames.BehaviorAnomaly,
@@ -177,24 +270,58 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
             WindowStart = DateTimeOffset.FromUnixTimeMilliseconds(Math.Max(from, state.Activity[0].TimeMs)),
             WindowEnd = evt.Timestamp,
             Score = score,
-            Summary = $"{searches} searches and {purchases} purchases ({Evidence.Text(spent, 2)}) in the last hour{(signals.Count > 0 ? ", " + string.Join(", ", signals) : "")}: behaviour unlike this account's; confirm with the owner before shipping orders",
-            Evidence = new Dictionary<string, object?>
+            Summary = $"{searches} searches and {purchases} purchases ({Evidence.Text(spent, 2)}) in the last hour{(signals.Count > 0 ? ", " + string.Join(", ", signals) : "")}: behaviour unlike this account's (anomaly score {Evidence.Text(score, 2)}{because}); confirm with the owner before shipping orders",
+            Evidence = evidence,
+        };
+        if (_model is not null && shares is not null)
+        {
+            evidence["modelVersion"] = modelVersion;
+            evidence["paperScore"] = Evidence.Round(paperScore, 3);
+            evidence["learningMinimum"] = _model.Options.MinLogins;
+            evidence["attribution"] = shares;
+            options.Insights?.Publish(new Insight
             {
-                [Evidence.EventIds] = ids,
-                [Evidence.Entity] = Evidence.User(key),
-                ["score"] = Evidence.Round(score, 3),
-                ["threshold"] = options.Threshold,
-                ["scorer"] = options.Scorer is null ? "heuristic" : "custom",
-                ["searchesLastHour"] = searches,
-                ["purchasesLastHour"] = purchases,
-                ["purchaseAmountLastHour"] = Evidence.Round(spent, 2),
-                ["localHour"] = features.LocalHour,
-                ["unusualHour"] = unusual,
-                ["newDevice"] = newDevice,
-                ["loginsSeen"] = state.Logins,
-                ["userAgent"] = evt.UserAgent,
-            },
-        });
+                InsightId = Insight.MakeId(InsightKinds.BehaviorAnomaly, key, evt.EventId),
+                Kind = InsightKinds.BehaviorAnomaly,
+                UserId = key,
+                Timestamp = evt.Timestamp,
+                Payload = new Dictionary<string, object?>
+                {
+                    ["alertId"] = alert.AlertId,
+                    ["anomalyScore"] = Evidence.Round(score, 4),
+                    ["threshold"] = options.Threshold,
+                    ["modelVersion"] = modelVersion,
+                    ["attribution"] = shares,
+                },
+            });
+        }
+        output.Emit(alert);
+    }
+
+    /// <summary>The features with a share of the isolation, largest first: name, share and what the value was.</summary>
+    private static List<Dictionary<string, object?>> Attribution(in BehaviorFeatures features, ReadOnlySpan<double> attribution)
+    {
+        var order = new List<int>(BehaviorModel.FeatureCount);
+        for (var f = 0; f < attribution.Length; f++)
+        {
+            if (attribution[f] > 0)
+            {
+                order.Add(f);
+            }
+        }
+        var copy = attribution.ToArray();
+        order.Sort((a, b) => copy[b] != copy[a] ? copy[b].CompareTo(copy[a]) : a.CompareTo(b));
+        var list = new List<Dictionary<string, object?>>(order.Count);
+        foreach (var f in order)
+        {
+            list.Add(new Dictionary<string, object?>
+            {
+                ["feature"] = BehaviorModel.Names[f],
+                ["share"] = Evidence.Round(copy[f], 3),
+                ["detail"] = BehaviorModel.Describe(features, f),
+            });
+        }
+        return list;
     }
 
     private void OnLogin(BehaviorState state, UserEvent evt)
@@ -217,7 +344,11 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         state.SessionLoginEventId = evt.EventId;
         state.SessionUnusualHour = unusual;
         state.SessionNewDevice = device != 0 && !state.Devices.Contains(device);
+        state.SessionHourShare = HourShare(state, hour);
         state.Above = false;
+        state.BaseSearches = state.MaxSearchesHour;
+        state.BasePurchases = state.MaxPurchasesHour;
+        state.BaseAmount = state.MaxAmountHour;
         state.Hours[hour]++;
         state.Logins++;
         if (device != 0 && !state.Devices.Contains(device))
@@ -229,6 +360,10 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
             state.Devices.Add(device);
         }
     }
+
+    /// <summary>The share of the user's logins so far within an hour of <paramref name="hour"/> (0 with none).</summary>
+    private static double HourShare(BehaviorState state, int hour) => state.Logins == 0 ? 0
+        : (state.Hours[hour] + state.Hours[(hour + 23) % 24] + state.Hours[(hour + 1) % 24]) / (double)state.Logins;
 
     /// <summary>Local solar hour at the IP's longitude (15° an hour), which needs no time-zone data; UTC without one.</summary>
     private int LocalHour(UserEvent evt)
@@ -271,6 +406,27 @@ public sealed class BehaviorState
 
     public bool Above { get; set; }
 
+    /// <summary>The most searches, purchases and spending this user ever had in an hour (up to the latest event).</summary>
+    public int MaxSearchesHour { get; set; }
+
+    /// <inheritdoc cref="MaxSearchesHour"/>
+    public int MaxPurchasesHour { get; set; }
+
+    /// <inheritdoc cref="MaxSearchesHour"/>
+    public double MaxAmountHour { get; set; }
+
+    /// <summary>The user's own baseline for the current session: the hourly maxima as they were at its login.</summary>
+    public int BaseSearches { get; set; }
+
+    /// <inheritdoc cref="BaseSearches"/>
+    public int BasePurchases { get; set; }
+
+    /// <inheritdoc cref="BaseSearches"/>
+    public double BaseAmount { get; set; }
+
+    /// <summary>The share of the user's earlier logins within an hour of the current session's login hour.</summary>
+    public double SessionHourShare { get; set; }
+
     public void Write(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
@@ -297,6 +453,13 @@ public sealed class BehaviorState
         writer.Write(SessionUnusualHour);
         writer.Write(SessionNewDevice);
         writer.Write(Above);
+        writer.Write(MaxSearchesHour);
+        writer.Write(MaxPurchasesHour);
+        writer.Write(MaxAmountHour);
+        writer.Write(BaseSearches);
+        writer.Write(BasePurchases);
+        writer.Write(BaseAmount);
+        writer.Write(SessionHourShare);
     }
 
     public static BehaviorState Read(BinaryReader reader)
@@ -331,6 +494,13 @@ public sealed class BehaviorState
         state.SessionUnusualHour = reader.ReadBoolean();
         state.SessionNewDevice = reader.ReadBoolean();
         state.Above = reader.ReadBoolean();
+        state.MaxSearchesHour = reader.ReadInt32();
+        state.MaxPurchasesHour = reader.ReadInt32();
+        state.MaxAmountHour = reader.ReadDouble();
+        state.BaseSearches = reader.ReadInt32();
+        state.BasePurchases = reader.ReadInt32();
+        state.BaseAmount = reader.ReadDouble();
+        state.SessionHourShare = reader.ReadDouble();
         return state;
     }
 }

@@ -39,6 +39,9 @@ public static class InsightKinds
 
     /// <summary>A model was trained and put into service.</summary>
     public const string ModelTrained = "MODEL_TRAINED";
+
+    /// <summary>BEHAVIOR_ANOMALY's forest scored a user at or above the threshold (payload: anomalyScore, attribution, alertId).</summary>
+    public const string BehaviorAnomaly = "BEHAVIOR_ANOMALY";
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -30,6 +31,12 @@ public sealed partial class IsolationForest
     private readonly int[] _roots;
     private readonly double _normaliser;
 
+    // The scoring layout (see PerfectLayout): per tree a complete binary tree of height MaxDepth in breadth-first
+    // order, internal node k packed as (feature << 32 | order key of the split), leaves as path lengths. Null when the
+    // height limit makes complete trees too large, and then the node walk scores batches.
+    private readonly ulong[]? _packed;
+    private readonly float[]? _leafPaths;
+
     private IsolationForest(IsolationNode[] nodes, int[] sizes, int[] roots, int featureCount, int sampleSize, int maxDepth, ulong seed, double threshold)
     {
         _nodes = nodes;
@@ -41,6 +48,10 @@ public sealed partial class IsolationForest
         Seed = seed;
         Threshold = threshold;
         _normaliser = AveragePathLength(sampleSize);
+        if (maxDepth <= MaxPerfectDepth)
+        {
+            (_packed, _leafPaths) = PerfectLayout(nodes, roots, maxDepth);
+        }
     }
 
     /// <summary>The number of features a row has.</summary>
@@ -218,19 +229,47 @@ public sealed partial class IsolationForest
                 $"{rows.Length} values are not {scores.Length} rows of {FeatureCount} features.", nameof(rows));
         }
         // A multiple of the eight walks in flight, few enough rows that their values stay in L1.
-        var block = Math.Clamp(8192 / FeatureCount, 16, 128) & ~7;
-        for (var start = 0; start < scores.Length; start += block)
+        var block = Math.Clamp(8192 / FeatureCount, 16, 128) & ~15;
+        int[]? keys = null;
+        if (_packed is not null && scores.Length > 0)
         {
-            var count = Math.Min(block, scores.Length - start);
-            var blockRows = rows.Slice(start * FeatureCount, count * FeatureCount);
-            var blockScores = scores.Slice(start, count);
-            AccumulatePathLengths(blockRows, count, blockScores);
-            for (var r = 0; r < count; r++)
+            keys = ArrayPool<int>.Shared.Rent((block + Lanes) * FeatureCount);
+        }
+        try
+        {
+            for (var start = 0; start < scores.Length; start += block)
             {
-                blockScores[r] = HasNaN(blockRows.Slice(r * FeatureCount, FeatureCount))
-                    ? double.NaN
-                    : ScoreOf(blockScores[r] / _roots.Length);
+                var count = Math.Min(block, scores.Length - start);
+                var blockRows = rows.Slice(start * FeatureCount, count * FeatureCount);
+                var blockScores = scores.Slice(start, count);
+                if (keys is not null)
+                {
+                    ToOrderKeys(blockRows, count, keys);
+                    AccumulatePerfect(keys, count, blockScores);
+                }
+                else
+                {
+                    AccumulatePathLengths(blockRows, count, blockScores);
+                }
+                FinishScores(blockRows, blockScores);
             }
+        }
+        finally
+        {
+            if (keys is not null)
+            {
+                ArrayPool<int>.Shared.Return(keys);
+            }
+        }
+    }
+
+    private void FinishScores(ReadOnlySpan<float> blockRows, Span<double> blockScores)
+    {
+        for (var r = 0; r < blockScores.Length; r++)
+        {
+            blockScores[r] = HasNaN(blockRows.Slice(r * FeatureCount, FeatureCount))
+                ? double.NaN
+                : ScoreOf(blockScores[r] / _roots.Length);
         }
     }
 

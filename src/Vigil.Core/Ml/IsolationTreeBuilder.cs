@@ -27,12 +27,15 @@ internal struct IsolationNode
 
 /// <summary>
 /// Grows isolation trees as scikit-learn's IsolationForest does (an ExtraTreeRegressor with one random feature):
-/// ψ rows drawn without replacement; at each node a feature drawn uniformly among those not constant in the node;
+/// ψ rows drawn without replacement; at each node a feature drawn uniformly among those not constant in the node (a range of at most 1e-7 counts as
+/// constant, as scikit-learn's FEATURE_THRESHOLD);
 /// a split value uniform in [min, max) of the node's rows on it; rows with x ≤ split go left; stop at the height limit,
 /// at one row, or when every feature is constant. One builder serves many trees; it is not thread-safe.
 /// </summary>
 internal sealed class IsolationTreeBuilder
 {
+    private const float FeatureThreshold = 1e-7f;
+
     private readonly int _featureCount;
     private readonly int _sampleSize;
     private readonly int _maxDepth;
@@ -149,7 +152,9 @@ internal sealed class IsolationTreeBuilder
                 min = Math.Min(min, v);
                 max = Math.Max(max, v);
             }
-            if (!(max > min))
+            // scikit-learn's splitter treats a feature as constant when its range in the node is within
+            // FEATURE_THRESHOLD = 1e-7 (added in float32, as its feature values are).
+            if (!(max > min + FeatureThreshold))
             {
                 continue;
             }

@@ -4,6 +4,7 @@ using Vigil.Core.Alerts;
 using Vigil.Core.Detection;
 using Vigil.Core.Engine;
 using Vigil.Core.Events;
+using Vigil.Core.Ml;
 using Vigil.Core.Processing;
 using Vigil.Kafka;
 using Vigil.Server.Api;
@@ -215,8 +216,19 @@ public static class ServeCommand
             TimeProvider.System, ReadDuration(builder.Configuration, "Vigil:Rules:PollInterval", TimeSpan.FromSeconds(2)), TimeSpan.FromMilliseconds(250)));
         services.AddHostedService(sp => sp.GetRequiredService<Rules.RulesService>());
         IServiceProvider? rootServices = null;
+        // BEHAVIOR_ANOMALY's forest: one for all partitions, learnt from the stream (docs/RULES.md).
+        var ml = MlOptions.From(builder.Configuration, options.DataDirectory);
+        var behaviorModel = new BehaviorModel(new BehaviorModelOptions { MinLogins = ml.MinLogins, Seed = (ulong)ml.Seed }, ml.AnomalyThreshold);
+        services.AddSingleton(behaviorModel);
         services.AddSingleton(new PipelineOptions
         {
+            BehaviorAnomaly = new BehaviorAnomalyOptions
+            {
+                Threshold = ml.AnomalyThreshold,
+                SharedModel = behaviorModel,
+                Insights = new DeferredInsightSink(() => (rootServices ?? throw new InvalidOperationException("The host is not built yet."))
+                    .GetRequiredService<IInsightSink>()),
+            },
             Decoder = new EventDecoderOptions { MaxFutureSkew = options.MaxFutureSkew, MaxMessageBytes = options.MaxMessageBytes },
             BruteForce = new BruteForceOptions(),
             NotificationsTopic = options.NotificationsTopic,

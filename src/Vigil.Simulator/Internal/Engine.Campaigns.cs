@@ -361,10 +361,17 @@ internal sealed partial class Engine
         }
     }
 
+    /// <summary>Logins that make an account established for the behaviour-anomaly campaign (Entra ID's learning minimum).</summary>
+    private const int EstablishedLogins = 10;
+
     private void BehaviorAnomaly(CampaignBuilder b, ref Prng rng, long ts)
     {
-        // An account that is never up at night suddenly shopping at 3 a.m. from a device it never used.
+        // An account that is never up at night suddenly shopping at 3 a.m. from a device it never used. "Never up at
+        // night" is something a detector can only know from history, so the account is an established one: at least
+        // EstablishedLogins logins of its own (the learning minimum of behaviour rules); failing that, the night-time
+        // account with the most history.
         UserState? victim = null;
+        UserState? mostHistory = null;
         var offset = rng.Next(_users.Length);
         for (var i = 0; i < _users.Length && victim is null; i++)
         {
@@ -372,10 +379,18 @@ internal sealed partial class Engine
             var hour = HourIndex(LocalHour(u, ts));
             if (u.Registered && !u.NightOwl && u.Away is null && u.Vpn is null && hour is >= 1 and < 5)
             {
-                victim = u;
+                if (u.Logins >= EstablishedLogins)
+                {
+                    victim = u;
+                }
+                else if (mostHistory is null || u.Logins > mostHistory.Logins)
+                {
+                    mostHistory = u;
+                }
             }
         }
 
+        victim ??= mostHistory;
         victim ??= PickVictim(ref rng, static u => u.Registered && !u.NightOwl);
         string ua;
         do

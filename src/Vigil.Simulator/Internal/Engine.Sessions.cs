@@ -106,6 +106,7 @@ internal sealed partial class Engine
         u.LastLoginMs = Math.Max(u.LastLoginMs, t);
         Enqueue(Event(t, EventType.LoginSuccess, u, sid, ip, ua,
             Props("authMethod", u.DeviceIsMobile[device] && ua.StartsWith("VigilShop", StringComparison.Ordinal) ? "token" : "password")));
+        u.Logins++;
 
         var actions = Math.Clamp((int)Math.Round(rng.LogNormal(8, 0.7)), 1, 80);
         var securityChangeDone = false;

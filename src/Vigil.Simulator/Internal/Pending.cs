@@ -120,4 +120,7 @@ internal sealed class UserState
     public long LastSessionEndTs { get; set; } = long.MinValue / 4;
 
     public long LastFailureTs { get; set; } = long.MinValue / 4;
+
+    /// <summary>Successful logins of the user's own sessions so far: how much history a detector has of them.</summary>
+    public int Logins { get; set; }
 }

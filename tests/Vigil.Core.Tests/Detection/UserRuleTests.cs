@@ -237,7 +237,7 @@ public sealed class BehaviorAnomalyOperatorTests
     private const string Laptop = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Firefox/133.0";
 
     private static RuleDriver Driver(BehaviorScorer? scorer = null) =>
-        new(() => new BehaviorAnomalyOperator(new BehaviorAnomalyOptions { Scorer = scorer }, FakeGeo.World(), RuleDriver.Clock));
+        new(() => new BehaviorAnomalyOperator(new BehaviorAnomalyOptions { Scorer = scorer, Model = null }, FakeGeo.World(), RuleDriver.Clock));
 
     private static Dictionary<string, string> Amount(double a) => new() { ["amount"] = a.ToString(System.Globalization.CultureInfo.InvariantCulture) };
 

@@ -117,6 +117,42 @@ public sealed class IsolationForestTests
         }
     }
 
+    [Theory]
+    [InlineData(null)] // ψ = 256, height 8: the complete-tree layout
+    [InlineData(3)] // many leaves above the height limit's level
+    [InlineData(12)] // too deep for complete trees: the node walk
+    public void ScoreBatch_SignsZerosInfinitiesAndTies_SameAsScoreOneByOne(int? maxDepth)
+    {
+        // Integer-valued features with ties, negative values and both zeros: the order keys must split them
+        // exactly as float comparison does, including a split that lands on −0 or +0.
+        var rng = new Random(7);
+        var data = new float[400 * Features];
+        for (var i = 0; i < data.Length; i++)
+        {
+            data[i] = rng.Next(-3, 4) * (i % 3 == 0 ? 1f : 0.5f);
+        }
+        var forest = IsolationForest.Fit(data, Features, new IsolationForestOptions { MaxDepth = maxDepth, Seed = 11 });
+        float[] probe =
+        [
+            -0f, 0f, -0f, 0f,
+            0f, -0f, 0f, -0f,
+            -3f, 3f, -1.5f, 1.5f,
+            float.NegativeInfinity, float.PositiveInfinity, -1e-30f, 1e-30f,
+            float.MinValue, float.MaxValue, -0.5f, 0.5f,
+            float.NaN, 0f, 0f, 0f,
+            1f, 1f, 1f, 1f,
+        ];
+        probe = [.. probe, .. data.AsSpan(0, 40 * Features)];
+
+        var batch = ScoreAll(forest, probe);
+
+        for (var r = 0; r < batch.Length; r++)
+        {
+            Assert.Equal(forest.Score(probe.AsSpan(r * Features, Features)), batch[r]);
+        }
+        Assert.True(double.IsNaN(batch[5]));
+    }
+
     [Fact]
     public void Score_ExtremeRows_InZeroToOne()
     {

@@ -1,0 +1,263 @@
+using Vigil.Core.Ml;
+
+namespace Vigil.Core.Detection;
+
+/// <summary>Settings of the <see cref="BehaviorModel"/> that BEHAVIOR_ANOMALY learns from the stream.</summary>
+public sealed record BehaviorModelOptions
+{
+    /// <summary>Successful logins a user needs before the rule may alert on them, the session's own included (default
+    /// 10, as Entra ID's learning period).</summary>
+    public int MinLogins { get; init; } = 10;
+
+    /// <summary>Successful logins a user needs before their rows train the model (default 3): with fewer, "their own
+    /// busiest hour before" means little, and newcomers would teach the forest that everything is new.</summary>
+    public int TrainingMinLogins { get; init; } = 10;
+
+    /// <summary>Users the training sample holds (default 20,000): each user's latest behaviour vector, so a few
+    /// hyperactive accounts (scrapers) cannot fill it with their own events.</summary>
+    public int SampleUsers { get; init; } = 20_000;
+
+    /// <summary>Users in the sample before the first model is fitted (default 200); until then the rule is silent.</summary>
+    public int MinTrainingUsers { get; init; } = 200;
+
+    /// <summary>Event time between refits on the current sample (default 1 hour).</summary>
+    public TimeSpan RetrainInterval { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Trees of the forest (default 100).</summary>
+    public int Trees { get; init; } = 100;
+
+    /// <summary>ψ, rows per tree (default 256).</summary>
+    public int SampleSize { get; init; } = 256;
+
+    /// <summary>
+    /// Normalise path lengths by the mean path length of the training rows instead of the paper's c(ψ) (default
+    /// false). c(ψ) is the mean path length of ψ distinct values, so that an ordinary row scores about 0.5; these rows
+    /// are mostly ties (most users do nothing beyond their own habits: all features 0), tie groups sink to deep
+    /// leaves, and ordinary rows score about 0.35–0.4 with c(ψ). Dividing by the measured mean puts them back at 0.5
+    /// without changing the order of any two rows; at the same threshold it alerts more, on both sides (docs/RULES.md
+    /// has the measured trade-off).
+    /// </summary>
+    public bool NormaliseBySample { get; init; }
+
+    /// <summary>Seed of the sample's replacement choices and of the forests, so a replay learns the same models.</summary>
+    public ulong Seed { get; init; } = 1;
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first setting out of range.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(MinLogins, nameof(MinLogins));
+        ArgumentOutOfRangeException.ThrowIfLessThan(SampleUsers, 2, nameof(SampleUsers));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MinTrainingUsers, 2, nameof(MinTrainingUsers));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(RetrainInterval, TimeSpan.Zero, nameof(RetrainInterval));
+        new IsolationForestOptions { Trees = Trees, SampleSize = SampleSize }.Validate();
+    }
+}
+
+/// <summary>
+/// The Isolation Forest behind BEHAVIOR_ANOMALY, learnt in the stream. Its rows are the user's recent behaviour
+/// against their own habits, taken at each search or purchase: searches, purchases and spending in the last hour
+/// (log(1 + x), so that one scraper's thousands do not stretch the scale everyone else is split on), whether the
+/// session's device is new to the account and whether its login came at an hour unusual for this user. The sample
+/// keeps each user's latest row (at most <see cref="BehaviorModelOptions.SampleUsers"/>), and a forest is refitted
+/// on it every <see cref="BehaviorModelOptions.RetrainInterval"/> of event time.
+/// </summary>
+/// <remarks>
+/// Why these rows and not the whole-history user features the trainer fits: an account taken over for an hour is
+/// ordinary over its history and extreme only in that hour, and the forest's score compresses towards 0.5 as
+/// features the row is ordinary in are added (each split on one of them separates nothing). On five recent-behaviour
+/// features a night-time spree from a new device is beyond the sample's range on all of them, and isolates in two or
+/// three splits. Thread-safe: serve shares one model between its partitions (<see cref="BehaviorAnomalyOptions.SharedModel"/>);
+/// a refit runs on the thread whose event made it due, under the sample's lock, and the new forest is swapped in whole.
+/// Everything it does depends only on the order of the events it is shown, so a replay (one pipeline) learns the same
+/// models and raises the same alerts every time.
+/// </remarks>
+public sealed class BehaviorModel
+{
+    /// <summary>The length of a behaviour vector.</summary>
+    public const int FeatureCount = 5;
+
+    private static readonly string[] s_names = ["searchesAboveOwnMax", "purchasesAboveOwnMax", "spendingAboveOwnMax", "newDevice", "loginHourRarity"];
+
+    private readonly BehaviorModelOptions _options;
+    private readonly double _threshold;
+    private readonly Dictionary<string, int> _slots = new(StringComparer.Ordinal);
+    private readonly List<string> _owners = [];
+    private readonly List<float> _rows = [];
+    private readonly long _retrainMs;
+    private readonly bool _fixed;
+    private readonly Lock _lock = new();
+    private Xoshiro256 _rng;
+    private long _trainedAtMs = long.MinValue;
+    private volatile Fitted? _fitted;
+
+    /// <param name="options">Sample and forest settings.</param>
+    /// <param name="threshold">The anomaly threshold the forests carry (<c>ml.anomaly.threshold</c>).</param>
+    public BehaviorModel(BehaviorModelOptions options, double threshold)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _threshold = threshold;
+        _retrainMs = (long)options.RetrainInterval.TotalMilliseconds;
+        _rng = new Xoshiro256(options.Seed ^ 0xB5AD4ECEDA1CE2A9UL);
+    }
+
+    /// <summary>A model that scores with a given forest and never learns (tests, a model trained elsewhere).</summary>
+    public BehaviorModel(IsolationForest forest, int minLogins = 10)
+    {
+        ArgumentNullException.ThrowIfNull(forest);
+        if (forest.FeatureCount != FeatureCount)
+        {
+            throw new ArgumentException($"a behaviour forest has {FeatureCount} features, not {forest.FeatureCount}.", nameof(forest));
+        }
+        _options = new BehaviorModelOptions { MinLogins = minLogins };
+        _threshold = forest.Threshold;
+        _fixed = true;
+        _fitted = new Fitted(forest, IsolationForest.AveragePathLength(forest.SampleSize), 1);
+    }
+
+    /// <summary>The names of the vector's features, in order (the keys of an alert's attribution).</summary>
+    public static IReadOnlyList<string> Names => s_names;
+
+    /// <summary>The forest in use; null until <see cref="BehaviorModelOptions.MinTrainingUsers"/> users were seen.</summary>
+    public IsolationForest? Forest => _fitted?.Forest;
+
+    /// <summary>What a mean path length is divided by in <see cref="Score"/>: c(ψ), or the training rows' mean path length
+    /// (<see cref="BehaviorModelOptions.NormaliseBySample"/>).</summary>
+    public double PathNormaliser => _fitted?.Normaliser ?? double.NaN;
+
+    /// <summary>Forests fitted so far (0 before the first).</summary>
+    public int Version => _fitted?.Version ?? 0;
+
+    /// <summary>Users in the training sample.</summary>
+    public int SampleCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _owners.Count;
+            }
+        }
+    }
+
+    /// <summary>The settings.</summary>
+    public BehaviorModelOptions Options => _options;
+
+    /// <summary>Writes the behaviour vector of <paramref name="features"/> into <paramref name="vector"/> (<see cref="FeatureCount"/> slots).</summary>
+    public static void ToVector(in BehaviorFeatures features, Span<float> vector)
+    {
+        vector[0] = Excess(features.SearchesLastHour, features.BaselineSearches);
+        vector[1] = Excess(features.PurchasesLastHour, features.BaselinePurchases);
+        vector[2] = Excess(features.PurchaseAmountLastHour, features.BaselineAmount);
+        vector[3] = features.NewDevice ? 1 : 0;
+        vector[4] = (float)(1 - Math.Clamp(features.LoginHourShare, 0, 1));
+    }
+
+    /// <summary>How far the last hour goes beyond the user's own busiest hour before, on a log scale (0 when not).</summary>
+    private static float Excess(double lastHour, double ownMax) =>
+        (float)Math.Max(0, Math.Log(1 + Math.Max(0, lastHour)) - Math.Log(1 + Math.Max(0, ownMax)));
+
+    /// <summary>Feature <paramref name="index"/> in words and original units, for an alert's evidence.</summary>
+    public static string Describe(in BehaviorFeatures features, int index) => index switch
+    {
+        0 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{features.SearchesLastHour} searches in the last hour (own busiest hour before: {features.BaselineSearches})"),
+        1 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{features.PurchasesLastHour} purchases in the last hour (own most in an hour before: {features.BaselinePurchases})"),
+        2 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{features.PurchaseAmountLastHour:0.##} spent in the last hour (own most in an hour before: {features.BaselineAmount:0.##})"),
+        3 => features.NewDevice ? "a device this account never used" : "a known device",
+        _ => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{features.LoginHourShare:P0} of this account's earlier logins came within an hour of this session's ({features.LocalHour:00}:00 local)"),
+    };
+
+    /// <summary>
+    /// The anomaly score s = 2^(−E[h] / <see cref="PathNormaliser"/>) of a behaviour vector, with each feature's share of
+    /// the isolation in <paramref name="attribution"/> (<see cref="IsolationForest.Explain"/>); NaN before a forest.
+    /// </summary>
+    /// <param name="vector">The behaviour vector (<see cref="ToVector"/>).</param>
+    /// <param name="attribution">Receives <see cref="FeatureCount"/> shares.</param>
+    /// <param name="paperScore">The paper's s with c(ψ), for the evidence.</param>
+    /// <param name="version">The version of the forest that scored (0 before the first).</param>
+    public double Score(ReadOnlySpan<float> vector, Span<double> attribution, out double paperScore, out int version)
+    {
+        // One read of the fitted pair, so a refit on another thread never mixes one forest with another's normaliser.
+        if (_fitted is not { } fitted)
+        {
+            attribution.Clear();
+            paperScore = double.NaN;
+            version = 0;
+            return double.NaN;
+        }
+        version = fitted.Version;
+        paperScore = fitted.Forest.Explain(vector, attribution);
+        var meanPath = -Math.Log2(paperScore) * IsolationForest.AveragePathLength(fitted.Forest.SampleSize);
+        return double.Exp2(-meanPath / fitted.Normaliser);
+    }
+
+    /// <summary>
+    /// Puts <paramref name="vector"/> in the sample as <paramref name="userId"/>'s latest row and refits the forest
+    /// when one is due at <paramref name="timestampMs"/>. A user new to a full sample replaces a random one.
+    /// </summary>
+    public void Observe(string userId, ReadOnlySpan<float> vector, long timestampMs, int logins)
+    {
+        if (_fixed || logins < _options.TrainingMinLogins)
+        {
+            return;
+        }
+        lock (_lock)
+        {
+            ObserveLocked(userId, vector, timestampMs);
+        }
+    }
+
+    private void ObserveLocked(string userId, ReadOnlySpan<float> vector, long timestampMs)
+    {
+        if (_slots.TryGetValue(userId, out var slot))
+        {
+            vector[..FeatureCount].CopyTo(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_rows).Slice(slot * FeatureCount, FeatureCount));
+        }
+        else if (_owners.Count < _options.SampleUsers)
+        {
+            _slots[userId] = _owners.Count;
+            _owners.Add(userId);
+            for (var f = 0; f < FeatureCount; f++)
+            {
+                _rows.Add(vector[f]);
+            }
+        }
+        else
+        {
+            slot = _rng.NextInt(_owners.Count);
+            _slots.Remove(_owners[slot]);
+            _owners[slot] = userId;
+            _slots[userId] = slot;
+            vector[..FeatureCount].CopyTo(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_rows).Slice(slot * FeatureCount, FeatureCount));
+        }
+
+        var due = _fitted is null ? _owners.Count >= _options.MinTrainingUsers : timestampMs - _trainedAtMs >= _retrainMs;
+        if (due)
+        {
+            var version = Version + 1;
+            var rows = _rows.ToArray();
+            var forest = IsolationForest.Fit(rows, FeatureCount, new IsolationForestOptions
+            {
+                Trees = _options.Trees,
+                SampleSize = _options.SampleSize,
+                Seed = _options.Seed + (ulong)version,
+                Threshold = _threshold,
+            });
+            var normaliser = IsolationForest.AveragePathLength(forest.SampleSize);
+            if (_options.NormaliseBySample)
+            {
+                double sum = 0;
+                for (var r = 0; r < _owners.Count; r++)
+                {
+                    sum += forest.MeanPathLength(rows.AsSpan(r * FeatureCount, FeatureCount));
+                }
+                normaliser = Math.Max(1, sum / _owners.Count);
+            }
+            _fitted = new Fitted(forest, normaliser, version);
+            _trainedAtMs = timestampMs;
+        }
+    }
+
+    private sealed record Fitted(IsolationForest Forest, double Normaliser, int Version);
+}

@@ -1,0 +1,174 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Vigil.Core.Ml;
+
+/// <summary>The batch scoring layout of <see cref="IsolationForest"/>.</summary>
+public sealed partial class IsolationForest
+{
+    /// <summary>
+    /// The deepest height limit scored with complete trees: 2^10 leaves make 12 KiB per tree, beyond which the
+    /// layout stops fitting in cache and the node walk is as good.
+    /// </summary>
+    private const int MaxPerfectDepth = 10;
+
+    /// <summary>Rows that walk a tree side by side; the key block holds them feature-major, Lanes keys per feature.</summary>
+    private const int Lanes = 16;
+
+    /// <summary>
+    /// Lays every tree out as a complete binary tree of height <paramref name="depth"/> in breadth-first order, so
+    /// the children of node k are 2k + 1 and 2k + 2 and a step needs no child pointer. A leaf above the last level
+    /// becomes a chain of "always left" nodes (split key int.MaxValue, which no key exceeds) down to a last-level
+    /// leaf carrying its path length; the subtrees to the right of those chains are never reached. Internal node k
+    /// is one 8-byte word: the feature in the high half, the order key of the split in the low half, so one load
+    /// gives both.
+    /// </summary>
+    private static (ulong[] Packed, float[] LeafPaths) PerfectLayout(IsolationNode[] nodes, int[] roots, int depth)
+    {
+        var internalCount = (1 << depth) - 1;
+        var leafCount = 1 << depth;
+        var packed = new ulong[roots.Length * internalCount];
+        var leafPaths = new float[roots.Length * leafCount];
+        for (var t = 0; t < roots.Length; t++)
+        {
+            Place(nodes, roots[t], 0, 0, depth, packed.AsSpan(t * internalCount, internalCount),
+                leafPaths.AsSpan(t * leafCount, leafCount));
+        }
+        return (packed, leafPaths);
+    }
+
+    private static void Place(IsolationNode[] nodes, int node, int position, int level, int depth, Span<ulong> packed,
+        Span<float> leafPaths)
+    {
+        ref readonly var n = ref nodes[node];
+        if (level == depth)
+        {
+            // A fitted tree never grows below its height limit, so whatever reaches the last level is a leaf.
+            leafPaths[position - packed.Length] = n.PathLength;
+            return;
+        }
+        var isLeaf = n.Left == node;
+        packed[position] = isLeaf
+            ? int.MaxValue
+            : ((ulong)(uint)(n.Feature * Lanes) << 32) | (uint)OrderKey(n.Split);
+        Place(nodes, isLeaf ? node : n.Left, (2 * position) + 1, level + 1, depth, packed, leafPaths);
+        Place(nodes, isLeaf ? node : n.Left + 1, (2 * position) + 2, level + 1, depth, packed, leafPaths);
+    }
+
+    /// <summary>
+    /// An int that orders as the float does: for non-NaN a and b, a &gt; b exactly when OrderKey(a) &gt; OrderKey(b).
+    /// Negative floats have their magnitude bits flipped; −0 is first made +0 (they compare equal as floats).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int OrderKey(float value)
+    {
+        var bits = BitConverter.SingleToInt32Bits(value + 0f);
+        return bits ^ ((bits >> 31) & int.MaxValue);
+    }
+
+    /// <summary>
+    /// The order keys of a block of rows, feature-major in groups of <see cref="Lanes"/> rows: key of (row r, feature f)
+    /// at (r / Lanes) × Lanes × F + f × Lanes + r % Lanes. A short last group repeats its last row (its sums are
+    /// ignored). NaN rows get meaningless keys; their scores are NaN anyway.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ToOrderKeys(ReadOnlySpan<float> rows, int count, Span<int> keys)
+    {
+        var stride = FeatureCount;
+        var groups = (count + Lanes - 1) / Lanes;
+        for (var g = 0; g < groups; g++)
+        {
+            var group = keys.Slice(g * Lanes * stride, Lanes * stride);
+            for (var j = 0; j < Lanes; j++)
+            {
+                var r = Math.Min((g * Lanes) + j, count - 1);
+                var row = rows.Slice(r * stride, stride);
+                for (var f = 0; f < row.Length; f++)
+                {
+                    group[(f * Lanes) + j] = OrderKey(row[f]);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sets sums[r] to the sum over the trees of row r's path length, walking the complete trees: every walk is
+    /// exactly <see cref="MaxDepth"/> steps of <c>k = 2k + 1 + (key[feature] &gt; splitKey)</c>, all integer work,
+    /// one load for the node and one for the row's key. <see cref="Lanes"/> rows walk a tree side by side so their
+    /// chains of dependent loads overlap (one base register serves them all: the node carries the feature's offset
+    /// in the feature-major group); trees are the outer loop so one tree (3 KiB at ψ = 256) stays in L1 for the
+    /// block. The sums add the same floats in the same tree order as the node walk, so the scores are identical.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void AccumulatePerfect(int[] keyBlock, int count, Span<double> sums)
+    {
+        // Bounds: keyBlock holds whole groups of Lanes × FeatureCount keys, every node's offset is below
+        // Lanes × FeatureCount, and after depth steps k is in [2^depth − 1, 2^(depth+1) − 1), so k − internalCount
+        // indexes the tree's leaves.
+        var packedArray = _packed!;
+        var leafArray = _leafPaths!;
+        var depth = MaxDepth;
+        var internalCount = (1 << depth) - 1;
+        var leafCount = 1 << depth;
+        var groupSize = Lanes * FeatureCount;
+        Span<double> lane = stackalloc double[Lanes];
+        sums[..count].Clear();
+        for (var g = 0; g * Lanes < count; g++)
+        {
+            ref var x = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(keyBlock), g * groupSize);
+            lane.Clear();
+            for (var t = 0; t < _roots.Length; t++)
+            {
+                ref var tree = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(packedArray), t * internalCount);
+                ref var leaves = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(leafArray), (t * leafCount) - internalCount);
+                nuint k0 = 0, k1 = 0, k2 = 0, k3 = 0, k4 = 0, k5 = 0, k6 = 0, k7 = 0;
+                nuint k8 = 0, k9 = 0, k10 = 0, k11 = 0, k12 = 0, k13 = 0, k14 = 0, k15 = 0;
+                for (var d = 0; d < depth; d++)
+                {
+                    k0 = Step(ref tree, ref x, k0, 0);
+                    k1 = Step(ref tree, ref x, k1, 1);
+                    k2 = Step(ref tree, ref x, k2, 2);
+                    k3 = Step(ref tree, ref x, k3, 3);
+                    k4 = Step(ref tree, ref x, k4, 4);
+                    k5 = Step(ref tree, ref x, k5, 5);
+                    k6 = Step(ref tree, ref x, k6, 6);
+                    k7 = Step(ref tree, ref x, k7, 7);
+                    k8 = Step(ref tree, ref x, k8, 8);
+                    k9 = Step(ref tree, ref x, k9, 9);
+                    k10 = Step(ref tree, ref x, k10, 10);
+                    k11 = Step(ref tree, ref x, k11, 11);
+                    k12 = Step(ref tree, ref x, k12, 12);
+                    k13 = Step(ref tree, ref x, k13, 13);
+                    k14 = Step(ref tree, ref x, k14, 14);
+                    k15 = Step(ref tree, ref x, k15, 15);
+                }
+                lane[0] += Unsafe.Add(ref leaves, k0);
+                lane[1] += Unsafe.Add(ref leaves, k1);
+                lane[2] += Unsafe.Add(ref leaves, k2);
+                lane[3] += Unsafe.Add(ref leaves, k3);
+                lane[4] += Unsafe.Add(ref leaves, k4);
+                lane[5] += Unsafe.Add(ref leaves, k5);
+                lane[6] += Unsafe.Add(ref leaves, k6);
+                lane[7] += Unsafe.Add(ref leaves, k7);
+                lane[8] += Unsafe.Add(ref leaves, k8);
+                lane[9] += Unsafe.Add(ref leaves, k9);
+                lane[10] += Unsafe.Add(ref leaves, k10);
+                lane[11] += Unsafe.Add(ref leaves, k11);
+                lane[12] += Unsafe.Add(ref leaves, k12);
+                lane[13] += Unsafe.Add(ref leaves, k13);
+                lane[14] += Unsafe.Add(ref leaves, k14);
+                lane[15] += Unsafe.Add(ref leaves, k15);
+            }
+            var n = Math.Min(Lanes, count - (g * Lanes));
+            lane[..n].CopyTo(sums.Slice(g * Lanes, n));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint Step(ref ulong tree, ref int group, nuint k, nuint lane)
+    {
+        var node = Unsafe.Add(ref tree, k);
+        var key = Unsafe.Add(ref group, (nuint)(node >> 32) + lane);
+        return (2 * k) + 1 + (key > (int)node ? (nuint)1 : 0);
+    }
+}
