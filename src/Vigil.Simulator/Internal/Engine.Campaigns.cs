@@ -7,9 +7,14 @@ internal sealed partial class Engine
 {
     private const long MinCampaignRoom = 30 * Second;
 
-    private void StartCampaign(long ts)
+    private const long DeferHorizonMs = 2 * 3600 * Second;
+
+    /// <summary>Behaviour-anomaly campaigns put off until an established account is up at night.</summary>
+    private int _deferredBehaviour;
+
+    /// <summary>The next kind of the shuffled cycle: every enabled kind occurs once before any occurs twice.</summary>
+    private AttackKinds TakeNextKind()
     {
-        // Kinds come in shuffled cycles, so every enabled kind occurs once before any occurs twice.
         if (_cyclePosition >= _cycle.Length)
         {
             _cycle = [.. _enabledKinds];
@@ -26,7 +31,47 @@ internal sealed partial class Engine
             }
         }
 
-        var kind = _cycle[_cyclePosition++];
+        return _cycle[_cyclePosition++];
+    }
+
+    private bool EstablishedNightVictimExists(long ts)
+    {
+        foreach (var u in _users)
+        {
+            if (IsNightVictim(u, ts) && u.Logins >= EstablishedLogins)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private bool IsNightVictim(UserState u, long ts) =>
+        u.Registered && !u.NightOwl && u.Away is null && u.Vpn is null && HourIndex(LocalHour(u, ts)) is >= 1 and < 5;
+
+    private void StartCampaign(long ts)
+    {
+        var kind = TakeNextKind();
+        // A behaviour-anomaly campaign needs an established account (a detector's learning minimum): while none is up
+        // at night, it is put off and another kind takes the slot; the first wake that finds one runs it. Within the
+        // last two hours of a finite run nothing waits any more, so short runs still hold every kind.
+        var canWait = _endMs == long.MaxValue || _endMs - ts > DeferHorizonMs;
+        if (_deferredBehaviour > 0 && kind != AttackKinds.BehaviorAnomaly && (!canWait || EstablishedNightVictimExists(ts)))
+        {
+            _cyclePosition--;
+            _deferredBehaviour--;
+            kind = AttackKinds.BehaviorAnomaly;
+        }
+        else if (kind == AttackKinds.BehaviorAnomaly && _enabledKinds.Length > 1 && canWait && !EstablishedNightVictimExists(ts))
+        {
+            while (kind == AttackKinds.BehaviorAnomaly)
+            {
+                _deferredBehaviour++;
+                kind = TakeNextKind();
+            }
+        }
+
         var jitter = _schedule.Between(0.9, 1.1);
         Enqueue(new Pending { Ts = ts + Math.Max(Second, (long)(_attackIntervalMs * jitter)), Kind = PendingKind.CampaignWake });
 
@@ -376,8 +421,7 @@ internal sealed partial class Engine
         for (var i = 0; i < _users.Length && victim is null; i++)
         {
             var u = _users[(offset + i) % _users.Length];
-            var hour = HourIndex(LocalHour(u, ts));
-            if (u.Registered && !u.NightOwl && u.Away is null && u.Vpn is null && hour is >= 1 and < 5)
+            if (IsNightVictim(u, ts))
             {
                 if (u.Logins >= EstablishedLogins)
                 {

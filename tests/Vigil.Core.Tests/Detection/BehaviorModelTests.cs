@@ -132,7 +132,7 @@ public sealed class BehaviorModelTests
     public void Process_NightSpreeOfAnEstablishedUser_AlertsFromTheForestWithAttribution()
     {
         var insights = new List<Insight>();
-        var d = Driver(new BehaviorAnomalyOptions { Forest = Forest(), Insights = new ListSink(insights) });
+        var d = Driver(new BehaviorAnomalyOptions { Forest = Forest(), Insights = new ListSink(insights), ExpertScore = false });
         d.Feed(Habit(d, 12, "u-1"));
 
         var alert = Assert.Single(d.Feed(NightSpree(d, "u-1")));
@@ -170,10 +170,33 @@ public sealed class BehaviorModelTests
     }
 
     [Fact]
-    public void Process_NoModelLearntYet_RaisesNothing()
+    public void Process_NoModelLearntYetWithoutExpertScore_RaisesNothing()
+    {
+        var d = Driver(new BehaviorAnomalyOptions { ExpertScore = false });
+        d.Feed(Habit(d, 12, "u-1"));
+
+        Assert.Empty(d.Feed(NightSpree(d, "u-1")));
+    }
+
+    [Fact]
+    public void Process_NoModelLearntYet_ExpertScoreAlertsAndSaysSo()
     {
         var d = Driver(new BehaviorAnomalyOptions());
         d.Feed(Habit(d, 12, "u-1"));
+
+        var alert = Assert.Single(d.Feed(NightSpree(d, "u-1")));
+
+        Assert.Equal("expert", alert.Evidence["scorer"]);
+        Assert.Null(alert.Evidence["forestScore"]);
+        Assert.True((double)alert.Evidence["expertScore"]! >= 0.8);
+        Assert.Contains("the model is still learning", alert.Summary, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Process_NoModelSpreeBeforeTheLearningMinimum_ExpertScoreRaisesNothing()
+    {
+        var d = Driver(new BehaviorAnomalyOptions());
+        d.Feed(Habit(d, 8, "u-1"));
 
         Assert.Empty(d.Feed(NightSpree(d, "u-1")));
     }
