@@ -120,7 +120,8 @@ internal static class StateFootprint
                 sink.Items.Clear();
             }
             runtime.Tick(sink);
-            var keys = runtime.Operators[0].GetType().GetProperty("State")?.GetValue(runtime.Operators[0]) is System.Collections.ICollection c ? c.Count : -1;
+            var state = runtime.Operators[0].GetType().GetProperty("State")?.GetValue(runtime.Operators[0]);
+            var keys = state?.GetType().GetProperty("Count")?.GetValue(state) is int c ? c : -1;
             var after = GC.GetTotalMemory(forceFullCollection: true);
             Console.WriteLine($$"""{"operator":"{{name}}","keys":{{keys}},"heapBytesPerIdleUser":{{(after - before) / (double)users:F0}},"checkpointBytesPerIdleUser":{{runtime.Snapshot().Length / (double)users:F1}}}""");
             GC.KeepAlive(runtime);

@@ -68,7 +68,7 @@ public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeo
     protected override void Process(string key, ref AccountTakeoverState state, bool created, in UserEvent evt, long timestampMs,
         IOutput<Alert> output)
     {
-        state ??= new AccountTakeoverState(options.MaxKnown);
+        state ??= new AccountTakeoverState();
         switch (evt.Type)
         {
             case EventType.LoginFailed:
@@ -98,9 +98,11 @@ public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeo
             country = location.CountryCode;
             hosting = location.IsHosting;
         }
-        var history = state.KnownIps.Count > 0;
-        var newIp = evt.IpAddress is { } ip && !state.KnownIps.Contains(ip);
-        var newCountry = country is not null && state.KnownCountries.Count > 0 && !state.KnownCountries.Contains(country);
+        var ipHash = evt.IpAddress is { } ip ? StateIo.StableHash(ip) : 0;
+        var countryCode = country is not null ? CountryCodes.Pack(country) : (ushort)0;
+        var history = state.KnownIpCount > 0;
+        var newIp = evt.IpAddress is not null && !state.KnowsIp(ipHash);
+        var newCountry = country is not null && state.KnownCountryCount > 0 && !state.KnowsCountry(countryCode);
         var automation = UserAgents.IsAutomation(evt.UserAgent);
         // Counted first and listed only for a takeover: a list per successful login was most of this rule's garbage.
         var failures = 0;
@@ -115,7 +117,7 @@ public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeo
         }
         var novel = !history
             ? failures >= options.MinFailuresWithoutHistory || hosting || automation
-            : geo is not null && options.RequireNewCountry && state.KnownCountries.Count > 0 ? newCountry : newIp;
+            : geo is not null && options.RequireNewCountry && state.KnownCountryCount > 0 ? newCountry : newIp;
         if (failures >= options.MinFailures && novel)
         {
             var failureIds = new List<string>(failures);
@@ -124,17 +126,17 @@ public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeo
                 failureIds.Add(state.Failures![i].EventId);
             }
             state.Pending = new PendingTakeover(evt.TimestampMs, evt.EventId, evt.IpAddress, evt.SessionId, country, newIp,
-                newCountry, state.KnownIps.Count, failureIds, hosting, automation ? evt.UserAgent : null);
+                newCountry, state.KnownIpCount, failureIds, hosting, automation ? evt.UserAgent : null);
             // The failures led to this success; they must not be counted again for a later one.
             state.Failures = null;
         }
-        if (evt.IpAddress is { } seenIp)
+        if (evt.IpAddress is not null)
         {
-            Remember(state.KnownIps, seenIp);
+            state.RememberIp(ipHash, options.MaxKnown);
         }
         if (country is not null)
         {
-            Remember(state.KnownCountries, country);
+            state.RememberCountry(countryCode, options.MaxKnown);
         }
     }
 
@@ -191,34 +193,59 @@ public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeo
             },
         });
     }
-
-    private void Remember(List<string> known, string value)
-    {
-        var at = known.IndexOf(value);
-        if (at >= 0)
-        {
-            known.RemoveAt(at);
-        }
-        else if (known.Count >= options.MaxKnown)
-        {
-            known.RemoveAt(0);
-        }
-        known.Add(value);
-    }
 }
 
 /// <summary>A success that started the takeover sequence and waits for a sensitive change.</summary>
 public sealed record PendingTakeover(long TimeMs, string SuccessEventId, string? Ip, string? SessionId, string? Country,
     bool NewIp, bool NewCountry, int KnownIps, List<string> FailureIds, bool Hosting, string? AutomationAgent);
 
-/// <summary>Per-user state of <see cref="AccountTakeoverOperator"/>.</summary>
-public sealed class AccountTakeoverState(int maxKnown)
+/// <summary>Per-user state of <see cref="AccountTakeoverOperator"/>: the IPs the user logged in from as 64-bit
+/// hashes and the countries as packed codes (the rule only asks whether one is new, and how many), the recent
+/// failures and a pending takeover.</summary>
+public sealed class AccountTakeoverState
 {
-    /// <summary>IPs the user logged in from, least recent first.</summary>
-    public List<string> KnownIps { get; private set; } = new(Math.Min(maxKnown, 4));
+    // Least recent first; exact-size arrays, as most users have one or two of each.
+    private ulong[] _ips = [];
+    private ushort[] _countries = [];
 
-    /// <summary>Countries the user logged in from, least recent first.</summary>
-    public List<string> KnownCountries { get; private set; } = new(2);
+    /// <summary>IPs remembered.</summary>
+    public int KnownIpCount => _ips.Length;
+
+    /// <summary>Countries remembered.</summary>
+    public int KnownCountryCount => _countries.Length;
+
+    /// <summary>Whether the IP with this <see cref="StateIo.StableHash"/> is remembered.</summary>
+    public bool KnowsIp(ulong hash) => Array.IndexOf(_ips, hash) >= 0;
+
+    /// <summary>Whether the country with this <see cref="CountryCodes.Pack"/> code is remembered.</summary>
+    public bool KnowsCountry(ushort code) => Array.IndexOf(_countries, code) >= 0;
+
+    /// <summary>Remembers an IP as the most recent, forgetting the least recent beyond <paramref name="max"/>.</summary>
+    public void RememberIp(ulong hash, int max) => _ips = Remember(_ips, hash, max);
+
+    public void RememberCountry(ushort code, int max) => _countries = Remember(_countries, code, max);
+
+    private static T[] Remember<T>(T[] known, T value, int max)
+        where T : unmanaged, IEquatable<T>
+    {
+        var at = Array.IndexOf(known, value);
+        if (at >= 0)
+        {
+            Array.Copy(known, at + 1, known, at, known.Length - at - 1);
+            known[^1] = value;
+            return known;
+        }
+        if (known.Length >= max)
+        {
+            Array.Copy(known, 1, known, 0, known.Length - 1);
+            known[^1] = value;
+            return known;
+        }
+        var bigger = new T[known.Length + 1];
+        Array.Copy(known, bigger, known.Length);
+        bigger[^1] = value;
+        return bigger;
+    }
 
     /// <summary>Recent failed logins; null when none.</summary>
     public EventRing? Failures { get; set; }
@@ -228,8 +255,16 @@ public sealed class AccountTakeoverState(int maxKnown)
     public void Write(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        StateIo.WriteList(writer, KnownIps);
-        StateIo.WriteList(writer, KnownCountries);
+        writer.Write(_ips.Length);
+        foreach (var hash in _ips)
+        {
+            writer.Write(hash);
+        }
+        writer.Write(_countries.Length);
+        foreach (var code in _countries)
+        {
+            writer.Write(CountryCodes.Unpack(code));
+        }
         writer.Write(Failures is not null);
         Failures?.Write(writer);
         writer.Write(Pending is not null);
@@ -252,11 +287,22 @@ public sealed class AccountTakeoverState(int maxKnown)
     public static AccountTakeoverState Read(BinaryReader reader, int maxKnown)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        var state = new AccountTakeoverState(maxKnown)
+        var ips = reader.ReadInt32();
+        if (ips < 0 || ips > maxKnown)
         {
-            KnownIps = StateIo.ReadList(reader, maxKnown),
-            KnownCountries = StateIo.ReadList(reader, maxKnown),
-        };
+            throw new InvalidDataException($"A checkpointed takeover state claims {ips} IPs; at most {maxKnown} fit.");
+        }
+        var state = new AccountTakeoverState { _ips = new ulong[ips] };
+        for (var i = 0; i < ips; i++)
+        {
+            state._ips[i] = reader.ReadUInt64();
+        }
+        var countries = StateIo.ReadList(reader, maxKnown);
+        state._countries = new ushort[countries.Count];
+        for (var i = 0; i < countries.Count; i++)
+        {
+            state._countries[i] = CountryCodes.Pack(countries[i]);
+        }
         state.Failures = reader.ReadBoolean() ? EventRing.Read(reader, 32) : null;
         if (reader.ReadBoolean())
         {

@@ -36,6 +36,8 @@ public sealed class BruteForceIpOperator(BruteForceIpOptions options, TimeProvid
 {
     private readonly HashSet<string> _scratch = new(StringComparer.Ordinal);
 
+    protected override string? KeySpace => KeySpaces.Ip;
+
     protected override string? KeyOf(in UserEvent evt) => evt.Type switch
     {
         EventType.LoginFailed => evt.IpAddress,

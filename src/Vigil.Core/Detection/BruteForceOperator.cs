@@ -41,7 +41,8 @@ public sealed class BruteForceOperator(BruteForceOptions options, TimeProvider a
     protected override string? KeyOf(in UserEvent evt) => evt.Type switch
     {
         EventType.LoginFailed => evt.UserId ?? evt.Username,
-        EventType.LoginSuccess => evt.UserId,
+        // A success matters only to a user with failures on record: the others get no state for it.
+        EventType.LoginSuccess when evt.UserId is { } user && State.ContainsKey(user) => user,
         _ => null,
     };
 

@@ -58,6 +58,8 @@ public sealed class CredentialStuffingOperator(CredentialStuffingOptions options
     private readonly HashSet<string> _subjects = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _ips = new(StringComparer.Ordinal);
 
+    protected override string? KeySpace => KeySpaces.Tenant;
+
     protected override string? KeyOf(in UserEvent evt) => evt.Type switch
     {
         EventType.LoginFailed => TenantKey,

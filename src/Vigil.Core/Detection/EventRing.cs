@@ -20,7 +20,9 @@ public readonly record struct RingEntry(long TimeMs, string EventId, string? Sub
 /// </remarks>
 public sealed class EventRing
 {
-    private RingEntry[] _items;
+    // Allocated on the first entry and released when the last one goes: an idle key's ring costs only this object.
+    private RingEntry[] _items = [];
+    private readonly int _initial;
     private int _start;
     private int _count;
 
@@ -30,7 +32,7 @@ public sealed class EventRing
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         Capacity = capacity;
-        _items = new RingEntry[Math.Clamp(initial, 1, capacity)];
+        _initial = Math.Clamp(initial, 1, capacity);
     }
 
     /// <summary>The most entries kept.</summary>
@@ -48,7 +50,12 @@ public sealed class EventRing
     /// <summary>Adds an entry in time order, dropping the oldest when full.</summary>
     public void Add(in RingEntry entry)
     {
-        if (_count == _items.Length)
+        if (_items.Length == 0)
+        {
+            _items = new RingEntry[_initial];
+            _start = 0;
+        }
+        else if (_count == _items.Length)
         {
             if (_items.Length < Capacity)
             {
@@ -81,6 +88,11 @@ public sealed class EventRing
             _start = (_start + 1) % _items.Length;
             _count--;
         }
+        if (_count == 0)
+        {
+            _items = [];
+            _start = 0;
+        }
     }
 
     /// <summary>Removes every entry of <paramref name="subject"/>; returns how many went.</summary>
@@ -103,6 +115,11 @@ public sealed class EventRing
         }
         var removed = _count - kept;
         _count = kept;
+        if (_count == 0)
+        {
+            _items = [];
+            _start = 0;
+        }
         return removed;
     }
 

@@ -31,6 +31,8 @@ public sealed class PasswordSprayOperator(PasswordSprayOptions options, TimeProv
 {
     private readonly HashSet<string> _scratch = new(StringComparer.Ordinal);
 
+    protected override string? KeySpace => KeySpaces.Ip;
+
     protected override string? KeyOf(in UserEvent evt) =>
         evt.Type == EventType.LoginFailed && (evt.UserId ?? evt.Username) is not null ? evt.IpAddress : null;
 

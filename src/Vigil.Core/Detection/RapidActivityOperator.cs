@@ -52,7 +52,7 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
     protected override void Process(string key, ref RapidActivityState state, bool created, in UserEvent evt, long timestampMs,
         IOutput<Alert> output)
     {
-        state ??= new RapidActivityState(options.AbsoluteLimit + 1);
+        state ??= new RapidActivityState();
         var minute = Math.DivRem(evt.TimestampMs, 60_000L, out var rem) - (rem < 0 ? 1 : 0);
         if (minute > state.Minute)
         {
@@ -67,9 +67,16 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
         }
         state.MinuteCount++;
 
-        var ring = state.Recent;
         var windowMs = (long)options.Window.TotalMilliseconds;
-        var endMs = Math.Max(evt.TimestampMs, ring.LatestMs);
+        var endMs = Math.Max(evt.TimestampMs, state.LatestMs);
+        state.LatestMs = endMs;
+        var ring = state.Recent;
+        if (ring is null)
+        {
+            // The ring lives only while the window can still count its events; the timer lets it go afterwards.
+            ring = state.Recent = new EventRing(options.AbsoluteLimit + 1, 4);
+            Context.RegisterEventTimeTimer(key, ReleaseAt(state));
+        }
         ring.Add(new RingEntry(evt.TimestampMs, evt.EventId, null, evt.IpAddress));
         ring.DropThrough(endMs - windowMs);
         var count = ring.Count;
@@ -133,14 +140,39 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
         });
     }
 
+    /// <summary>Once the watermark passes this, every event still on time lies more than a window after the latest one
+    /// seen, so each event in the ring would be dropped before being counted again: the ring can go.</summary>
+    private long ReleaseAt(RapidActivityState state) =>
+        state.LatestMs + (long)options.Window.TotalMilliseconds + Context.AllowedLatenessMs;
+
+    protected override void OnKeyTimer(in TimerFiring timer, IOutput<Alert> output)
+    {
+        ref var state = ref State.GetValueRefOrNullRef(timer.Key);
+        if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref state) || state?.Recent is null)
+        {
+            return;
+        }
+        var releaseAt = ReleaseAt(state);
+        if (releaseAt > timer.TimeMs)
+        {
+            Context.RegisterEventTimeTimer(timer.Key, releaseAt);
+            return;
+        }
+        state.Recent = null;
+    }
+
     private static string Truncate(string text) => text.Length <= 60 ? text : string.Concat(text.AsSpan(0, 57), "...");
 }
 
-/// <summary>Per-user state of <see cref="RapidActivityOperator"/>.</summary>
-public sealed class RapidActivityState(int capacity)
+/// <summary>Per-user state of <see cref="RapidActivityOperator"/>: the baseline as numbers, and the events of the
+/// window only while it is open.</summary>
+public sealed class RapidActivityState
 {
-    /// <summary>Events within the window (ids kept for the evidence).</summary>
-    public EventRing Recent { get; private set; } = new(capacity, 4);
+    /// <summary>Events within the window (ids kept for the evidence); null once the window has passed.</summary>
+    public EventRing? Recent { get; set; }
+
+    /// <summary>The latest event time seen.</summary>
+    public long LatestMs { get; set; } = long.MinValue;
 
     /// <summary>The minute (Unix minutes) being counted.</summary>
     public long Minute { get; set; } = long.MinValue;
@@ -157,7 +189,9 @@ public sealed class RapidActivityState(int capacity)
     public void Write(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        Recent.Write(writer);
+        writer.Write(Recent is not null);
+        Recent?.Write(writer);
+        writer.Write(LatestMs);
         writer.Write(Minute);
         writer.Write(MinuteCount);
         writer.Write(Baseline);
@@ -168,9 +202,10 @@ public sealed class RapidActivityState(int capacity)
     public static RapidActivityState Read(BinaryReader reader, int capacity)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        return new RapidActivityState(capacity)
+        return new RapidActivityState
         {
-            Recent = EventRing.Read(reader, capacity),
+            Recent = reader.ReadBoolean() ? EventRing.Read(reader, capacity) : null,
+            LatestMs = reader.ReadInt64(),
             Minute = reader.ReadInt64(),
             MinuteCount = reader.ReadInt32(),
             Baseline = reader.ReadDouble(),

@@ -32,7 +32,8 @@ public enum CheckpointReadStatus : byte
 }
 
 /// <summary>
-/// The layout of a checkpoint (little-endian), format version 1:
+/// The layout of a checkpoint (little-endian), format version 2 (version 1 had the same layout, but the rules' states
+/// in it kept strings where version 2 keeps compact values, so a version-1 checkpoint is refused rather than misread):
 /// <code>
 /// "VGCK"  u16 version  u16 flags(0)  i64 checkpoint id
 /// i32 n   n × (i32 input, i64 last offset)
@@ -47,7 +48,10 @@ public static class CheckpointFormat
 {
     public const uint Magic = 0x4B434756; // "VGCK" read as little-endian
 
-    public const ushort CurrentVersion = 1;
+    public const ushort CurrentVersion = 2;
+
+    /// <summary>The oldest version this build reads.</summary>
+    public const ushort OldestReadableVersion = 2;
 
     internal const int HeaderSize = 4 + 2 + 2 + 8;
 }
@@ -227,7 +231,7 @@ public static class CheckpointReader
         {
             return CheckpointReadStatus.BadMagic;
         }
-        if (BinaryPrimitives.ReadUInt16LittleEndian(data[4..]) > CheckpointFormat.CurrentVersion)
+        if (BinaryPrimitives.ReadUInt16LittleEndian(data[4..]) is > CheckpointFormat.CurrentVersion or < CheckpointFormat.OldestReadableVersion)
         {
             return CheckpointReadStatus.UnsupportedVersion;
         }

@@ -29,10 +29,19 @@ public abstract class KeyedProcessOperator<TIn, TState, TOut> : IOperator<TIn, T
     /// <summary>Timers and time, once the runtime has opened the operator.</summary>
     protected OperatorContext Context => _context ?? throw new InvalidOperationException($"Operator '{Name}' was not opened.");
 
+    /// <summary>The key space of <see cref="KeyOf"/>: operators of a runtime with the same space share one
+    /// <see cref="KeyTable"/> (one key string and one lookup per event between them); null keeps a table of its own.
+    /// <see cref="KeySpaces.User"/> unless overridden.</summary>
+    protected virtual string? KeySpace => KeySpaces.User;
+
     public virtual void Open(OperatorContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         _context = context;
+        if (KeySpace is { } space && State.Count == 0)
+        {
+            State.ShareKeys(context.Keys(space));
+        }
     }
 
     public void OnEvent(in TIn evt, long timestampMs, IOutput<TOut> output)

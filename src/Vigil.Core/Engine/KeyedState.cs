@@ -1,41 +1,53 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace Vigil.Core.Engine;
 
 /// <summary>
-/// Per-key state of one operator in one partition: a dictionary from key to a (usually struct) state updated in
-/// place, with event-time TTL so keys that go quiet are dropped and memory stays bounded.
+/// Per-key state of one operator in one partition: a (usually struct) state per key updated in place, with
+/// event-time TTL so keys that go quiet are dropped and memory stays bounded.
 /// </summary>
 /// <remarks>
+/// <para>Keys are numbered by a <see cref="KeyTable"/>, private by default or shared through <see cref="ShareKeys"/>
+/// with the other states keyed the same way (the operators of a partition keyed by user), and the states sit in
+/// pages of arrays indexed by that number: a key costs its state, its last access and a bit here, and its string and
+/// dictionary entry once in the table however many operators hold state for it.</para>
 /// <para>TTL: a key expires when the watermark passes its last access + TTL. Keys are filed in time buckets
 /// (TTL/16 wide by default) by last access; <see cref="EvictExpired"/> only walks buckets that have wholly expired,
 /// so eviction costs O(evicted) amortised, never a scan of every key. A key re-filed in a later bucket leaves a
-/// stale entry behind that is skipped when its bucket comes up.</para>
-/// <para>The refs returned by <see cref="GetOrAdd"/> and <see cref="GetValueRefOrNullRef"/> point into the
-/// dictionary: use them before the next call that adds or removes a key. Not thread-safe.</para>
+/// stale entry behind that is skipped when its bucket comes up; which bucket a key is in follows from its last
+/// access, so it is not stored.</para>
+/// <para>The refs returned by <see cref="GetOrAdd"/> and <see cref="GetValueRefOrNullRef"/> point into a page that
+/// stays put while the key is held. Not thread-safe.</para>
 /// </remarks>
-public sealed class KeyedState<TState>
+public sealed class KeyedState<TState> : IKeySlotHolder
 {
-    // Dictionary<string, Entry> entry: hash + next (8), key reference (8), the Entry itself; plus the bucket array
-    // slot (4), the time-bucket list slot (8) and the string object's header and length (~22).
-    private const int OverheadPerKey = 8 + 8 + 4 + 8 + 22;
+    private const int Shift = KeyTable.PageShift;
+    private const int Mask = KeyTable.PageMask;
 
-    private readonly Dictionary<string, Entry> _map = new(StringComparer.Ordinal);
     private readonly IStateSerializer<TState> _serializer;
     private readonly long _ttlMs;
     private readonly long _bucketMs;
-    private readonly Dictionary<long, List<string>> _buckets = [];
+    private readonly Dictionary<long, List<int>> _buckets = [];
     private readonly PriorityQueue<long, long> _bucketOrder = new();
-    private readonly Stack<List<string>> _spareLists = new();
+    private readonly Stack<List<int>> _spareLists = new();
+    private KeyTable _keys;
+    private bool _ownsKeys = true;
+    private Page?[] _pages = [];
+    private int _count;
+    private long _filed;
     private long _evictedThrough = long.MinValue;
-    private long _keyChars;
 
     private struct Entry
     {
         public TState Value;
         public long LastAccessMs;
-        public long Bucket;
+    }
+
+    private sealed class Page
+    {
+        public readonly Entry[] Entries = new Entry[KeyTable.PageSize];
+        public readonly ulong[] Held = new ulong[KeyTable.PageSize / 64];
+        public int Count;
     }
 
     /// <param name="ttl">Idle time (event time) after which a key is dropped; <see cref="Timeout.InfiniteTimeSpan"/> keeps keys until removed.</param>
@@ -52,34 +64,76 @@ public sealed class KeyedState<TState>
         _ttlMs = ttl == Timeout.InfiniteTimeSpan ? long.MaxValue : (long)ttl.TotalMilliseconds;
         _bucketMs = _ttlMs == long.MaxValue ? long.MaxValue
             : Math.Max(1, bucketWidth is { } w ? (long)w.TotalMilliseconds : _ttlMs / 16);
+        _keys = new KeyTable();
+        _keys.Attach(this);
     }
 
     /// <summary>Keys held.</summary>
-    public int Count => _map.Count;
+    public int Count => _count;
 
     /// <summary>Keys dropped by TTL over this instance's life (not checkpointed).</summary>
     public long Evicted { get; private set; }
 
-    /// <summary>Approximate heap bytes of the keys and fixed-size state held (not of objects a state references).</summary>
-    public long ApproximateBytes => (_map.Count * (long)(OverheadPerKey + Unsafe.SizeOf<Entry>())) + (_keyChars * 2);
+    /// <summary>The key numbering this state uses (shared with other states after <see cref="ShareKeys"/>).</summary>
+    public KeyTable Keys => _keys;
+
+    /// <summary>Approximate heap bytes of the fixed-size state held (not of objects a state references), with the
+    /// keys themselves when the key table is this state's own (a shared table is counted once by its owner).</summary>
+    public long ApproximateBytes =>
+        (_count * (long)(Unsafe.SizeOf<Entry>() + 4)) + ((_filed - _count) * 4) + (_ownsKeys ? _keys.ApproximateBytes : 0);
+
+    /// <summary>Numbers keys through <paramref name="keys"/>, shared with the other states keyed the same way. Only
+    /// while this state is empty and still has its own table (an operator calls it when opened).</summary>
+    public void ShareKeys(KeyTable keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        if (ReferenceEquals(keys, _keys))
+        {
+            return;
+        }
+        if (!_ownsKeys || _count != 0)
+        {
+            throw new InvalidOperationException("Keys can be shared only by an empty state that has its own key table.");
+        }
+        _keys = keys;
+        _ownsKeys = false;
+        keys.Attach(this);
+    }
 
     /// <summary>The state of <paramref name="key"/>, created as default when absent; marks the key accessed at
     /// <paramref name="eventTimeMs"/> for the TTL.</summary>
     public ref TState GetOrAdd(string key, long eventTimeMs, out bool created)
     {
-        ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_map, key, out var exists);
-        created = !exists;
-        if (!exists)
+        var slot = _keys.GetOrAddSlot(key);
+        var page = PageOf(slot);
+        ref var entry = ref page.Entries[slot & Mask];
+        ref var held = ref page.Held[(slot & Mask) >> 6];
+        var bit = 1UL << slot;
+        if ((held & bit) == 0)
         {
-            _keyChars += key.Length;
+            held |= bit;
+            page.Count++;
+            _count++;
+            created = true;
             entry.LastAccessMs = eventTimeMs;
-            entry.Bucket = long.MinValue;
-            File(key, ref entry);
+            File(slot, BucketOf(eventTimeMs));
         }
-        else if (eventTimeMs > entry.LastAccessMs)
+        else
         {
-            entry.LastAccessMs = eventTimeMs;
-            File(key, ref entry);
+            created = false;
+            if (eventTimeMs > entry.LastAccessMs)
+            {
+                var before = entry.LastAccessMs;
+                entry.LastAccessMs = eventTimeMs;
+                if (_bucketMs != long.MaxValue)
+                {
+                    var bucket = BucketOf(eventTimeMs);
+                    if (bucket != BucketOf(before))
+                    {
+                        File(slot, bucket);
+                    }
+                }
+            }
         }
         return ref entry.Value;
     }
@@ -88,33 +142,32 @@ public sealed class KeyedState<TState>
     /// <see cref="Unsafe.IsNullRef{T}(ref readonly T)"/>) when absent.</summary>
     public ref TState GetValueRefOrNullRef(string key)
     {
-        ref var entry = ref CollectionsMarshal.GetValueRefOrNullRef(_map, key);
-        if (Unsafe.IsNullRef(ref entry))
+        if (_keys.TryGetSlot(key, out var slot) && Holds(slot))
         {
-            return ref Unsafe.NullRef<TState>();
+            return ref _pages[slot >> Shift]!.Entries[slot & Mask].Value;
         }
-        return ref entry.Value;
+        return ref Unsafe.NullRef<TState>();
     }
 
     public bool TryGetValue(string key, out TState value)
     {
-        if (_map.TryGetValue(key, out var entry))
+        if (_keys.TryGetSlot(key, out var slot) && Holds(slot))
         {
-            value = entry.Value;
+            value = _pages[slot >> Shift]!.Entries[slot & Mask].Value;
             return true;
         }
         value = default!;
         return false;
     }
 
-    public bool ContainsKey(string key) => _map.ContainsKey(key);
+    public bool ContainsKey(string key) => _keys.TryGetSlot(key, out var slot) && Holds(slot);
 
     /// <summary>Drops a key now (its bucket entry goes stale and is skipped later).</summary>
     public bool Remove(string key)
     {
-        if (_map.Remove(key))
+        if (_keys.TryGetSlot(key, out var slot) && Holds(slot))
         {
-            _keyChars -= key.Length;
+            Drop(slot);
             return true;
         }
         return false;
@@ -138,39 +191,69 @@ public sealed class KeyedState<TState>
                 break;
             }
             _bucketOrder.Dequeue();
-            var keys = _buckets[bucket];
+            var slots = _buckets[bucket];
             _buckets.Remove(bucket);
-            foreach (var key in keys)
+            _filed -= slots.Count;
+            foreach (var slot in slots)
             {
-                ref var entry = ref CollectionsMarshal.GetValueRefOrNullRef(_map, key);
-                if (!Unsafe.IsNullRef(ref entry) && entry.Bucket == bucket)
+                // Every held key is filed in a bucket not yet walked, and this is the lowest of them: the key is in
+                // this one (not only a stale entry here) exactly when its last access does not put it in a later one.
+                if (Holds(slot) && FloorDiv(_pages[slot >> Shift]!.Entries[slot & Mask].LastAccessMs, _bucketMs) <= bucket)
                 {
-                    _map.Remove(key);
-                    _keyChars -= key.Length;
+                    Drop(slot);
                     evicted++;
                 }
             }
-            keys.Clear();
-            _spareLists.Push(keys);
+            slots.Clear();
+            _spareLists.Push(slots);
             _evictedThrough = bucket;
         }
         Evicted += evicted;
         return evicted;
     }
 
-    /// <summary>Every key and state, in the dictionary's order (use for reads that do not depend on order).</summary>
+    /// <summary>Every key and state, in slot order (use for reads that do not depend on order).</summary>
     public void ForEach<TArg>(TArg arg, KeyedStateVisitor<TState, TArg> visitor)
     {
         ArgumentNullException.ThrowIfNull(visitor);
-        foreach (var (key, entry) in _map)
+        for (var p = 0; p < _pages.Length; p++)
         {
-            visitor(arg, key, entry.Value);
+            if (_pages[p] is not { } page)
+            {
+                continue;
+            }
+            for (var w = 0; w < page.Held.Length; w++)
+            {
+                var bits = page.Held[w];
+                while (bits != 0)
+                {
+                    var slot = (p << Shift) + (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                    bits &= bits - 1;
+                    visitor(arg, _keys.KeyAt(slot)!, page.Entries[slot & Mask].Value);
+                }
+            }
         }
     }
 
     public void Clear()
     {
-        _map.Clear();
+        for (var p = 0; p < _pages.Length; p++)
+        {
+            if (_pages[p] is not { } page)
+            {
+                continue;
+            }
+            for (var w = 0; w < page.Held.Length; w++)
+            {
+                var bits = page.Held[w];
+                while (bits != 0)
+                {
+                    var slot = (p << Shift) + (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                    bits &= bits - 1;
+                    Drop(slot);
+                }
+            }
+        }
         foreach (var list in _buckets.Values)
         {
             list.Clear();
@@ -178,21 +261,35 @@ public sealed class KeyedState<TState>
         }
         _buckets.Clear();
         _bucketOrder.Clear();
+        _filed = 0;
         _evictedThrough = long.MinValue;
-        _keyChars = 0;
     }
 
     /// <summary>Writes every key with its last access and state.</summary>
     public void Write(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.Write(_map.Count);
+        writer.Write(_count);
         writer.Write(_evictedThrough);
-        foreach (var (key, entry) in _map)
+        for (var p = 0; p < _pages.Length; p++)
         {
-            writer.Write(key);
-            writer.Write(entry.LastAccessMs);
-            _serializer.Write(writer, entry.Value);
+            if (_pages[p] is not { } page)
+            {
+                continue;
+            }
+            for (var w = 0; w < page.Held.Length; w++)
+            {
+                var bits = page.Held[w];
+                while (bits != 0)
+                {
+                    var slot = (p << Shift) + (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                    bits &= bits - 1;
+                    ref var entry = ref page.Entries[slot & Mask];
+                    writer.Write(_keys.KeyAt(slot)!);
+                    writer.Write(entry.LastAccessMs);
+                    _serializer.Write(writer, entry.Value);
+                }
+            }
         }
     }
 
@@ -207,44 +304,87 @@ public sealed class KeyedState<TState>
             throw new InvalidDataException($"A checkpoint claims {count} keys.");
         }
         _evictedThrough = reader.ReadInt64();
-        _map.EnsureCapacity(count);
         for (var i = 0; i < count; i++)
         {
             var key = reader.ReadString();
             var lastAccess = reader.ReadInt64();
-            ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_map, key, out var exists);
-            if (exists)
+            var slot = _keys.GetOrAddSlot(key);
+            if (Holds(slot))
             {
                 throw new InvalidDataException($"A checkpoint holds the key '{key}' twice.");
             }
+            var page = PageOf(slot);
+            page.Held[(slot & Mask) >> 6] |= 1UL << slot;
+            page.Count++;
+            _count++;
+            ref var entry = ref page.Entries[slot & Mask];
             entry.Value = _serializer.Read(reader);
             entry.LastAccessMs = lastAccess;
-            entry.Bucket = long.MinValue;
-            _keyChars += key.Length;
-            File(key, ref entry);
+            File(slot, BucketOf(lastAccess));
         }
     }
 
-    private void File(string key, ref Entry entry)
+    bool IKeySlotHolder.Holds(int slot) => Holds(slot);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Holds(int slot)
+    {
+        var pages = _pages;
+        var p = slot >> Shift;
+        return (uint)p < (uint)pages.Length && pages[p] is { } page && (page.Held[(slot & Mask) >> 6] & (1UL << slot)) != 0;
+    }
+
+    private Page PageOf(int slot)
+    {
+        var p = slot >> Shift;
+        if (p >= _pages.Length)
+        {
+            Array.Resize(ref _pages, Math.Max(Math.Max(4, p + 1), _pages.Length * 2));
+        }
+        return _pages[p] ??= new Page();
+    }
+
+    private void Drop(int slot)
+    {
+        var p = slot >> Shift;
+        var page = _pages[p]!;
+        page.Held[(slot & Mask) >> 6] &= ~(1UL << slot);
+        page.Entries[slot & Mask] = default;
+        _count--;
+        if (--page.Count == 0)
+        {
+            // An empty page goes, so a state that held many keys once does not keep their room.
+            _pages[p] = null;
+        }
+        _keys.Release(slot);
+    }
+
+    /// <summary>The bucket a key last accessed at <paramref name="lastAccessMs"/> is filed in: a bucket already
+    /// evicted is never walked again, so an old time goes in the next one.</summary>
+    private long BucketOf(long lastAccessMs)
+    {
+        if (_bucketMs == long.MaxValue)
+        {
+            return long.MaxValue;
+        }
+        var bucket = FloorDiv(lastAccessMs, _bucketMs);
+        return _evictedThrough != long.MinValue && bucket <= _evictedThrough ? _evictedThrough + 1 : bucket;
+    }
+
+    private void File(int slot, long bucket)
     {
         if (_bucketMs == long.MaxValue)
         {
             return;
         }
-        // A bucket already evicted is never walked again, so a key touched with an old time goes in the next one.
-        var bucket = Math.Max(FloorDiv(entry.LastAccessMs, _bucketMs), _evictedThrough == long.MinValue ? long.MinValue : _evictedThrough + 1);
-        if (bucket == entry.Bucket)
-        {
-            return;
-        }
-        entry.Bucket = bucket;
-        ref var list = ref CollectionsMarshal.GetValueRefOrAddDefault(_buckets, bucket, out var exists);
+        ref var list = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_buckets, bucket, out var exists);
         if (!exists)
         {
             list = _spareLists.Count > 0 ? _spareLists.Pop() : [];
             _bucketOrder.Enqueue(bucket, bucket);
         }
-        list!.Add(key);
+        list!.Add(slot);
+        _filed++;
     }
 
     private static long FloorDiv(long a, long b)

@@ -67,9 +67,12 @@ public sealed class OperatorContext
 {
     private readonly TimerService _timers;
     private readonly WatermarkTracker _watermarks;
+    private readonly Dictionary<string, KeyTable>? _keyTables;
 
-    internal OperatorContext(string name, int owner, TimerService timers, WatermarkTracker watermarks, TimeProvider clock)
+    internal OperatorContext(string name, int owner, TimerService timers, WatermarkTracker watermarks, TimeProvider clock,
+        Dictionary<string, KeyTable>? keyTables = null)
     {
+        _keyTables = keyTables;
         Name = name;
         Owner = owner;
         _timers = timers;
@@ -78,6 +81,23 @@ public sealed class OperatorContext
     }
 
     public string Name { get; }
+
+    /// <summary>The runtime's key table of <paramref name="space"/>, shared by every operator asking for the same
+    /// space (see <see cref="KeyedState{TState}.ShareKeys"/>); a new private table when the host keeps none.</summary>
+    public KeyTable Keys(string space)
+    {
+        ArgumentNullException.ThrowIfNull(space);
+        if (_keyTables is null)
+        {
+            return new KeyTable();
+        }
+        if (!_keyTables.TryGetValue(space, out var table))
+        {
+            table = new KeyTable();
+            _keyTables.Add(space, table);
+        }
+        return table;
+    }
 
     internal int Owner { get; }
 

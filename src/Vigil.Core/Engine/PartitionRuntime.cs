@@ -46,6 +46,7 @@ public sealed class PartitionRuntime<TIn, TOut>
     private readonly IOperator<TIn, TOut>[] _operators;
     private readonly WatermarkTracker _watermarks;
     private readonly TimerService _timers = new();
+    private readonly Dictionary<string, KeyTable> _keyTables = new(StringComparer.Ordinal);
     private readonly TimeProvider _clock;
     private readonly IOutput<LateEvent<TIn>>? _lateOutput;
     private readonly long[] _lastOffsets;
@@ -83,7 +84,7 @@ public sealed class PartitionRuntime<TIn, TOut>
                 throw new ArgumentException($"Two operators are named '{op.Name}'.", nameof(operators));
             }
             _operators[i] = op;
-            op.Open(new OperatorContext(op.Name, i, _timers, _watermarks, _clock));
+            op.Open(new OperatorContext(op.Name, i, _timers, _watermarks, _clock, _keyTables));
         }
     }
 
@@ -94,6 +95,9 @@ public sealed class PartitionRuntime<TIn, TOut>
     public WatermarkTracker Watermarks => _watermarks;
 
     public IReadOnlyList<IOperator<TIn, TOut>> Operators => _operators;
+
+    /// <summary>The key tables the operators share, by key space (see <see cref="OperatorContext.Keys"/>).</summary>
+    public IReadOnlyDictionary<string, KeyTable> KeyTables => _keyTables;
 
     /// <summary>The last offset processed on <paramref name="input"/>; −1 before any.</summary>
     public long LastOffset(int input = 0) => _lastOffsets[input];

@@ -204,6 +204,17 @@ public sealed class DetectionPipeline
         _stateBytes.Add(() => _suppressor.State.ApproximateBytes);
         _runtime = new PartitionRuntime<UserEvent, Alert>(operators,
             new PartitionRuntimeOptions { Watermarks = options.Watermarks, Inputs = options.Inputs }, clock);
+        // The keys shared by the operators of a key space are counted once, here, not by each operator's state.
+        var runtime = _runtime;
+        _stateBytes.Add(() =>
+        {
+            long bytes = 0;
+            foreach (var table in runtime.KeyTables.Values)
+            {
+                bytes += table.ApproximateBytes;
+            }
+            return bytes;
+        });
         _notificationsTopic = options.NotificationsTopic;
     }
 
