@@ -112,6 +112,13 @@ public sealed class KafkaSource : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Optional, set before <see cref="Start"/>: called on the consume thread when partitions are assigned, it returns
+    /// the next offset to read for those the caller knows better than the group's committed offsets (its own
+    /// checkpoints); the others start at the committed offset, or the log start when there is none.
+    /// </summary>
+    public Func<IReadOnlyList<KafkaPartition>, IReadOnlyDictionary<KafkaPartition, long>>? StartOffsets { get; set; }
+
     /// <summary>Raised on the consume thread when partitions are assigned to this member, before they are read.</summary>
     public event Action<IReadOnlyList<KafkaPartition>>? PartitionsAssigned;
 
@@ -170,6 +177,24 @@ public sealed class KafkaSource : IAsyncDisposable
             }
 
             return lag;
+        }
+    }
+
+    /// <summary>
+    /// The partition's log start and end (high watermark) as last seen by a fetch, or null before the first fetch
+    /// answered. Cheap: no broker round trip.
+    /// </summary>
+    public (long Low, long High)? Watermarks(string topic, int partition)
+    {
+        lock (_gate)
+        {
+            if (!_open)
+            {
+                return null;
+            }
+
+            var watermarks = _consumer.GetWatermarkOffsets(new TopicPartition(topic, partition));
+            return watermarks.High.Value < 0 ? null : (watermarks.Low.Value, watermarks.High.Value);
         }
     }
 
@@ -449,11 +474,27 @@ public sealed class KafkaSource : IAsyncDisposable
         }
     }
 
-    private void OnAssigned(IConsumer<byte[], byte[]> consumer, List<TopicPartition> partitions)
+    private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[], byte[]> consumer, List<TopicPartition> partitions)
     {
         var assigned = ToPartitions(partitions);
         _logger.LogInformation("Kafka partitions assigned: {Partitions}", string.Join(", ", assigned));
         PartitionsAssigned?.Invoke(assigned);
+        var starts = StartOffsets?.Invoke(assigned);
+        var result = new List<TopicPartitionOffset>(partitions.Count);
+        foreach (var partition in partitions)
+        {
+            if (starts is not null && starts.TryGetValue(new KafkaPartition(partition.Topic, partition.Partition.Value), out var offset) && offset >= 0)
+            {
+                _logger.LogInformation("{Topic}[{Partition}] starts at offset {Offset}, after its checkpoint", partition.Topic, partition.Partition.Value, offset);
+                result.Add(new TopicPartitionOffset(partition, new Offset(offset)));
+            }
+            else
+            {
+                result.Add(new TopicPartitionOffset(partition, Offset.Unset));
+            }
+        }
+
+        return result;
     }
 
     private void OnRevoked(IConsumer<byte[], byte[]> consumer, List<TopicPartitionOffset> partitions)

@@ -221,12 +221,12 @@ public static class ServeCommand
         });
         services.AddSingleton<PipelineMetrics>();
         services.AddSingleton<PipelineChannels>();
+        services.AddSingleton<PublishedAlerts>();
         services.AddSingleton<AlertBroadcast>();
         services.AddSingleton(sp => new KafkaProducer(KafkaOptionsFactory.Create(options), sp.GetRequiredService<ILogger<KafkaProducer>>()));
         // The sinks' producer: the plain idempotent one, or a transactional one committed at each checkpoint.
         services.AddSingleton<IRecordProducer>(sp => options.ExactlyOnce
-            ? new TransactionalProducer(KafkaOptionsFactory.Create(options),
-                $"vigil-{options.ConsumerGroup}-{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}",
+            ? new TransactionalProducer(KafkaOptionsFactory.Create(options), options.TransactionalId, options.TransactionTimeout,
                 sp.GetRequiredService<ILogger<TransactionalProducer>>())
             : sp.GetRequiredService<KafkaProducer>());
         services.AddHostedService<AlertSink>();

@@ -22,8 +22,8 @@ namespace Vigil.Server.Pipeline;
 /// checkpoint and crash carry the same ids, which the sinks drop.
 /// </remarks>
 public sealed class IngestService(VigilOptions options, PipelineOptions pipelineOptions, PipelineChannels channels,
-    PipelineMetrics metrics, ICheckpointStore checkpoints, IRecordProducer outputs, IHostApplicationLifetime lifetime,
-    TimeProvider clock, ILoggerFactory loggers) : BackgroundService
+    PipelineMetrics metrics, ICheckpointStore checkpoints, IRecordProducer outputs, PublishedAlerts published,
+    IHostApplicationLifetime lifetime, TimeProvider clock, ILoggerFactory loggers) : BackgroundService
 {
     private readonly ILogger _logger = loggers.CreateLogger<IngestService>();
     private readonly Dictionary<(string Topic, int Partition), PartitionState> _partitions = [];
@@ -35,6 +35,10 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     private DetectionPipeline? _shared;
     private long _sharedCheckpointed = -1;
     private long _sharedEvents;
+    // exactly_once only: reads back the alerts topic after a restore, and tells where it ends at each checkpoint.
+    private CommittedTopicReader? _alertsReader;
+    private Dictionary<int, long>? _readBackFrom;
+    private IReadOnlyDictionary<int, long>? _readBackEnds;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -52,6 +56,14 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         // stopped; lost ones are dropped, and their next owner resumes from their last checkpoint.
         source.PartitionsRevoked += partitions => HandOver(partitions, lost: false);
         source.PartitionsLost += partitions => HandOver(partitions, lost: true);
+        if (outputs is TransactionalProducer)
+        {
+            // The checkpoints, not the group's committed offsets, say where a partition resumes: the state and the
+            // offset it covers are one record there (and some brokers drop transactional offset commits).
+            _alertsReader = new CommittedTopicReader(kafka, options.SecurityAlertsTopic, loggers.CreateLogger<CommittedTopicReader>());
+            source.StartOffsets = ResolveStartOffsets;
+        }
+        using var alertsReader = _alertsReader;
         source.Start(stoppingToken);
         metrics.LagProvider = () => source.Lag;
         metrics.InputQueueDepth = () => records.Reader.Count;
@@ -197,6 +209,8 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             return state;
         }
         var pipeline = new DetectionPipeline(pipelineOptions, clock);
+        IReadOnlyDictionary<int, long>? restoredEnds = null;
+        var restored = false;
         var ids = await checkpoints.ListAsync(JobId(topic), partition, ct);
         for (var i = ids.Count - 1; i >= 0; i--)
         {
@@ -205,7 +219,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 continue;
             }
             var candidate = new DetectionPipeline(pipelineOptions, clock);
-            var status = candidate.Restore(stored.Data);
+            var status = candidate.Restore(CheckpointEnvelope.Unwrap(stored.Data, out var envelope));
             if (status != CheckpointReadStatus.Ok)
             {
                 _logger.LogError("Checkpoint {Id} of {Topic}[{Partition}] cannot be restored ({Status})", ids[i], topic, partition, status);
@@ -218,9 +232,16 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 continue;
             }
             pipeline = candidate;
+            restoredEnds = envelope?.OutputEnds;
+            restored = true;
             _logger.LogInformation("Restored {Topic}[{Partition}] from checkpoint {Id}: resuming after offset {Offset}",
                 topic, partition, stored.CheckpointId, pipeline.ResumeOffset - 1);
             break;
+        }
+        if (_alertsReader is not null)
+        {
+            // Without a checkpoint every alert this partition ever raised may be on the topic already.
+            await ReadBackAsync(restored ? restoredEnds ?? s_fromStart : s_fromStart, ct);
         }
         state = new PartitionState(pipeline, pipeline.ResumeOffset - 1);
         _partitions[(topic, partition)] = state;
@@ -238,14 +259,20 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         }
         var sharedOptions = pipelineOptions with { Scope = Core.Detection.DetectionScope.Shared, Inputs = SharedInputs };
         _shared = new DetectionPipeline(sharedOptions, clock);
+        IReadOnlyDictionary<int, long> readBackFrom = s_fromStart;
         if (await checkpoints.LoadLatestAsync(JobId("shared"), 0, ct) is { } stored)
         {
             var candidate = new DetectionPipeline(sharedOptions, clock);
-            if (candidate.Restore(stored.Data) == CheckpointReadStatus.Ok)
+            if (candidate.Restore(CheckpointEnvelope.Unwrap(stored.Data, out var envelope)) == CheckpointReadStatus.Ok)
             {
                 _shared = candidate;
+                readBackFrom = envelope?.OutputEnds ?? s_fromStart;
                 _logger.LogInformation("Restored the shared (IP and tenant) rules from checkpoint {Id}", stored.CheckpointId);
             }
+        }
+        if (_alertsReader is not null)
+        {
+            await ReadBackAsync(readBackFrom, ct);
         }
         return _shared;
     }
@@ -377,7 +404,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             await Task.Delay(TimeSpan.FromMilliseconds(10), clock, ct);
         }
         long bytes = 0;
-        if (_shared is not null && _sharedEvents > _sharedCheckpointed)
+        if (outputs is not TransactionalProducer && _shared is not null && _sharedEvents > _sharedCheckpointed)
         {
             // Saved in the same round, before any offset of this round is committed, so it covers them.
             var sharedSnapshot = _shared.Snapshot();
@@ -385,50 +412,165 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             bytes += sharedSnapshot.Length;
             _sharedCheckpointed = _sharedEvents;
         }
-        var committed = new List<Confluent.Kafka.TopicPartitionOffset>();
-        foreach (var ((topic, number), partition) in _partitions)
-        {
-            if (partition.LastOffset <= partition.CheckpointedOffset || (only is not null && !only.Contains((topic, number))))
-            {
-                continue;
-            }
-            var snapshot = partition.Pipeline.Snapshot();
-            await checkpoints.SaveAsync(JobId(topic), number, partition.Pipeline.RuntimeMetrics.LastCheckpointId, snapshot, ct);
-            bytes += snapshot.Length;
-            committed.Add(new Confluent.Kafka.TopicPartitionOffset(topic, number, partition.LastOffset + 1));
-            if (outputs is not TransactionalProducer)
-            {
-                partition.CheckpointedOffset = partition.LastOffset;
-                source.StoreOffset(topic, number, partition.LastOffset);
-            }
-        }
         if (outputs is TransactionalProducer transactional)
         {
-            // The outputs since the last checkpoint and the offsets that produced them become visible together.
-            try
-            {
-                transactional.Commit(committed, source.GroupMetadata ?? throw new InvalidOperationException("The consumer is closed."));
-            }
-            catch (Exception ex) when (ex is Confluent.Kafka.KafkaException or InvalidOperationException)
-            {
-                // The aborted outputs will never be seen, and the pipelines are ahead of what was committed: start over
-                // from the committed checkpoints, as a restart does.
-                _logger.LogCritical("The exactly-once commit failed ({Error}); stopping so that a restart resumes from the committed checkpoint", ex.Message);
-                Environment.ExitCode = 4;
-                lifetime.StopApplication();
-                throw;
-            }
+            bytes += await CheckpointTransactionalAsync(source, transactional, only, ct);
+        }
+        else
+        {
             foreach (var ((topic, number), partition) in _partitions)
             {
-                if (committed.Exists(c => c.Topic == topic && c.Partition.Value == number))
+                if (partition.LastOffset <= partition.CheckpointedOffset || (only is not null && !only.Contains((topic, number))))
                 {
-                    partition.CheckpointedOffset = partition.LastOffset;
+                    continue;
                 }
+                var snapshot = partition.Pipeline.Snapshot();
+                await checkpoints.SaveAsync(JobId(topic), number, partition.Pipeline.RuntimeMetrics.LastCheckpointId, snapshot, ct);
+                bytes += snapshot.Length;
+                partition.CheckpointedOffset = partition.LastOffset;
+                source.StoreOffset(topic, number, partition.LastOffset);
             }
         }
         var ms = clock.GetElapsedTime(started).TotalMilliseconds;
         metrics.RecordCheckpoint(ms, bytes, clock.GetUtcNow());
         _logger.LogDebug("Checkpoint of {Partitions} partitions: {Bytes} bytes in {Ms} ms", _partitions.Count, bytes, ms);
+    }
+
+    /// <summary>
+    /// exactly_once: snapshot the state, commit the transaction holding the outputs since the last round together with
+    /// the consumed offsets, note where the alerts topic ends now, and only then save the snapshots with those ends. A
+    /// crash between commit and save leaves the saved state behind the visible outputs, never ahead of them; the
+    /// outputs it is behind by are read back on restore and not produced again.
+    /// </summary>
+    private async Task<long> CheckpointTransactionalAsync(KafkaSource source, TransactionalProducer transactional,
+        IReadOnlyCollection<(string Topic, int Partition)>? only, CancellationToken ct)
+    {
+        var snapshots = new List<((string Topic, int Partition) Key, PartitionState State, long Offset, long Id, byte[] Data)>();
+        var committed = new List<Confluent.Kafka.TopicPartitionOffset>();
+        foreach (var (key, partition) in _partitions)
+        {
+            if (partition.LastOffset <= partition.CheckpointedOffset || (only is not null && !only.Contains(key)))
+            {
+                continue;
+            }
+            var snapshot = partition.Pipeline.Snapshot();
+            snapshots.Add((key, partition, partition.LastOffset, partition.Pipeline.RuntimeMetrics.LastCheckpointId, snapshot));
+            committed.Add(new Confluent.Kafka.TopicPartitionOffset(key.Topic, key.Partition, partition.LastOffset + 1));
+        }
+        byte[]? shared = null;
+        if (_shared is not null && _sharedEvents > _sharedCheckpointed)
+        {
+            shared = _shared.Snapshot();
+        }
+        var sharedEvents = _sharedEvents;
+        try
+        {
+            transactional.Commit(committed, source.GroupMetadata ?? throw new InvalidOperationException("The consumer is closed."));
+        }
+        catch (Exception ex) when (ex is Confluent.Kafka.KafkaException or InvalidOperationException)
+        {
+            // The aborted outputs will never be seen, and the pipelines are ahead of what was committed: start over
+            // from the saved checkpoints, as a restart does.
+            _logger.LogCritical("The exactly-once commit failed ({Error}); stopping so that a restart resumes from the saved checkpoints", ex.Message);
+            Environment.ExitCode = 4;
+            lifetime.StopApplication();
+            throw;
+        }
+        var reader = _alertsReader ?? throw new InvalidOperationException("exactly_once runs without its alerts reader.");
+        var ends = await Task.Run(() => reader.EndOffsets(TimeSpan.FromSeconds(10)), ct);
+        long bytes = 0;
+        if (shared is not null)
+        {
+            var id = _shared!.RuntimeMetrics.LastCheckpointId;
+            var data = new CheckpointEnvelope(0, ends).Wrap(id, shared);
+            await checkpoints.SaveAsync(JobId("shared"), 0, id, data, ct);
+            bytes += data.Length;
+            _sharedCheckpointed = sharedEvents;
+        }
+        foreach (var (key, state, offset, id, snapshot) in snapshots)
+        {
+            var data = new CheckpointEnvelope(offset + 1, ends).Wrap(id, snapshot);
+            await checkpoints.SaveAsync(JobId(key.Topic), key.Partition, id, data, ct);
+            bytes += data.Length;
+            state.CheckpointedOffset = offset;
+        }
+        return bytes;
+    }
+
+    private static readonly IReadOnlyDictionary<int, long> s_fromStart = new Dictionary<int, long>();
+
+    /// <summary>
+    /// Notes the ids of the alerts on the topic from <paramref name="from"/> (partitions missing there: from their
+    /// start) to its end, so the sink does not produce them again when the restored pipeline re-emits them.
+    /// </summary>
+    private async Task ReadBackAsync(IReadOnlyDictionary<int, long> from, CancellationToken ct)
+    {
+        var reader = _alertsReader!;
+        // Several partitions restored in a row ask for nearly the same range: when an earlier read started no later on
+        // every partition, only what arrived since it is read.
+        var covered = _readBackFrom is not null && _readBackEnds is not null;
+        if (covered)
+        {
+            foreach (var partition in _readBackEnds!.Keys)
+            {
+                var wanted = from.TryGetValue(partition, out var w) ? w : 0;
+                var earlier = _readBackFrom!.TryGetValue(partition, out var e) ? e : 0;
+                covered &= wanted >= earlier;
+            }
+        }
+        var range = covered ? _readBackEnds! : from;
+        var ends = await Task.Run(() => reader.EndOffsets(TimeSpan.FromSeconds(10)), ct);
+        var before = published.Count;
+        var read = await Task.Run(() => reader.Read(range, published.AddRecord, TimeSpan.FromSeconds(60)), ct);
+        if (!covered)
+        {
+            _readBackFrom = new Dictionary<int, long>(from);
+        }
+        _readBackEnds = ends;
+        _logger.LogInformation("Read back {Records} records of {Topic} past the restored checkpoint; {New} alerts there will not be produced again",
+            read, options.SecurityAlertsTopic, published.Count - before);
+    }
+
+    /// <summary>
+    /// On the consume thread, while partitions are assigned: where each resumes, from its newest exactly_once
+    /// checkpoint. Never throws; without an answer a partition starts at the group's committed offset.
+    /// </summary>
+    private IReadOnlyDictionary<KafkaPartition, long> ResolveStartOffsets(IReadOnlyList<KafkaPartition> partitions)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            // The consume thread exists to block (DESIGN §7.5), and the partitions must not be read before this is known.
+            return Task.Run(() => NewestCheckpointOffsetsAsync(partitions, timeout.Token)).GetAwaiter().GetResult();
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning("Checkpoint offsets of {Partitions} could not be read ({Error}); they start at the committed offsets",
+                string.Join(", ", partitions), ex.Message);
+            return new Dictionary<KafkaPartition, long>();
+        }
+    }
+
+    private async Task<IReadOnlyDictionary<KafkaPartition, long>> NewestCheckpointOffsetsAsync(IReadOnlyList<KafkaPartition> partitions, CancellationToken ct)
+    {
+        var offsets = new Dictionary<KafkaPartition, long>();
+        foreach (var partition in partitions)
+        {
+            var ids = await checkpoints.ListAsync(JobId(partition.Topic), partition.Partition, ct);
+            for (var i = ids.Count - 1; i >= 0; i--)
+            {
+                if (await checkpoints.LoadAsync(JobId(partition.Topic), partition.Partition, ids[i], ct) is { } stored)
+                {
+                    CheckpointEnvelope.Unwrap(stored.Data, out var envelope);
+                    if (envelope is not null)
+                    {
+                        offsets[partition] = envelope.ResumeOffset;
+                        break;
+                    }
+                }
+            }
+        }
+        return offsets;
     }
 
     private sealed record Handover(IReadOnlyList<KafkaPartition> Partitions, bool Lost, TaskCompletionSource Done);
