@@ -75,7 +75,7 @@ public sealed record VigilOptions
     /// </summary>
     public string TransactionalId { get; init; } = "";
 
-    /// <summary>exactly_once: how long the broker keeps a transaction open; at least twice the checkpoint interval.</summary>
+    /// <summary>exactly_once: how long the broker keeps a transaction open: three checkpoint intervals, at least a minute.</summary>
     public TimeSpan TransactionTimeout =>
         TimeSpan.FromTicks(Math.Max(TimeSpan.FromMinutes(1).Ticks, CheckpointInterval.Ticks * 3));
 
