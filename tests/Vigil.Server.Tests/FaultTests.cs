@@ -227,4 +227,74 @@ public sealed class FaultTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    /// <summary>A counter from <c>/metrics</c>, or -1 while the service does not answer.</summary>
+    private static async Task<double> MetricAsync(HttpClient http, string name)
+    {
+        try
+        {
+            var text = await http.GetStringAsync("/metrics");
+            foreach (var line in text.Split('\n'))
+            {
+                if (line.StartsWith(name + " ", StringComparison.Ordinal))
+                {
+                    return double.Parse(line[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (HttpRequestException)
+        {
+        }
+        return -1;
+    }
+
+    [Fact]
+    public async Task Serve_BrokerRestartedEmptyOnTheSamePort_ReconnectsAndAlertsOnNewEvents()
+    {
+        var directory = Directory.CreateTempSubdirectory("vigil-brokerrestart-").FullName;
+        try
+        {
+            var (lines, expected) = await TruthAsync(directory, 33);
+            await using var postgres = await ThrowawayPostgres.StartAsync();
+            var brokerPort = VigilProcess.FreePort();
+            var broker = VigilProcess.Start(directory, null, "broker", "--port", brokerPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--partitions", "4");
+            var bootstrap = (await broker.WaitForOutputLineAsync(l => l.Contains(':', StringComparison.Ordinal), TimeSpan.FromSeconds(30))).Trim();
+            var port = VigilProcess.FreePort();
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            await using var serve = VigilProcess.Start(directory, Environment(bootstrap, postgres.ConnectionString), "serve", "--urls", $"http://127.0.0.1:{port}");
+            await serve.WaitForHttpAsync(http, "/api/health", TimeSpan.FromSeconds(60));
+
+            // The first half, processed and covered by a checkpoint; then the broker goes, with everything it held.
+            var half = lines.Length / 2;
+            using (var producer = new KafkaProducer(new KafkaOptions { BootstrapServers = bootstrap }, NullLogger<KafkaProducer>.Instance))
+            {
+                Produce(producer, lines.Take(half));
+            }
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (await MetricAsync(http, "vigil_events_total") < half && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+            }
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            await broker.DisposeAsync(); // kill -9: the mock's data lives in memory only
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            await using var restarted = VigilProcess.Start(directory, null, "broker", "--port", brokerPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--partitions", "4");
+            Assert.Equal(bootstrap, (await restarted.WaitForOutputLineAsync(l => l.Contains(':', StringComparison.Ordinal), TimeSpan.FromSeconds(30))).Trim());
+
+            // The second half goes to the new, empty broker, at offsets from 0 again.
+            using (var producer = new KafkaProducer(new KafkaOptions { BootstrapServers = bootstrap }, NullLogger<KafkaProducer>.Instance))
+            {
+                Produce(producer, lines.Skip(half));
+            }
+
+            await WaitForAlertsAsync(postgres, expected, TimeSpan.FromSeconds(120), () => serve.StandardOutput);
+            Assert.False(serve.HasExited, serve.StandardOutput);
+            Assert.True(await MetricAsync(http, "vigil_log_truncations_total") >= 1, serve.StandardOutput);
+            Assert.Contains("the broker's log was truncated or replaced", serve.StandardOutput, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }

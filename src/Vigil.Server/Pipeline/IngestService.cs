@@ -91,7 +91,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 var batch = 0;
                 while (batch++ < 5000 && reader.TryRead(out var record))
                 {
-                    var partition = await GetPartitionAsync(record.Topic, record.Partition, record.Offset, stoppingToken);
+                    var partition = await GetPartitionAsync(source, record.Topic, record.Partition, record.Offset, stoppingToken);
                     await ProcessAsync(partition, record, stoppingToken);
                 }
                 while (_handovers.TryDequeue(out var handover))
@@ -163,7 +163,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             // The consume thread is parked in the rebalance, so the channel holds everything it read before it.
             while (reader.TryRead(out var record))
             {
-                var partition = await GetPartitionAsync(record.Topic, record.Partition, record.Offset, ct);
+                var partition = await GetPartitionAsync(source, record.Topic, record.Partition, record.Offset, ct);
                 await ProcessAsync(partition, record, ct);
             }
             var keys = new List<(string Topic, int Partition)>();
@@ -202,7 +202,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     /// the newest one is ahead and the one before it matches: with exactly-once that is the one whose outputs were
     /// committed, and the aborted outputs after it are produced again.
     /// </summary>
-    private async Task<PartitionState> GetPartitionAsync(string topic, int partition, long firstOffset, CancellationToken ct)
+    private async Task<PartitionState> GetPartitionAsync(KafkaSource source, string topic, int partition, long firstOffset, CancellationToken ct)
     {
         if (_partitions.TryGetValue((topic, partition), out var state))
         {
@@ -225,7 +225,19 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 _logger.LogError("Checkpoint {Id} of {Topic}[{Partition}] cannot be restored ({Status})", ids[i], topic, partition, status);
                 continue;
             }
-            if (candidate.ResumeOffset > firstOffset)
+            if (candidate.ResumeOffset > firstOffset && source.Watermarks(topic, partition) is { } marks && marks.High < candidate.ResumeOffset)
+            {
+                // The log ends before the checkpoint's position: the broker lost or truncated it (a mock broker
+                // restarted empty, a topic deleted and created again). Keep the state; take the broker's offsets.
+                LogTruncated(topic, partition, candidate.ResumeOffset - 1, firstOffset, marks.High);
+                candidate.RebaseOffset(partition, firstOffset - 1);
+                if (topic == options.UserEventsTopic && partition < SharedInputs)
+                {
+                    // The IP and tenant rules take this partition's events from the same new offsets.
+                    (await GetSharedAsync(ct)).RebaseOffset(partition, firstOffset - 1);
+                }
+            }
+            else if (candidate.ResumeOffset > firstOffset)
             {
                 _logger.LogInformation("Checkpoint {Id} of {Topic}[{Partition}] is ahead of the committed offset {Offset}; trying an older one",
                     ids[i], topic, partition, firstOffset);
@@ -244,6 +256,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             await ReadBackAsync(restored ? restoredEnds ?? s_fromStart : s_fromStart, ct);
         }
         state = new PartitionState(pipeline, pipeline.ResumeOffset - 1);
+
         _partitions[(topic, partition)] = state;
         return state;
     }
@@ -282,6 +295,20 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     private async Task ProcessAsync(PartitionState partition, SourceRecord record, CancellationToken ct)
     {
         metrics.CountMessage();
+        if (record.Offset <= partition.LastSeen)
+        {
+            // Offsets went backwards within one assignment: the broker's log was replaced under the consumer (it
+            // reset to the log start). Without this, every new record would be skipped as already processed.
+            LogTruncated(record.Topic, record.Partition, partition.LastSeen, record.Offset, null);
+            partition.Pipeline.RebaseOffset(record.Partition, record.Offset - 1);
+            partition.LastOffset = record.Offset - 1;
+            partition.CheckpointedOffset = Math.Min(partition.CheckpointedOffset, record.Offset - 1);
+            if (record.Topic == options.UserEventsTopic && _shared is not null && record.Partition < SharedInputs)
+            {
+                _shared.RebaseOffset(record.Partition, record.Offset - 1);
+            }
+        }
+        partition.LastSeen = record.Offset;
         var pipeline = partition.Pipeline;
         var key = record.Key is null ? null : Encoding.UTF8.GetString(record.Key);
         var outcome = pipeline.Process(record.Topic, record.Partition, record.Offset, key, record.Value, _alerts, out var deadLetter);
@@ -573,6 +600,14 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         return offsets;
     }
 
+    private void LogTruncated(string topic, int partition, long before, long now, long? logEnd)
+    {
+        metrics.CountLogTruncation();
+        _logger.LogWarning("{Topic}[{Partition}]: the broker's log was truncated or replaced (offsets went back from {Before} to {Now}{End}); " +
+            "carrying on from the broker's log with the partition's state kept. Events the old log held after the last checkpoint are gone with it",
+            topic, partition, before, now, logEnd is { } end ? $", log end {end}" : "");
+    }
+
     private sealed record Handover(IReadOnlyList<KafkaPartition> Partitions, bool Lost, TaskCompletionSource Done);
 
     private sealed class PartitionState(DetectionPipeline pipeline, long restoredOffset)
@@ -581,6 +616,9 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
 
         /// <summary>The last offset processed (or covered by the restored checkpoint).</summary>
         public long LastOffset { get; set; } = restoredOffset;
+
+        /// <summary>The offset of the last record received in this assignment; -1 before the first.</summary>
+        public long LastSeen { get; set; } = -1;
 
         /// <summary>The last offset a saved checkpoint covers.</summary>
         public long CheckpointedOffset { get; set; } = restoredOffset;
