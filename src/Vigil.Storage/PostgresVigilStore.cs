@@ -13,9 +13,11 @@ namespace Vigil.Storage;
 /// staging table and merged from there with one <c>INSERT … SELECT … ON CONFLICT</c>, in one transaction. Either
 /// way <c>ON CONFLICT</c> makes replays idempotent and a suppression update wins only with a higher occurrence count.
 /// </summary>
-public sealed class PostgresVigilStore(string connectionString) : IVigilStore
+/// <param name="connectionString">An Npgsql connection string.</param>
+/// <param name="copyThreshold">Batches of at least this many rows go through COPY; <see cref="int.MaxValue"/> never.</param>
+public sealed class PostgresVigilStore(string connectionString, int copyThreshold = PostgresVigilStore.CopyThreshold) : IVigilStore
 {
-    /// <summary>Batches of at least this many rows go through binary COPY and a staging table.</summary>
+    /// <summary>The default batch size from which rows go through binary COPY and a staging table.</summary>
     public const int CopyThreshold = 64;
 
     private const string AlertMerge = """
@@ -91,7 +93,7 @@ public sealed class PostgresVigilStore(string connectionString) : IVigilStore
             }
             alerts = unique;
         }
-        if (alerts.Count >= CopyThreshold)
+        if (alerts.Count >= copyThreshold)
         {
             return await CopyAlertsAsync(alerts, ct);
         }
@@ -282,7 +284,7 @@ public sealed class PostgresVigilStore(string connectionString) : IVigilStore
                 newest[p.UserId] = p;
             }
         }
-        if (newest.Count >= CopyThreshold)
+        if (newest.Count >= copyThreshold)
         {
             return await CopyPatternsAsync(newest.Values, ct);
         }

@@ -28,6 +28,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     private readonly ILogger _logger = loggers.CreateLogger<IngestService>();
     private readonly Dictionary<(string Topic, int Partition), PartitionState> _partitions = [];
     private readonly List<Alert> _alerts = [];
+    private readonly Dictionary<(string Topic, int Partition), long> _restoredInCluster = [];
     private readonly System.Collections.Concurrent.ConcurrentQueue<Handover> _handovers = new();
     private long _alertsEmitted;
     private long _deadLettersEmitted;
@@ -225,11 +226,14 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 _logger.LogError("Checkpoint {Id} of {Topic}[{Partition}] cannot be restored ({Status})", ids[i], topic, partition, status);
                 continue;
             }
-            if (candidate.ResumeOffset > firstOffset && source.Watermarks(topic, partition) is { } marks && marks.High < candidate.ResumeOffset)
+            var marks = source.Watermarks(topic, partition);
+            var clusterReplaced = source.ClusterChanges > (_restoredInCluster.TryGetValue((topic, partition), out var seen) ? seen : 0);
+            if (candidate.ResumeOffset > firstOffset && (clusterReplaced || (marks is { } m && m.High < candidate.ResumeOffset)))
             {
-                // The log ends before the checkpoint's position: the broker lost or truncated it (a mock broker
-                // restarted empty, a topic deleted and created again). Keep the state; take the broker's offsets.
-                LogTruncated(topic, partition, candidate.ResumeOffset - 1, firstOffset, marks.High);
+                // The cluster was replaced under this process (a broker without storage restarted empty), or the log
+                // ends before the checkpoint's position (truncated, or the topic deleted and created again): the
+                // checkpoint's offsets mean nothing in this log. Keep the state; take the broker's offsets.
+                LogTruncated(topic, partition, candidate.ResumeOffset - 1, firstOffset, marks?.High);
                 candidate.RebaseOffset(partition, firstOffset - 1);
                 if (topic == options.UserEventsTopic && partition < SharedInputs)
                 {
@@ -255,6 +259,8 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             // Without a checkpoint every alert this partition ever raised may be on the topic already.
             await ReadBackAsync(restored ? restoredEnds ?? s_fromStart : s_fromStart, ct);
         }
+        // The first restore after a cluster change is the one whose checkpoint belongs to the old cluster.
+        _restoredInCluster[(topic, partition)] = source.ClusterChanges;
         state = new PartitionState(pipeline, pipeline.ResumeOffset - 1);
 
         _partitions[(topic, partition)] = state;
@@ -547,15 +553,14 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         }
         var range = covered ? _readBackEnds! : from;
         var ends = await Task.Run(() => reader.EndOffsets(TimeSpan.FromSeconds(10)), ct);
-        var before = published.Count;
         var read = await Task.Run(() => reader.Read(range, published.AddRecord, TimeSpan.FromSeconds(60)), ct);
         if (!covered)
         {
             _readBackFrom = new Dictionary<int, long>(from);
         }
         _readBackEnds = ends;
-        _logger.LogInformation("Read back {Records} records of {Topic} past the restored checkpoint; {New} alerts there will not be produced again",
-            read, options.SecurityAlertsTopic, published.Count - before);
+        _logger.LogInformation("Read back {Records} records of {Topic} from {From}: the alerts among them are not produced again",
+            read, options.SecurityAlertsTopic, range.Count == 0 ? "its start" : "offsets " + string.Join(", ", range.Select(p => $"[{p.Key}]={p.Value}")));
     }
 
     /// <summary>
