@@ -16,7 +16,7 @@ public class StoreBenchmarks
     private PostgresVigilStore _copy = null!;
     private long _next;
 
-    [Params(1000)]
+    [Params(100, 1000, 10000)]
     public int Batch { get; set; }
 
     [GlobalSetup]

@@ -318,7 +318,7 @@ public abstract class VigilStoreTests : IAsyncLifetime
     private static UserBehaviorPattern Pattern(string user, string segment, int second, double? score = null) =>
         new(user, segment, 2, 7, new Dictionary<string, double> { ["events"] = 12, ["nightShare"] = 0.25 }, score, s_t0.AddSeconds(second));
 
-    // Large enough for the bulk path of a store that has one (PostgreSQL: binary COPY into a staging table).
+    // Batches of a sink's size; PostgresCopyVigilStoreTests sends them (and every batch of two rows or more) through COPY.
     private const int BulkRows = 300;
 
     private static Alert Counted(string trigger, int occurrences, string summary) => MakeAlert(trigger) with
@@ -528,4 +528,12 @@ public sealed class PostgresVigilStoreTests(PostgresServer server) : VigilStoreT
 {
     protected override async Task<IVigilStore> CreateStoreAsync() =>
         new PostgresVigilStore(await server.CreateDatabaseAsync());
+}
+
+/// <summary>The same contract with every batch of two rows or more through binary COPY and the staging table.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresCopyVigilStoreTests(PostgresServer server) : VigilStoreTests
+{
+    protected override async Task<IVigilStore> CreateStoreAsync() =>
+        new PostgresVigilStore(await server.CreateDatabaseAsync(), copyThreshold: 2);
 }
