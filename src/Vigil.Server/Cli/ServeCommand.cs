@@ -51,7 +51,8 @@ public static class ServeCommand
         Vigil__Ingest__MaxFutureSkew, Vigil__Ingest__MaxMessageBytes, Vigil__Ingest__MaxRequestBytes,
         Vigil__Ingest__RequestsPerSecond, PROCESSING_GUARANTEE or Vigil__ProcessingGuarantee (at_least_once, the default,
         or exactly_once: alerts and dead letters go to Kafka in transactions committed with the consumed offsets at
-        each checkpoint), Vigil__Storage__AlertRetention (90d, closed alerts), Vigil__Storage__RetainOpenAlerts
+        each checkpoint; Vigil__Kafka__TransactionalId, default vigil-<group>-<host>-<port>, must stay the same across
+        restarts of one instance), Vigil__Storage__AlertRetention (90d, closed alerts), Vigil__Storage__RetainOpenAlerts
         (true), Vigil__Storage__DeadLetterRetention (14d), Vigil__Storage__AuditRetention (365d), Vigil__Engine__CheckpointInterval (default 30s; checkpoints go under
         <data dir>/checkpoints, and a partition's offset is committed only once its checkpoint is saved).
         """;
