@@ -39,7 +39,11 @@ namespace Vigil.Kafka;
 /// reported them correctly in a check with plain commits, but DESIGN §6 saw it report unset offsets, so nothing should
 /// depend on it.</description></item>
 /// <item><description><b>Producers.</b> The idempotent producer works, with lz4 compression (batches are stored as
-/// sent); DESIGN §6 reports transactions working too.</description></item>
+/// sent). Transactions are accepted but not enforced (checked by <c>TransactionTests</c>): InitTransactions,
+/// AddPartitionsToTxn, TxnOffsetCommit and EndTxn all answer without error, but no transaction markers are written, so
+/// records of an aborted or abandoned transaction stay visible to read_committed consumers (the last stable offset is
+/// always the high watermark), and offsets sent with SendOffsetsToTransaction are not stored for the group. Vigil's
+/// exactly_once mode does not rely on either (docs/OPERATIONS.md, Processing guarantees).</description></item>
 /// </list>
 /// </remarks>
 public sealed class EmbeddedBroker : IDisposable

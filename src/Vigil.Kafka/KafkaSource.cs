@@ -94,7 +94,7 @@ public sealed class KafkaSource : IAsyncDisposable
         try
         {
             _consumer = new ConsumerBuilder<byte[], byte[]>(config)
-                .SetLogHandler((_, message) => KafkaLogging.Forward(_logger, message))
+                .SetLogHandler((_, message) => OnLog(message))
                 .SetErrorHandler(OnError)
                 .SetPartitionsAssignedHandler(OnAssigned)
                 .SetPartitionsRevokedHandler(OnRevoked)
@@ -111,6 +111,13 @@ public sealed class KafkaSource : IAsyncDisposable
             _logger.LogInformation("Kafka consumer settings: {Settings}", options.DescribeClientSettings());
         }
     }
+
+    /// <summary>
+    /// Optional, set before <see cref="Start"/>: called on the consume thread when partitions are assigned, it returns
+    /// the next offset to read for those the caller knows better than the group's committed offsets (its own
+    /// checkpoints); the others start at the committed offset, or the log start when there is none.
+    /// </summary>
+    public Func<IReadOnlyList<KafkaPartition>, IReadOnlyDictionary<KafkaPartition, long>>? StartOffsets { get; set; }
 
     /// <summary>Raised on the consume thread when partitions are assigned to this member, before they are read.</summary>
     public event Action<IReadOnlyList<KafkaPartition>>? PartitionsAssigned;
@@ -170,6 +177,24 @@ public sealed class KafkaSource : IAsyncDisposable
             }
 
             return lag;
+        }
+    }
+
+    /// <summary>
+    /// The partition's log start and end (high watermark) as last seen by a fetch, or null before the first fetch
+    /// answered. Cheap: no broker round trip.
+    /// </summary>
+    public (long Low, long High)? Watermarks(string topic, int partition)
+    {
+        lock (_gate)
+        {
+            if (!_open)
+            {
+                return null;
+            }
+
+            var watermarks = _consumer.GetWatermarkOffsets(new TopicPartition(topic, partition));
+            return watermarks.High.Value < 0 ? null : (watermarks.Low.Value, watermarks.High.Value);
         }
     }
 
@@ -281,6 +306,7 @@ public sealed class KafkaSource : IAsyncDisposable
                     SetPaused(false);
                 }
 
+                RewindIfClusterChanged();
                 var result = Consume(_pending is null ? s_pollTimeout : s_pausedPoll);
                 if (result is null)
                 {
@@ -449,11 +475,31 @@ public sealed class KafkaSource : IAsyncDisposable
         }
     }
 
-    private void OnAssigned(IConsumer<byte[], byte[]> consumer, List<TopicPartition> partitions)
+    private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[], byte[]> consumer, List<TopicPartition> partitions)
     {
         var assigned = ToPartitions(partitions);
         _logger.LogInformation("Kafka partitions assigned: {Partitions}", string.Join(", ", assigned));
         PartitionsAssigned?.Invoke(assigned);
+        var starts = StartOffsets?.Invoke(assigned);
+        var result = new List<TopicPartitionOffset>(partitions.Count);
+        foreach (var partition in partitions)
+        {
+            if (starts is not null && starts.TryGetValue(new KafkaPartition(partition.Topic, partition.Partition.Value), out var offset) && offset >= 0)
+            {
+                _logger.LogInformation("{Topic}[{Partition}] starts at offset {Offset}, after its checkpoint", partition.Topic, partition.Partition.Value, offset);
+                result.Add(new TopicPartitionOffset(partition, new Offset(offset)));
+            }
+            else if (NeedsRewind(partition))
+            {
+                result.Add(new TopicPartitionOffset(partition, Offset.Beginning));
+            }
+            else
+            {
+                result.Add(new TopicPartitionOffset(partition, Offset.Unset));
+            }
+        }
+
+        return result;
     }
 
     private void OnRevoked(IConsumer<byte[], byte[]> consumer, List<TopicPartitionOffset> partitions)
@@ -479,6 +525,72 @@ public sealed class KafkaSource : IAsyncDisposable
         {
             _pending = null;
         }
+    }
+
+    private long _clusterChanges;
+    // Consume thread only: per partition, the cluster change it was last rewound for.
+    private readonly Dictionary<TopicPartition, long> _rewoundFor = [];
+
+    /// <summary>
+    /// Times the brokers answered with another cluster id than before: the cluster was replaced, for example a broker
+    /// without persistent storage restarted empty. Its logs, committed offsets and groups are new; positions from
+    /// before (checkpoints among them) do not apply to them.
+    /// </summary>
+    public long ClusterChanges => Interlocked.Read(ref _clusterChanges);
+
+    /// <summary>Whether the partition was last positioned in a cluster that has since been replaced; notes it as rewound.</summary>
+    private bool NeedsRewind(TopicPartition partition)
+    {
+        var changes = Interlocked.Read(ref _clusterChanges);
+        if (changes == 0 || (_rewoundFor.TryGetValue(partition, out var done) && done == changes))
+        {
+            return false;
+        }
+
+        _rewoundFor[partition] = changes;
+        return true;
+    }
+
+    /// <summary>
+    /// After the cluster was replaced, every position held is meaningless: each assigned partition is read from its
+    /// log start, as Kafka's auto.offset.reset=earliest would for a position out of range, but at once rather than
+    /// after whatever the client makes of a stale position.
+    /// </summary>
+    private void RewindIfClusterChanged()
+    {
+        if (Interlocked.Read(ref _clusterChanges) == 0)
+        {
+            return;
+        }
+
+        foreach (var partition in _consumer.Assignment)
+        {
+            if (NeedsRewind(partition))
+            {
+                _logger.LogWarning("The Kafka cluster was replaced (another cluster id); {Topic}[{Partition}] is read from its log start",
+                    partition.Topic, partition.Partition.Value);
+                try
+                {
+                    _consumer.Seek(new TopicPartitionOffset(partition, Offset.Beginning));
+                }
+                catch (KafkaException e)
+                {
+                    _logger.LogWarning("Rewinding {Topic}[{Partition}] failed ({Reason}); the client's own offset reset applies",
+                        partition.Topic, partition.Partition.Value, e.Error.Reason);
+                }
+            }
+        }
+    }
+
+    private void OnLog(LogMessage message)
+    {
+        // librdkafka notices a replaced cluster only in this log line; it carries on silently otherwise.
+        if (message.Facility == "CLUSTERID")
+        {
+            Interlocked.Increment(ref _clusterChanges);
+        }
+
+        KafkaLogging.Forward(_logger, message);
     }
 
     private void OnError(IConsumer<byte[], byte[]> consumer, Error error)

@@ -25,7 +25,14 @@ public sealed class TransactionalProducer : IRecordProducer, IDisposable
     private readonly Lock _gate = new();
     private long _uncommitted;
 
-    public TransactionalProducer(KafkaOptions options, string transactionalId, ILogger<TransactionalProducer> logger)
+    /// <param name="options">The cluster and pass-through settings (which may override <c>transaction.timeout.ms</c>).</param>
+    /// <param name="transactionalId">Stable per instance: a restarted instance with the same id fences its previous
+    /// incarnation and aborts its open transaction at once, instead of leaving it to hold back read_committed consumers
+    /// until <paramref name="transactionTimeout"/> passes. Two live instances must never share one.</param>
+    /// <param name="transactionTimeout">How long the broker lets a transaction stay open; it must exceed the time between
+    /// commits (the checkpoint interval) with room to spare.</param>
+    /// <param name="logger">Where errors go.</param>
+    public TransactionalProducer(KafkaOptions options, string transactionalId, TimeSpan transactionTimeout, ILogger<TransactionalProducer> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentException.ThrowIfNullOrEmpty(transactionalId);
@@ -36,12 +43,15 @@ public sealed class TransactionalProducer : IRecordProducer, IDisposable
             Acks = Acks.All,
             LingerMs = 5,
             TransactionalId = transactionalId,
+            TransactionTimeoutMs = (int)Math.Clamp(transactionTimeout.TotalMilliseconds, 1000, int.MaxValue),
         });
         config.EnableIdempotence = true;
         _producer = new ProducerBuilder<string, byte[]>(config)
             .SetLogHandler((_, message) => KafkaLogging.Forward(_logger, message))
             .Build();
+        // Fences an earlier producer with this id and aborts whatever it left open.
         _producer.InitTransactions(s_timeout);
+        _logger.LogInformation("Transactional producer {Id} ready (transaction.timeout.ms={Timeout})", transactionalId, config.TransactionTimeoutMs);
         _producer.BeginTransaction();
     }
 

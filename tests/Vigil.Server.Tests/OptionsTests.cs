@@ -85,4 +85,37 @@ public sealed class OptionsTests
         Assert.Throws<UsageException>(() => cli.GetInt("limit", 0, 6, 10));
         Assert.Throws<UsageException>(() => CliArgs.Parse(["--alerts"], ["alerts"], []));
     }
+
+    [Fact]
+    public void From_KafkaClientSecuritySettings_ReachTheKafkaOptions()
+    {
+        var o = From(("KAFKA_BOOTSTRAP_SERVERS", "kafka:9093"), ("Vigil:Kafka:Client:security.protocol", "SASL_SSL"),
+            ("Vigil:Kafka:Client:sasl.mechanism", "SCRAM-SHA-256"), ("Vigil:Kafka:Client:sasl.username", "vigil"),
+            ("Vigil:Kafka:Client:sasl.password", "secret"), ("Vigil:Kafka:Client:ssl.ca.location", "/etc/kafka/ca.pem"));
+
+        var kafka = Pipeline.KafkaOptionsFactory.Create(o);
+
+        Assert.Equal("SASL_SSL", kafka.ClientSettings["security.protocol"]);
+        Assert.Equal("SCRAM-SHA-256", kafka.ClientSettings["sasl.mechanism"]);
+        Assert.Equal("vigil", kafka.ClientSettings["sasl.username"]);
+        Assert.Equal("secret", kafka.ClientSettings["sasl.password"]);
+        Assert.Equal("/etc/kafka/ca.pem", kafka.ClientSettings["ssl.ca.location"]);
+        Assert.DoesNotContain("secret", kafka.DescribeClientSettings(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void From_ExactlyOnce_TransactionalIdStablePerInstanceAndTimeoutAboveTheInterval()
+    {
+        var a = From(("PROCESSING_GUARANTEE", "exactly_once"), ("Vigil:Urls", "http://127.0.0.1:8083"), ("Vigil:Engine:CheckpointInterval", "2m"));
+        var again = From(("PROCESSING_GUARANTEE", "exactly_once"), ("Vigil:Urls", "http://127.0.0.1:8083"));
+        var other = From(("PROCESSING_GUARANTEE", "exactly_once"), ("Vigil:Urls", "http://127.0.0.1:8084"));
+        var named = From(("Vigil:Kafka:TransactionalId", "vigil-eu-1"));
+
+        Assert.True(a.ExactlyOnce);
+        Assert.Equal(a.TransactionalId, again.TransactionalId);
+        Assert.NotEqual(a.TransactionalId, other.TransactionalId);
+        Assert.Equal("vigil-eu-1", named.TransactionalId);
+        Assert.Equal(TimeSpan.FromMinutes(6), a.TransactionTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(90), again.TransactionTimeout);
+    }
 }

@@ -318,6 +318,86 @@ public abstract class VigilStoreTests : IAsyncLifetime
     private static UserBehaviorPattern Pattern(string user, string segment, int second, double? score = null) =>
         new(user, segment, 2, 7, new Dictionary<string, double> { ["events"] = 12, ["nightShare"] = 0.25 }, score, s_t0.AddSeconds(second));
 
+    // Batches of a sink's size; PostgresCopyVigilStoreTests sends them (and every batch of two rows or more) through COPY.
+    private const int BulkRows = 300;
+
+    private static Alert Counted(string trigger, int occurrences, string summary) => MakeAlert(trigger) with
+    {
+        Summary = summary,
+        Evidence = new Dictionary<string, object?> { ["occurrences"] = occurrences, ["eventIds"] = new List<string> { trigger } },
+    };
+
+    [Fact]
+    public async Task InsertAlertsAsync_LargeBatches_DeduplicateAndOnlyAHigherOccurrenceCountWins()
+    {
+        var first = Enumerable.Range(0, BulkRows).Select(i => Counted($"b{i}", 2, "first")).ToList();
+        // Again every id: a third with a higher count, a third with the same, a third with a lower one; and one id twice
+        // within the batch, the later copy carrying the higher count.
+        var second = Enumerable.Range(0, BulkRows).Select(i => Counted($"b{i}", (i % 3) switch { 0 => 5, 1 => 2, _ => 1 }, "second")).ToList();
+        second.Add(Counted("b1", 9, "second, last"));
+
+        Assert.Equal(BulkRows, await Store.InsertAlertsAsync(first, CancellationToken.None));
+        Assert.Equal(BulkRows / 3 + 1, await Store.InsertAlertsAsync(second, CancellationToken.None));
+        Assert.Equal(0, await Store.InsertAlertsAsync(first, CancellationToken.None));
+        var stored = await Store.QueryAlertsAsync(new AlertQuery { Limit = 1000 }, CancellationToken.None);
+
+        Assert.Equal(BulkRows, stored.Count);
+        Assert.Equal(BulkRows, stored.Select(a => a.AlertId).Distinct().Count());
+        var byId = stored.ToDictionary(a => a.AlertId);
+        for (var i = 0; i < BulkRows; i++)
+        {
+            var alert = byId[Alert.MakeId("BRUTE_FORCE", "u-1", $"b{i}")];
+            var (count, summary) = i == 1 ? (9, "second, last") : i % 3 == 0 ? (5, "second") : (2, "first");
+            Assert.Equal(count, ((JsonElement)alert.Evidence["occurrences"]!).GetInt32());
+            Assert.Equal(summary, alert.Summary);
+        }
+    }
+
+    [Fact]
+    public async Task InsertAlertsAsync_LargeBatch_RoundTripsEveryFieldIncludingNulls()
+    {
+        var alerts = Enumerable.Range(0, BulkRows)
+            .Select(i => i % 2 == 0 ? MakeAlert($"r{i}", Severity.Critical, user: $"u-{i}", minute: i)
+                : MakeAlert($"r{i}", Severity.Low, user: $"u-{i}", minute: i, ip: null) with { WindowStart = null, WindowEnd = null })
+            .ToList();
+
+        await Store.InsertAlertsAsync(alerts, CancellationToken.None);
+        var even = await Store.GetAlertAsync(alerts[10].AlertId, CancellationToken.None);
+        var odd = await Store.GetAlertAsync(alerts[11].AlertId, CancellationToken.None);
+
+        Assert.Equal(alerts[10].EventTime, even!.EventTime);
+        Assert.Equal(alerts[10].WindowStart, even.WindowStart);
+        Assert.Equal("203.0.113.7", even.IpAddress);
+        Assert.Equal(Severity.Critical, even.Severity);
+        Assert.Equal(0.75, even.Score);
+        Assert.Equal(12, ((JsonElement)even.Evidence["failures"]!).GetInt32());
+        Assert.Null(odd!.IpAddress);
+        Assert.Null(odd.WindowStart);
+        Assert.Null(odd.WindowEnd);
+        Assert.Equal(AlertStatus.Open, odd.Status);
+    }
+
+    [Fact]
+    public async Task UpsertUserBehaviorPatternsAsync_LargeBatches_NewerWinsPerUser()
+    {
+        await Store.UpsertUserBehaviorPatternsAsync(
+            Enumerable.Range(0, BulkRows).Select(i => Pattern($"u-{i:D4}", "night owls", 10, 0.5)).ToList(), CancellationToken.None);
+        // Even users get a newer row (without a score), odd users an older one.
+        await Store.UpsertUserBehaviorPatternsAsync(
+            Enumerable.Range(0, BulkRows).Select(i => Pattern($"u-{i:D4}", i % 2 == 0 ? "heavy searchers" : "casual users", i % 2 == 0 ? 20 : 5)).ToList(),
+            CancellationToken.None);
+
+        var newer = await Store.GetUserBehaviorPatternAsync("u-0002", CancellationToken.None);
+        var older = await Store.GetUserBehaviorPatternAsync("u-0003", CancellationToken.None);
+        var segments = await Store.CountUsersBySegmentAsync(CancellationToken.None);
+
+        Assert.Equal("heavy searchers", newer!.Segment);
+        Assert.Equal(0.5, newer.AnomalyScore);
+        Assert.Equal(12, newer.Features["events"]);
+        Assert.Equal("night owls", older!.Segment);
+        Assert.Equal(BulkRows, segments.Sum(s => s.Users));
+    }
+
     [Fact]
     public async Task UpsertUserBehaviorPatternsAsync_RoundTrip_KeepsEveryField()
     {
@@ -469,4 +549,12 @@ public sealed class PostgresVigilStoreTests(PostgresServer server) : VigilStoreT
 {
     protected override async Task<IVigilStore> CreateStoreAsync() =>
         new PostgresVigilStore(await server.CreateDatabaseAsync());
+}
+
+/// <summary>The same contract with every batch of two rows or more through binary COPY and the staging table.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresCopyVigilStoreTests(PostgresServer server) : VigilStoreTests
+{
+    protected override async Task<IVigilStore> CreateStoreAsync() =>
+        new PostgresVigilStore(await server.CreateDatabaseAsync(), copyThreshold: 2);
 }

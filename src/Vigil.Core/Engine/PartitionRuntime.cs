@@ -105,6 +105,13 @@ public sealed class PartitionRuntime<TIn, TOut>
     /// <summary>Where a source should resume <paramref name="input"/>: the offset after the last one processed.</summary>
     public long ResumeOffset(int input = 0) => _lastOffsets[input] + 1;
 
+    /// <summary>
+    /// Makes <paramref name="lastOffset"/> the last offset processed on <paramref name="input"/>, even when that is
+    /// lower: for a source whose log was replaced (a broker that lost its data), so its new offsets are processed, not
+    /// skipped as seen. The state is kept.
+    /// </summary>
+    public void RebaseOffset(int input, long lastOffset) => _lastOffsets[input] = lastOffset;
+
     /// <summary>The id of the last checkpoint taken or restored (0 before any).</summary>
     public long LastCheckpointId => _lastCheckpointId;
 

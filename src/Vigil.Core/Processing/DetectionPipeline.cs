@@ -293,6 +293,10 @@ public sealed class DetectionPipeline
     /// <summary>Where input <paramref name="input"/> (a partition of a shared pipeline) should resume after a restore.</summary>
     public long ResumeOffsetOf(int input) => _runtime.ResumeOffset(input);
 
+    /// <summary>After the source's log was truncated or replaced: the next offset processed on that partition is
+    /// <paramref name="lastOffset"/> + 1, even when lower than before; the state is kept.</summary>
+    public void RebaseOffset(int partition, long lastOffset) => _runtime.RebaseOffset(InputOf(partition), lastOffset);
+
     /// <summary>
     /// Processes one message. Alerts are appended to <paramref name="alerts"/>; a message that is rejected (or late)
     /// comes back as <paramref name="deadLetter"/> with the reason and where it came from.

@@ -42,6 +42,9 @@ public static class PrometheusApi
 
         Counter(text, "vigil_checkpoints_total", "Checkpoint rounds completed.", metrics.Checkpoints);
         Counter(text, "vigil_checkpoint_failures_total", "Checkpoint rounds that failed and were retried later.", metrics.CheckpointFailures);
+        Counter(text, "vigil_log_truncations_total",
+            "Times a partition's offsets went backwards (the broker's log was truncated or replaced) and processing carried on from the broker's log.",
+            metrics.LogTruncations);
         Gauge(text, "vigil_checkpoint_duration_seconds", "Duration of the last checkpoint round, sink barrier included.",
             double.IsNaN(metrics.LastCheckpointMs) ? 0 : metrics.LastCheckpointMs / 1000);
         Gauge(text, "vigil_checkpoint_bytes", "Size of the last checkpoint round.", metrics.LastCheckpointBytes);

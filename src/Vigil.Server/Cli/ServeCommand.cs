@@ -54,7 +54,8 @@ public static class ServeCommand
         Vigil__Ingest__MaxFutureSkew, Vigil__Ingest__MaxMessageBytes, Vigil__Ingest__MaxRequestBytes,
         Vigil__Ingest__RequestsPerSecond, PROCESSING_GUARANTEE or Vigil__ProcessingGuarantee (at_least_once, the default,
         or exactly_once: alerts and dead letters go to Kafka in transactions committed with the consumed offsets at
-        each checkpoint), Vigil__Storage__AlertRetention (90d, closed alerts), Vigil__Storage__RetainOpenAlerts
+        each checkpoint; Vigil__Kafka__TransactionalId, default vigil-<group>-<host>-<port>, must stay the same across
+        restarts of one instance), Vigil__Storage__AlertRetention (90d, closed alerts), Vigil__Storage__RetainOpenAlerts
         (true), Vigil__Storage__DeadLetterRetention (14d), Vigil__Storage__AuditRetention (365d), Vigil__Engine__CheckpointInterval (default 30s; checkpoints go under
         <data dir>/checkpoints, and a partition's offset is committed only once its checkpoint is saved),
         Vigil__Rules__File, Vigil__Rules__PollInterval (default 2s; the file is also watched).
@@ -242,12 +243,12 @@ public static class ServeCommand
         });
         services.AddSingleton<PipelineMetrics>();
         services.AddSingleton<PipelineChannels>();
+        services.AddSingleton<PublishedAlerts>();
         services.AddSingleton<AlertBroadcast>();
         services.AddSingleton(sp => new KafkaProducer(KafkaOptionsFactory.Create(options), sp.GetRequiredService<ILogger<KafkaProducer>>()));
         // The sinks' producer: the plain idempotent one, or a transactional one committed at each checkpoint.
         services.AddSingleton<IRecordProducer>(sp => options.ExactlyOnce
-            ? new TransactionalProducer(KafkaOptionsFactory.Create(options),
-                $"vigil-{options.ConsumerGroup}-{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}",
+            ? new TransactionalProducer(KafkaOptionsFactory.Create(options), options.TransactionalId, options.TransactionTimeout,
                 sp.GetRequiredService<ILogger<TransactionalProducer>>())
             : sp.GetRequiredService<KafkaProducer>());
         services.AddHostedService<AlertSink>();

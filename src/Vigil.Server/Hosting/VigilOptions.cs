@@ -69,6 +69,16 @@ public sealed record VigilOptions
     /// </summary>
     public bool ExactlyOnce { get; init; }
 
+    /// <summary>
+    /// exactly_once: the output producer's <c>transactional.id</c>, stable across restarts of this instance so a restart
+    /// fences its previous incarnation and aborts what it left open. Unique per live instance.
+    /// </summary>
+    public string TransactionalId { get; init; } = "";
+
+    /// <summary>exactly_once: how long the broker keeps a transaction open: three checkpoint intervals, at least a minute.</summary>
+    public TimeSpan TransactionTimeout =>
+        TimeSpan.FromTicks(Math.Max(TimeSpan.FromMinutes(1).Ticks, CheckpointInterval.Ticks * 3));
+
     /// <summary>How often each partition's state is checkpointed and its offset committed (Flink's default interval).</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -144,6 +154,12 @@ public sealed record VigilOptions
             IngestMaxRequestBytes = Int(section, "Ingest:MaxRequestBytes", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
             IngestRequestsPerSecond = Int(section, "Ingest:RequestsPerSecond", 20, 1, 1_000_000),
         };
+        options = options with
+        {
+            // Default: group, host and HTTP port, which tell apart instances on one machine as well as across machines.
+            TransactionalId = section["Kafka:TransactionalId"]
+                ?? $"vigil-{options.ConsumerGroup}-{Environment.MachineName}-{PortOf(options.Urls)}",
+        };
         foreach (var (name, value) in new[]
         {
             ("Vigil:Topics:UserEvents", options.UserEventsTopic), ("Vigil:Topics:Notifications", options.NotificationsTopic),
@@ -162,6 +178,9 @@ public sealed record VigilOptions
         }
         return options;
     }
+
+    private static string PortOf(string urls) =>
+        Uri.TryCreate(urls.Split(';')[0], UriKind.Absolute, out var uri) ? uri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture) : "0";
 
     private static int Int(IConfiguration section, string key, int fallback, int min, int max) =>
         Number(section, key, fallback, min, max, "a whole number");

@@ -22,12 +22,13 @@ namespace Vigil.Server.Pipeline;
 /// checkpoint and crash carry the same ids, which the sinks drop.
 /// </remarks>
 public sealed class IngestService(VigilOptions options, PipelineOptions pipelineOptions, PipelineChannels channels,
-    PipelineMetrics metrics, ICheckpointStore checkpoints, IRecordProducer outputs, IHostApplicationLifetime lifetime,
-    TimeProvider clock, ILoggerFactory loggers) : BackgroundService
+    PipelineMetrics metrics, ICheckpointStore checkpoints, IRecordProducer outputs, PublishedAlerts published,
+    IHostApplicationLifetime lifetime, TimeProvider clock, ILoggerFactory loggers) : BackgroundService
 {
     private readonly ILogger _logger = loggers.CreateLogger<IngestService>();
     private readonly Dictionary<(string Topic, int Partition), PartitionState> _partitions = [];
     private readonly List<Alert> _alerts = [];
+    private readonly Dictionary<(string Topic, int Partition), long> _restoredInCluster = [];
     private readonly System.Collections.Concurrent.ConcurrentQueue<Handover> _handovers = new();
     private long _alertsEmitted;
     private long _deadLettersEmitted;
@@ -35,6 +36,10 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     private DetectionPipeline? _shared;
     private long _sharedCheckpointed = -1;
     private long _sharedEvents;
+    // exactly_once only: reads back the alerts topic after a restore, and tells where it ends at each checkpoint.
+    private CommittedTopicReader? _alertsReader;
+    private Dictionary<int, long>? _readBackFrom;
+    private IReadOnlyDictionary<int, long>? _readBackEnds;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -52,6 +57,14 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         // stopped; lost ones are dropped, and their next owner resumes from their last checkpoint.
         source.PartitionsRevoked += partitions => HandOver(partitions, lost: false);
         source.PartitionsLost += partitions => HandOver(partitions, lost: true);
+        if (outputs is TransactionalProducer)
+        {
+            // The checkpoints, not the group's committed offsets, say where a partition resumes: the state and the
+            // offset it covers are one record there (and some brokers drop transactional offset commits).
+            _alertsReader = new CommittedTopicReader(kafka, options.SecurityAlertsTopic, loggers.CreateLogger<CommittedTopicReader>());
+            source.StartOffsets = ResolveStartOffsets;
+        }
+        using var alertsReader = _alertsReader;
         source.Start(stoppingToken);
         metrics.LagProvider = () => source.Lag;
         metrics.InputQueueDepth = () => records.Reader.Count;
@@ -79,7 +92,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 var batch = 0;
                 while (batch++ < 5000 && reader.TryRead(out var record))
                 {
-                    var partition = await GetPartitionAsync(record.Topic, record.Partition, record.Offset, stoppingToken);
+                    var partition = await GetPartitionAsync(source, record.Topic, record.Partition, record.Offset, stoppingToken);
                     await ProcessAsync(partition, record, stoppingToken);
                 }
                 while (_handovers.TryDequeue(out var handover))
@@ -151,7 +164,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             // The consume thread is parked in the rebalance, so the channel holds everything it read before it.
             while (reader.TryRead(out var record))
             {
-                var partition = await GetPartitionAsync(record.Topic, record.Partition, record.Offset, ct);
+                var partition = await GetPartitionAsync(source, record.Topic, record.Partition, record.Offset, ct);
                 await ProcessAsync(partition, record, ct);
             }
             var keys = new List<(string Topic, int Partition)>();
@@ -190,13 +203,15 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     /// the newest one is ahead and the one before it matches: with exactly-once that is the one whose outputs were
     /// committed, and the aborted outputs after it are produced again.
     /// </summary>
-    private async Task<PartitionState> GetPartitionAsync(string topic, int partition, long firstOffset, CancellationToken ct)
+    private async Task<PartitionState> GetPartitionAsync(KafkaSource source, string topic, int partition, long firstOffset, CancellationToken ct)
     {
         if (_partitions.TryGetValue((topic, partition), out var state))
         {
             return state;
         }
         var pipeline = new DetectionPipeline(pipelineOptions, clock);
+        IReadOnlyDictionary<int, long>? restoredEnds = null;
+        var restored = false;
         var ids = await checkpoints.ListAsync(JobId(topic), partition, ct);
         for (var i = ids.Count - 1; i >= 0; i--)
         {
@@ -205,24 +220,49 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 continue;
             }
             var candidate = new DetectionPipeline(pipelineOptions, clock);
-            var status = candidate.Restore(stored.Data);
+            var status = candidate.Restore(CheckpointEnvelope.Unwrap(stored.Data, out var envelope));
             if (status != CheckpointReadStatus.Ok)
             {
                 _logger.LogError("Checkpoint {Id} of {Topic}[{Partition}] cannot be restored ({Status})", ids[i], topic, partition, status);
                 continue;
             }
-            if (candidate.ResumeOffset > firstOffset)
+            var marks = source.Watermarks(topic, partition);
+            var clusterReplaced = source.ClusterChanges > (_restoredInCluster.TryGetValue((topic, partition), out var seen) ? seen : 0);
+            if (candidate.ResumeOffset > firstOffset && (clusterReplaced || (marks is { } m && m.High < candidate.ResumeOffset)))
+            {
+                // The cluster was replaced under this process (a broker without storage restarted empty), or the log
+                // ends before the checkpoint's position (truncated, or the topic deleted and created again): the
+                // checkpoint's offsets mean nothing in this log. Keep the state; take the broker's offsets.
+                LogTruncated(topic, partition, candidate.ResumeOffset - 1, firstOffset, marks?.High);
+                candidate.RebaseOffset(partition, firstOffset - 1);
+                if (topic == options.UserEventsTopic && partition < SharedInputs)
+                {
+                    // The IP and tenant rules take this partition's events from the same new offsets.
+                    (await GetSharedAsync(ct)).RebaseOffset(partition, firstOffset - 1);
+                }
+            }
+            else if (candidate.ResumeOffset > firstOffset)
             {
                 _logger.LogInformation("Checkpoint {Id} of {Topic}[{Partition}] is ahead of the committed offset {Offset}; trying an older one",
                     ids[i], topic, partition, firstOffset);
                 continue;
             }
             pipeline = candidate;
+            restoredEnds = envelope?.OutputEnds;
+            restored = true;
             _logger.LogInformation("Restored {Topic}[{Partition}] from checkpoint {Id}: resuming after offset {Offset}",
                 topic, partition, stored.CheckpointId, pipeline.ResumeOffset - 1);
             break;
         }
+        if (_alertsReader is not null)
+        {
+            // Without a checkpoint every alert this partition ever raised may be on the topic already.
+            await ReadBackAsync(restored ? restoredEnds ?? s_fromStart : s_fromStart, ct);
+        }
+        // The first restore after a cluster change is the one whose checkpoint belongs to the old cluster.
+        _restoredInCluster[(topic, partition)] = source.ClusterChanges;
         state = new PartitionState(pipeline, pipeline.ResumeOffset - 1);
+
         _partitions[(topic, partition)] = state;
         return state;
     }
@@ -238,14 +278,20 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         }
         var sharedOptions = pipelineOptions with { Scope = Core.Detection.DetectionScope.Shared, Inputs = SharedInputs };
         _shared = new DetectionPipeline(sharedOptions, clock);
+        IReadOnlyDictionary<int, long> readBackFrom = s_fromStart;
         if (await checkpoints.LoadLatestAsync(JobId("shared"), 0, ct) is { } stored)
         {
             var candidate = new DetectionPipeline(sharedOptions, clock);
-            if (candidate.Restore(stored.Data) == CheckpointReadStatus.Ok)
+            if (candidate.Restore(CheckpointEnvelope.Unwrap(stored.Data, out var envelope)) == CheckpointReadStatus.Ok)
             {
                 _shared = candidate;
+                readBackFrom = envelope?.OutputEnds ?? s_fromStart;
                 _logger.LogInformation("Restored the shared (IP and tenant) rules from checkpoint {Id}", stored.CheckpointId);
             }
+        }
+        if (_alertsReader is not null)
+        {
+            await ReadBackAsync(readBackFrom, ct);
         }
         return _shared;
     }
@@ -255,6 +301,20 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     private async Task ProcessAsync(PartitionState partition, SourceRecord record, CancellationToken ct)
     {
         metrics.CountMessage();
+        if (record.Offset <= partition.LastSeen)
+        {
+            // Offsets went backwards within one assignment: the broker's log was replaced under the consumer (it
+            // reset to the log start). Without this, every new record would be skipped as already processed.
+            LogTruncated(record.Topic, record.Partition, partition.LastSeen, record.Offset, null);
+            partition.Pipeline.RebaseOffset(record.Partition, record.Offset - 1);
+            partition.LastOffset = record.Offset - 1;
+            partition.CheckpointedOffset = Math.Min(partition.CheckpointedOffset, record.Offset - 1);
+            if (record.Topic == options.UserEventsTopic && _shared is not null && record.Partition < SharedInputs)
+            {
+                _shared.RebaseOffset(record.Partition, record.Offset - 1);
+            }
+        }
+        partition.LastSeen = record.Offset;
         var pipeline = partition.Pipeline;
         var key = record.Key is null ? null : Encoding.UTF8.GetString(record.Key);
         var outcome = pipeline.Process(record.Topic, record.Partition, record.Offset, key, record.Value, _alerts, out var deadLetter);
@@ -377,7 +437,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             await Task.Delay(TimeSpan.FromMilliseconds(10), clock, ct);
         }
         long bytes = 0;
-        if (_shared is not null && _sharedEvents > _sharedCheckpointed)
+        if (outputs is not TransactionalProducer && _shared is not null && _sharedEvents > _sharedCheckpointed)
         {
             // Saved in the same round, before any offset of this round is committed, so it covers them.
             var sharedSnapshot = _shared.Snapshot();
@@ -385,50 +445,172 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             bytes += sharedSnapshot.Length;
             _sharedCheckpointed = _sharedEvents;
         }
-        var committed = new List<Confluent.Kafka.TopicPartitionOffset>();
-        foreach (var ((topic, number), partition) in _partitions)
-        {
-            if (partition.LastOffset <= partition.CheckpointedOffset || (only is not null && !only.Contains((topic, number))))
-            {
-                continue;
-            }
-            var snapshot = partition.Pipeline.Snapshot();
-            await checkpoints.SaveAsync(JobId(topic), number, partition.Pipeline.RuntimeMetrics.LastCheckpointId, snapshot, ct);
-            bytes += snapshot.Length;
-            committed.Add(new Confluent.Kafka.TopicPartitionOffset(topic, number, partition.LastOffset + 1));
-            if (outputs is not TransactionalProducer)
-            {
-                partition.CheckpointedOffset = partition.LastOffset;
-                source.StoreOffset(topic, number, partition.LastOffset);
-            }
-        }
         if (outputs is TransactionalProducer transactional)
         {
-            // The outputs since the last checkpoint and the offsets that produced them become visible together.
-            try
-            {
-                transactional.Commit(committed, source.GroupMetadata ?? throw new InvalidOperationException("The consumer is closed."));
-            }
-            catch (Exception ex) when (ex is Confluent.Kafka.KafkaException or InvalidOperationException)
-            {
-                // The aborted outputs will never be seen, and the pipelines are ahead of what was committed: start over
-                // from the committed checkpoints, as a restart does.
-                _logger.LogCritical("The exactly-once commit failed ({Error}); stopping so that a restart resumes from the committed checkpoint", ex.Message);
-                Environment.ExitCode = 4;
-                lifetime.StopApplication();
-                throw;
-            }
+            bytes += await CheckpointTransactionalAsync(source, transactional, only, ct);
+        }
+        else
+        {
             foreach (var ((topic, number), partition) in _partitions)
             {
-                if (committed.Exists(c => c.Topic == topic && c.Partition.Value == number))
+                if (partition.LastOffset <= partition.CheckpointedOffset || (only is not null && !only.Contains((topic, number))))
                 {
-                    partition.CheckpointedOffset = partition.LastOffset;
+                    continue;
                 }
+                var snapshot = partition.Pipeline.Snapshot();
+                await checkpoints.SaveAsync(JobId(topic), number, partition.Pipeline.RuntimeMetrics.LastCheckpointId, snapshot, ct);
+                bytes += snapshot.Length;
+                partition.CheckpointedOffset = partition.LastOffset;
+                source.StoreOffset(topic, number, partition.LastOffset);
             }
         }
         var ms = clock.GetElapsedTime(started).TotalMilliseconds;
         metrics.RecordCheckpoint(ms, bytes, clock.GetUtcNow());
         _logger.LogDebug("Checkpoint of {Partitions} partitions: {Bytes} bytes in {Ms} ms", _partitions.Count, bytes, ms);
+    }
+
+    /// <summary>
+    /// exactly_once: snapshot the state, commit the transaction holding the outputs since the last round together with
+    /// the consumed offsets, note where the alerts topic ends now, and only then save the snapshots with those ends. A
+    /// crash between commit and save leaves the saved state behind the visible outputs, never ahead of them; the
+    /// outputs it is behind by are read back on restore and not produced again.
+    /// </summary>
+    private async Task<long> CheckpointTransactionalAsync(KafkaSource source, TransactionalProducer transactional,
+        IReadOnlyCollection<(string Topic, int Partition)>? only, CancellationToken ct)
+    {
+        var snapshots = new List<((string Topic, int Partition) Key, PartitionState State, long Offset, long Id, byte[] Data)>();
+        var committed = new List<Confluent.Kafka.TopicPartitionOffset>();
+        foreach (var (key, partition) in _partitions)
+        {
+            if (partition.LastOffset <= partition.CheckpointedOffset || (only is not null && !only.Contains(key)))
+            {
+                continue;
+            }
+            var snapshot = partition.Pipeline.Snapshot();
+            snapshots.Add((key, partition, partition.LastOffset, partition.Pipeline.RuntimeMetrics.LastCheckpointId, snapshot));
+            committed.Add(new Confluent.Kafka.TopicPartitionOffset(key.Topic, key.Partition, partition.LastOffset + 1));
+        }
+        byte[]? shared = null;
+        if (_shared is not null && _sharedEvents > _sharedCheckpointed)
+        {
+            shared = _shared.Snapshot();
+        }
+        var sharedEvents = _sharedEvents;
+        try
+        {
+            transactional.Commit(committed, source.GroupMetadata ?? throw new InvalidOperationException("The consumer is closed."));
+        }
+        catch (Exception ex) when (ex is Confluent.Kafka.KafkaException or InvalidOperationException)
+        {
+            // The aborted outputs will never be seen, and the pipelines are ahead of what was committed: start over
+            // from the saved checkpoints, as a restart does.
+            _logger.LogCritical("The exactly-once commit failed ({Error}); stopping so that a restart resumes from the saved checkpoints", ex.Message);
+            Environment.ExitCode = 4;
+            lifetime.StopApplication();
+            throw;
+        }
+        var reader = _alertsReader ?? throw new InvalidOperationException("exactly_once runs without its alerts reader.");
+        var ends = await Task.Run(() => reader.EndOffsets(TimeSpan.FromSeconds(10)), ct);
+        long bytes = 0;
+        if (shared is not null)
+        {
+            var id = _shared!.RuntimeMetrics.LastCheckpointId;
+            var data = new CheckpointEnvelope(0, ends).Wrap(id, shared);
+            await checkpoints.SaveAsync(JobId("shared"), 0, id, data, ct);
+            bytes += data.Length;
+            _sharedCheckpointed = sharedEvents;
+        }
+        foreach (var (key, state, offset, id, snapshot) in snapshots)
+        {
+            var data = new CheckpointEnvelope(offset + 1, ends).Wrap(id, snapshot);
+            await checkpoints.SaveAsync(JobId(key.Topic), key.Partition, id, data, ct);
+            bytes += data.Length;
+            state.CheckpointedOffset = offset;
+        }
+        return bytes;
+    }
+
+    private static readonly IReadOnlyDictionary<int, long> s_fromStart = new Dictionary<int, long>();
+
+    /// <summary>
+    /// Notes the ids of the alerts on the topic from <paramref name="from"/> (partitions missing there: from their
+    /// start) to its end, so the sink does not produce them again when the restored pipeline re-emits them.
+    /// </summary>
+    private async Task ReadBackAsync(IReadOnlyDictionary<int, long> from, CancellationToken ct)
+    {
+        var reader = _alertsReader!;
+        // Several partitions restored in a row ask for nearly the same range: when an earlier read started no later on
+        // every partition, only what arrived since it is read.
+        var covered = _readBackFrom is not null && _readBackEnds is not null;
+        if (covered)
+        {
+            foreach (var partition in _readBackEnds!.Keys)
+            {
+                var wanted = from.TryGetValue(partition, out var w) ? w : 0;
+                var earlier = _readBackFrom!.TryGetValue(partition, out var e) ? e : 0;
+                covered &= wanted >= earlier;
+            }
+        }
+        var range = covered ? _readBackEnds! : from;
+        var ends = await Task.Run(() => reader.EndOffsets(TimeSpan.FromSeconds(10)), ct);
+        var read = await Task.Run(() => reader.Read(range, published.AddRecord, TimeSpan.FromSeconds(60)), ct);
+        if (!covered)
+        {
+            _readBackFrom = new Dictionary<int, long>(from);
+        }
+        _readBackEnds = ends;
+        _logger.LogInformation("Read back {Records} records of {Topic} from {From}: the alerts among them are not produced again",
+            read, options.SecurityAlertsTopic, range.Count == 0 ? "its start" : "offsets " + string.Join(", ", range.Select(p => $"[{p.Key}]={p.Value}")));
+    }
+
+    /// <summary>
+    /// On the consume thread, while partitions are assigned: where each resumes, from its newest exactly_once
+    /// checkpoint. Never throws; without an answer a partition starts at the group's committed offset.
+    /// </summary>
+    private IReadOnlyDictionary<KafkaPartition, long> ResolveStartOffsets(IReadOnlyList<KafkaPartition> partitions)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            // The consume thread exists to block (DESIGN §7.5), and the partitions must not be read before this is known.
+            return Task.Run(() => NewestCheckpointOffsetsAsync(partitions, timeout.Token)).GetAwaiter().GetResult();
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning("Checkpoint offsets of {Partitions} could not be read ({Error}); they start at the committed offsets",
+                string.Join(", ", partitions), ex.Message);
+            return new Dictionary<KafkaPartition, long>();
+        }
+    }
+
+    private async Task<IReadOnlyDictionary<KafkaPartition, long>> NewestCheckpointOffsetsAsync(IReadOnlyList<KafkaPartition> partitions, CancellationToken ct)
+    {
+        var offsets = new Dictionary<KafkaPartition, long>();
+        foreach (var partition in partitions)
+        {
+            var ids = await checkpoints.ListAsync(JobId(partition.Topic), partition.Partition, ct);
+            for (var i = ids.Count - 1; i >= 0; i--)
+            {
+                if (await checkpoints.LoadAsync(JobId(partition.Topic), partition.Partition, ids[i], ct) is { } stored)
+                {
+                    CheckpointEnvelope.Unwrap(stored.Data, out var envelope);
+                    if (envelope is not null)
+                    {
+                        offsets[partition] = envelope.ResumeOffset;
+                        break;
+                    }
+                }
+            }
+        }
+        return offsets;
+    }
+
+    private void LogTruncated(string topic, int partition, long before, long now, long? logEnd)
+    {
+        metrics.CountLogTruncation();
+        _logger.LogWarning("{Topic}[{Partition}]: the broker's log was truncated or replaced (offsets went back from {Before} to {Now}{End}); " +
+            "carrying on from the broker's log with the partition's state kept. Events the old log held after the last checkpoint are gone with it",
+            topic, partition, before, now, logEnd is { } end ? $", log end {end}" : "");
     }
 
     private sealed record Handover(IReadOnlyList<KafkaPartition> Partitions, bool Lost, TaskCompletionSource Done);
@@ -439,6 +621,9 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
 
         /// <summary>The last offset processed (or covered by the restored checkpoint).</summary>
         public long LastOffset { get; set; } = restoredOffset;
+
+        /// <summary>The offset of the last record received in this assignment; -1 before the first.</summary>
+        public long LastSeen { get; set; } = -1;
 
         /// <summary>The last offset a saved checkpoint covers.</summary>
         public long CheckpointedOffset { get; set; } = restoredOffset;

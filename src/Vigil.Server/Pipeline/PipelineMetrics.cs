@@ -63,6 +63,14 @@ public sealed class PipelineMetrics
 
     public void CountCheckpointFailure() => Interlocked.Increment(ref _checkpointFailures);
 
+    private long _logTruncations;
+
+    /// <summary>Times a partition's offsets went backwards (the broker's log was truncated or replaced) and the
+    /// partition carried on from the broker's log instead.</summary>
+    public long LogTruncations => Interlocked.Read(ref _logTruncations);
+
+    public void CountLogTruncation() => Interlocked.Increment(ref _logTruncations);
+
     public void RecordCheckpoint(double ms, long bytes, DateTimeOffset at)
     {
         Interlocked.Increment(ref _checkpoints);

@@ -34,7 +34,8 @@ public sealed class PipelineChannels
 /// de-duplicates on the deterministic alert id, so a replayed alert is not stored twice.
 /// </summary>
 public sealed class AlertSink(PipelineChannels channels, IVigilStore store, IRecordProducer producer,
-    Hosting.VigilOptions options, PipelineMetrics metrics, AlertBroadcast broadcast, ILogger<AlertSink> logger) : BackgroundService
+    Hosting.VigilOptions options, PipelineMetrics metrics, AlertBroadcast broadcast, PublishedAlerts published,
+    ILogger<AlertSink> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -76,7 +77,11 @@ public sealed class AlertSink(PipelineChannels channels, IVigilStore store, IRec
         }
         foreach (var alert in batch)
         {
-            producer.Produce(options.SecurityAlertsTopic, alert.EntityKey, AlertJson.ToUtf8Bytes(alert));
+            // exactly_once: a replay after a restore re-emits alerts a read_committed consumer has seen already.
+            if (!published.TryConsume(alert))
+            {
+                producer.Produce(options.SecurityAlertsTopic, alert.EntityKey, AlertJson.ToUtf8Bytes(alert));
+            }
             broadcast.Publish(alert);
             logger.LogInformation("{Severity} {Rule} {Entity}: {Summary}", alert.Severity.ToWireName(), alert.Rule, alert.EntityKey, alert.Summary);
         }

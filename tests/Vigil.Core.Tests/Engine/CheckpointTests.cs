@@ -119,6 +119,26 @@ public sealed class CheckpointTests
         Assert.Equal(1, second.Metrics.AlreadyProcessed);
     }
 
+    [Fact]
+    public void RebaseOffset_LowerThanProcessed_NextLowerOffsetsAreProcessedNotSkipped()
+    {
+        var events = Events(60, 4);
+        var output = new ListOutput<string>();
+        var runtime = Runtime();
+        for (var i = 0; i < 50; i++)
+        {
+            runtime.Process(events[i], events[i].Ts, i, output);
+        }
+
+        // The source's log was replaced: offset 0 of the new log holds a new event.
+        runtime.RebaseOffset(0, -1);
+        var status = runtime.Process(events[50], events[50].Ts, 0, output);
+
+        Assert.NotEqual(EventTimeStatus.AlreadyProcessed, status);
+        Assert.Equal(1, runtime.ResumeOffset());
+        Assert.Equal(0, runtime.Metrics.AlreadyProcessed);
+    }
+
     [Theory]
     [InlineData(20)]
     [InlineData(-1)]
