@@ -64,13 +64,18 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
     {
         ArgumentNullException.ThrowIfNull(topic);
         ArgumentNullException.ThrowIfNull(value);
-        var message = new Message<string, byte[]> { Key = key!, Value = value };
+        Send(new TopicPartition(topic, Partition.Any), new Message<string, byte[]> { Key = key!, Value = value });
+    }
+
+    private void Send(TopicPartition target, Message<string, byte[]> message)
+    {
+        var topic = target.Topic;
         long started = 0;
         while (true)
         {
             try
             {
-                _producer.Produce(topic, message, _onDelivery);
+                _producer.Produce(target, message, _onDelivery);
                 return;
             }
             catch (ProduceException<string, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
@@ -92,6 +97,15 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
                 return;
             }
         }
+    }
+
+    /// <summary>As <see cref="Produce(string, string?, byte[])"/>, to one partition and with headers.</summary>
+    /// <exception cref="InvalidOperationException">The local queue stayed full for a while: Kafka is unreachable or too slow.</exception>
+    public void Produce(string topic, int partition, string? key, byte[] value, Headers? headers)
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        ArgumentNullException.ThrowIfNull(value);
+        Send(new TopicPartition(topic, new Partition(partition)), new Message<string, byte[]> { Key = key!, Value = value, Headers = headers });
     }
 
     /// <summary>Produces a record and completes when the cluster has acknowledged it.</summary>

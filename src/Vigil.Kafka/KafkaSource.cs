@@ -249,6 +249,35 @@ public sealed class KafkaSource : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Commits the stored offsets now and waits for the answer. For a clean stop of several consumers of one group:
+    /// the first to leave starts a rebalance, which makes the others' commit on leaving fail ("unassigned
+    /// partitions"), so each commits before any leaves. Never throws; a failure is logged.
+    /// </summary>
+    public void CommitStoredOffsets()
+    {
+        lock (_gate)
+        {
+            if (!_open)
+            {
+                return;
+            }
+
+            try
+            {
+                _consumer.Commit();
+            }
+            catch (KafkaException e) when (e.Error.Code == ErrorCode.Local_NoOffset)
+            {
+                // Nothing stored since the last commit.
+            }
+            catch (KafkaException e)
+            {
+                _logger.LogWarning("Committing the stored offsets of group {Group} failed: {Reason}", _groupId, e.Error.Reason);
+            }
+        }
+    }
+
     /// <summary>Stops the loop, commits stored offsets and leaves the group (so it rebalances at once), then frees the consumer.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -328,7 +357,10 @@ public sealed class KafkaSource : IAsyncDisposable
                     result.Offset.Value,
                     result.Message.Key,
                     result.Message.Value ?? [],
-                    result.Message.Timestamp.UnixTimestampMs);
+                    result.Message.Timestamp.UnixTimestampMs)
+                {
+                    Headers = result.Message.Headers is { Count: > 0 } headers ? headers : null,
+                };
                 if (!_output.TryWrite(record) && !WaitForRoom(record, ct))
                 {
                     if (_outputClosed)
@@ -478,7 +510,7 @@ public sealed class KafkaSource : IAsyncDisposable
     private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[], byte[]> consumer, List<TopicPartition> partitions)
     {
         var assigned = ToPartitions(partitions);
-        _logger.LogInformation("Kafka partitions assigned: {Partitions}", string.Join(", ", assigned));
+        _logger.LogInformation("Kafka partitions assigned: {Partitions} (consumer of {Topics})", string.Join(", ", assigned), string.Join(", ", _topics));
         PartitionsAssigned?.Invoke(assigned);
         var starts = StartOffsets?.Invoke(assigned);
         var result = new List<TopicPartitionOffset>(partitions.Count);
@@ -506,7 +538,7 @@ public sealed class KafkaSource : IAsyncDisposable
     {
         var revoked = ToPartitions(partitions);
         DropPending(revoked);
-        _logger.LogInformation("Kafka partitions revoked: {Partitions}", string.Join(", ", revoked));
+        _logger.LogInformation("Kafka partitions revoked: {Partitions} (consumer of {Topics})", string.Join(", ", revoked), string.Join(", ", _topics));
         PartitionsRevoked?.Invoke(revoked);
     }
 

@@ -7,7 +7,11 @@ namespace Vigil.Kafka;
 /// <param name="Key">The raw key, or null when it had none.</param>
 /// <param name="Value">The raw value; empty for a tombstone.</param>
 /// <param name="TimestampMs">The record's Kafka timestamp in Unix milliseconds (create or log-append time).</param>
-public readonly record struct SourceRecord(string Topic, int Partition, long Offset, byte[]? Key, byte[] Value, long TimestampMs);
+public readonly record struct SourceRecord(string Topic, int Partition, long Offset, byte[]? Key, byte[] Value, long TimestampMs)
+{
+    /// <summary>The record's headers; null when it has none.</summary>
+    public Confluent.Kafka.Headers? Headers { get; init; }
+}
 
 /// <summary>A topic partition, as reported by rebalance notifications.</summary>
 public readonly record struct KafkaPartition(string Topic, int Partition)

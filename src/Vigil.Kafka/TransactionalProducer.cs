@@ -7,6 +7,9 @@ namespace Vigil.Kafka;
 public interface IRecordProducer
 {
     void Produce(string topic, string? key, byte[] value);
+
+    /// <summary>Produces a record to one partition of <paramref name="topic"/>, with headers.</summary>
+    void Produce(string topic, int partition, string? key, byte[] value, Headers? headers);
 }
 
 /// <summary>
@@ -15,7 +18,7 @@ public interface IRecordProducer
 /// metadata). A read_committed consumer of the output topics sees each record of a committed transaction once, and
 /// nothing of a transaction a crash aborted; the restored pipeline produces those again in a new one.
 /// </summary>
-/// <remarks>Produce may be called from any thread; <see cref="Commit"/> must not overlap with produces it should cover
+/// <remarks>Produce may be called from any thread; <c>Commit</c> must not overlap with produces it should cover
 /// (the caller's checkpoint barrier guarantees that).</remarks>
 public sealed class TransactionalProducer : IRecordProducer, IDisposable
 {
@@ -67,6 +70,15 @@ public sealed class TransactionalProducer : IRecordProducer, IDisposable
         }
     }
 
+    public void Produce(string topic, int partition, string? key, byte[] value, Headers? headers)
+    {
+        lock (_gate)
+        {
+            _producer.Produce(new TopicPartition(topic, new Partition(partition)), new Message<string, byte[]> { Key = key!, Value = value, Headers = headers });
+            _uncommitted++;
+        }
+    }
+
     /// <summary>
     /// Commits the open transaction with the consumed offsets (the next offset to read, per partition), and opens the
     /// next one. On failure the transaction is aborted and the exception rethrown: the caller must restore from its
@@ -76,13 +88,27 @@ public sealed class TransactionalProducer : IRecordProducer, IDisposable
     {
         ArgumentNullException.ThrowIfNull(offsets);
         ArgumentNullException.ThrowIfNull(group);
+        Commit([(offsets, group)]);
+    }
+
+    /// <summary>
+    /// As <see cref="Commit(IReadOnlyList{TopicPartitionOffset}, IConsumerGroupMetadata)"/>, for several consumers of one
+    /// group (one per input topic): each one's offsets go with its own group metadata (member id and generation), so
+    /// the broker fences each against the member that owned the partitions, all in the one transaction.
+    /// </summary>
+    public void Commit(IReadOnlyList<(IReadOnlyList<TopicPartitionOffset> Offsets, IConsumerGroupMetadata Group)> batches)
+    {
+        ArgumentNullException.ThrowIfNull(batches);
         lock (_gate)
         {
             try
             {
-                if (offsets.Count > 0)
+                foreach (var (offsets, group) in batches)
                 {
-                    _producer.SendOffsetsToTransaction(offsets, group, s_timeout);
+                    if (offsets.Count > 0)
+                    {
+                        _producer.SendOffsetsToTransaction(offsets, group, s_timeout);
+                    }
                 }
                 _producer.CommitTransaction(s_timeout);
                 _uncommitted = 0;

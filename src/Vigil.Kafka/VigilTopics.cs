@@ -15,6 +15,18 @@ public static class VigilTopics
     /// <summary>Output: segments, risk scores, model and traffic insights.</summary>
     public const string AnalyticsInsights = "analytics-insights";
 
+    /// <summary>
+    /// Internal, one partition: the decoded user events every instance forwards to the one instance running the IP and
+    /// tenant rules (binary <c>UserEventSerializer</c> values, source partition and offset in headers).
+    /// </summary>
+    public const string Shared = "streaming-analytics-shared";
+
+    /// <summary>Header of a forwarded event: its partition in the source topic, 4 bytes big-endian.</summary>
+    public const string SourcePartitionHeader = "vigil-source-partition";
+
+    /// <summary>Header of a forwarded event: its offset in the source partition, 8 bytes big-endian.</summary>
+    public const string SourceOffsetHeader = "vigil-source-offset";
+
     /// <summary>The dead-letter topic for messages from <paramref name="topic"/> that could not be decoded or validated.</summary>
     public static string DeadLetter(string topic) => topic + ".dlq";
 }

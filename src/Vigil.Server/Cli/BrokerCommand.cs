@@ -64,5 +64,7 @@ public static class EmbeddedTopics
         }
         broker.CreateTopic(options.SecurityAlertsTopic, partitions);
         broker.CreateTopic(options.AnalyticsInsightsTopic, 1);
+        // One partition: its one owner runs the IP and tenant rules over every instance's events.
+        broker.CreateTopic(options.SharedTopic, 1);
     }
 }

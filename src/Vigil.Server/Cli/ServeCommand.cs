@@ -49,7 +49,7 @@ public static class ServeCommand
 
         Environment and appsettings.json keys: KAFKA_BOOTSTRAP_SERVERS, POSTGRES_URL, POSTGRES_USER, POSTGRES_PASSWORD,
         Vigil__Kafka__GroupId, Vigil__Kafka__Client__<librdkafka setting> (TLS and SASL pass through),
-        Vigil__Topics__UserEvents / Notifications / SecurityAlerts / AnalyticsInsights, Vigil__Urls,
+        Vigil__Topics__UserEvents / Notifications / SecurityAlerts / AnalyticsInsights / Shared, Vigil__Urls,
         Vigil__Storage__DataDirectory, Vigil__Geo__Directory (default ./data/geo, VIGIL_GEO_DIR), Vigil__Simulator__Enabled / Rate / Users / Seed / AttackInterval,
         Vigil__Ingest__MaxFutureSkew, Vigil__Ingest__MaxMessageBytes, Vigil__Ingest__MaxRequestBytes,
         Vigil__Ingest__RequestsPerSecond, PROCESSING_GUARANTEE or Vigil__ProcessingGuarantee (at_least_once, the default,
@@ -145,6 +145,7 @@ public static class ServeCommand
                 (options.UserEventsTopic, options.Partitions), (options.NotificationsTopic, options.Partitions),
                 (options.SecurityAlertsTopic, options.Partitions), (options.AnalyticsInsightsTopic, 1),
                 (VigilTopics.DeadLetter(options.UserEventsTopic), 1), (VigilTopics.DeadLetter(options.NotificationsTopic), 1),
+                (options.SharedTopic, 1),
             ], ct);
         }
 

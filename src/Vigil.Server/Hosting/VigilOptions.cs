@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Vigil.Core;
+using Vigil.Kafka;
 
 namespace Vigil.Server.Hosting;
 
@@ -25,6 +26,12 @@ public sealed record VigilOptions
     public string SecurityAlertsTopic { get; init; } = "security-alerts";
 
     public string AnalyticsInsightsTopic { get; init; } = "analytics-insights";
+
+    /// <summary>
+    /// Internal, one partition: every instance forwards the user events it decodes here, and the instance the group
+    /// assigns its partition runs the IP and tenant rules over all of them (the shared stage).
+    /// </summary>
+    public string SharedTopic { get; init; } = VigilTopics.Shared;
 
     /// <summary>Partitions of topics Vigil creates.</summary>
     public int Partitions { get; init; } = 4;
@@ -127,6 +134,7 @@ public sealed record VigilOptions
             NotificationsTopic = section["Topics:Notifications"] ?? "notifications",
             SecurityAlertsTopic = section["Topics:SecurityAlerts"] ?? "security-alerts",
             AnalyticsInsightsTopic = section["Topics:AnalyticsInsights"] ?? "analytics-insights",
+            SharedTopic = section["Topics:Shared"] ?? VigilTopics.Shared,
             Partitions = Int(section, "Kafka:Partitions", 4, 1, 1024),
             PostgresUrl = config["POSTGRES_URL"] ?? section["Storage:PostgresUrl"],
             PostgresUser = config["POSTGRES_USER"],
@@ -164,6 +172,7 @@ public sealed record VigilOptions
         {
             ("Vigil:Topics:UserEvents", options.UserEventsTopic), ("Vigil:Topics:Notifications", options.NotificationsTopic),
             ("Vigil:Topics:SecurityAlerts", options.SecurityAlertsTopic), ("Vigil:Topics:AnalyticsInsights", options.AnalyticsInsightsTopic),
+            ("Vigil:Topics:Shared", options.SharedTopic),
             ("Vigil:Kafka:GroupId", options.ConsumerGroup),
         })
         {

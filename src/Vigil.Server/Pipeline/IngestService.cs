@@ -33,9 +33,11 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     private long _alertsEmitted;
     private long _deadLettersEmitted;
     private bool _loopStopped;
-    private DetectionPipeline? _shared;
-    private long _sharedCheckpointed = -1;
-    private long _sharedEvents;
+    private InputSources? _sources;
+    // Forwarded to the shared topic: the encoder's buffer, and how many since the producer was last flushed.
+    private readonly MemoryStream _forwardBuffer = new();
+    private long _forwarded;
+    private long _forwardedFlushed;
     // exactly_once only: reads back the alerts topic after a restore, and tells where it ends at each checkpoint.
     private CommittedTopicReader? _alertsReader;
     private Dictionary<int, long>? _readBackFrom;
@@ -47,29 +49,44 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         var records = Channel.CreateBounded<SourceRecord>(new BoundedChannelOptions(10_000)
         {
             SingleReader = true,
-            SingleWriter = true,
+            // One writer per input topic's consumer.
+            SingleWriter = false,
             FullMode = BoundedChannelFullMode.Wait,
         });
         var kafka = KafkaOptionsFactory.Create(options);
-        await using var source = new KafkaSource(kafka, [options.UserEventsTopic, options.NotificationsTopic],
-            records.Writer, loggers.CreateLogger<KafkaSource>());
-        // Revoked partitions are checkpointed before they go, so their next owner resumes exactly where this one
-        // stopped; lost ones are dropped, and their next owner resumes from their last checkpoint.
-        source.PartitionsRevoked += partitions => HandOver(partitions, lost: false);
-        source.PartitionsLost += partitions => HandOver(partitions, lost: true);
+        // One consumer per input topic, all in the group: the assignor then balances each topic over the instances on
+        // its own. One consumer of both balanced only their total, so an instance could get every notifications
+        // partition and no user-events one. The shared topic's one partition goes to one instance.
+        await using var sources = new InputSources();
+        _sources = sources;
+        foreach (var topic in new[] { options.UserEventsTopic, options.NotificationsTopic, options.SharedTopic })
+        {
+            var source = new KafkaSource(kafka, [topic], records.Writer, loggers.CreateLogger<KafkaSource>());
+            sources.Add(topic, source);
+            // Revoked partitions are checkpointed before they go, so their next owner resumes exactly where this one
+            // stopped; lost ones are dropped, and their next owner resumes from their last checkpoint.
+            source.PartitionsRevoked += partitions => HandOver(partitions, lost: false);
+            source.PartitionsLost += partitions => HandOver(partitions, lost: true);
+        }
         if (outputs is TransactionalProducer)
         {
             // The checkpoints, not the group's committed offsets, say where a partition resumes: the state and the
             // offset it covers are one record there (and some brokers drop transactional offset commits).
             _alertsReader = new CommittedTopicReader(kafka, options.SecurityAlertsTopic, loggers.CreateLogger<CommittedTopicReader>());
-            source.StartOffsets = ResolveStartOffsets;
+            foreach (var source in sources.All)
+            {
+                source.StartOffsets = ResolveStartOffsets;
+            }
         }
         using var alertsReader = _alertsReader;
-        source.Start(stoppingToken);
-        metrics.LagProvider = () => source.Lag;
+        foreach (var source in sources.All)
+        {
+            source.Start(stoppingToken);
+        }
+        metrics.LagProvider = () => sources.Lag;
         metrics.InputQueueDepth = () => records.Reader.Count;
         _logger.LogInformation("Consuming {Topics} from {Bootstrap} in group {Group}; checkpoints every {Interval}",
-            $"{options.UserEventsTopic}, {options.NotificationsTopic}", kafka.BootstrapServers, kafka.GroupId, options.CheckpointInterval);
+            $"{options.UserEventsTopic}, {options.NotificationsTopic}, {options.SharedTopic}", kafka.BootstrapServers, kafka.GroupId, options.CheckpointInterval);
 
         var reader = records.Reader;
         Task<bool>? waiting = null;
@@ -92,12 +109,12 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 var batch = 0;
                 while (batch++ < 5000 && reader.TryRead(out var record))
                 {
-                    var partition = await GetPartitionAsync(source, record.Topic, record.Partition, record.Offset, stoppingToken);
+                    var partition = await GetPartitionAsync(record.Topic, record.Partition, record.Offset, stoppingToken);
                     await ProcessAsync(partition, record, stoppingToken);
                 }
                 while (_handovers.TryDequeue(out var handover))
                 {
-                    await CompleteHandoverAsync(source, reader, handover, stoppingToken);
+                    await CompleteHandoverAsync(reader, handover, stoppingToken);
                 }
                 if (clock.GetElapsedTime(lastTick) >= TimeSpan.FromSeconds(1))
                 {
@@ -107,7 +124,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 if (clock.GetElapsedTime(lastCheckpoint) >= options.CheckpointInterval)
                 {
                     lastCheckpoint = clock.GetTimestamp();
-                    await TryCheckpointAsync(source, stoppingToken);
+                    await TryCheckpointAsync(stoppingToken);
                 }
             }
         }
@@ -123,7 +140,18 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         using var finalTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
-            await CheckpointAsync(source, finalTimeout.Token);
+            await CheckpointAsync(finalTimeout.Token);
+            if (outputs is not TransactionalProducer)
+            {
+                // Before any of this instance's consumers leaves the group (and so starts a rebalance).
+                await Task.Run(() =>
+                {
+                    foreach (var source in sources.All)
+                    {
+                        source.CommitStoredOffsets();
+                    }
+                }, finalTimeout.Token);
+            }
             _logger.LogInformation("Checkpointed and released {Count} partitions on shutdown", _partitions.Count);
         }
         catch (Exception ex)
@@ -157,14 +185,14 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         }
     }
 
-    private async Task CompleteHandoverAsync(KafkaSource source, ChannelReader<SourceRecord> reader, Handover handover, CancellationToken ct)
+    private async Task CompleteHandoverAsync(ChannelReader<SourceRecord> reader, Handover handover, CancellationToken ct)
     {
         try
         {
             // The consume thread is parked in the rebalance, so the channel holds everything it read before it.
             while (reader.TryRead(out var record))
             {
-                var partition = await GetPartitionAsync(source, record.Topic, record.Partition, record.Offset, ct);
+                var partition = await GetPartitionAsync(record.Topic, record.Partition, record.Offset, ct);
                 await ProcessAsync(partition, record, ct);
             }
             var keys = new List<(string Topic, int Partition)>();
@@ -176,7 +204,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             {
                 try
                 {
-                    await CheckpointAsync(source, ct, keys);
+                    await CheckpointAsync(ct, keys);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
@@ -203,12 +231,18 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     /// the newest one is ahead and the one before it matches: with exactly-once that is the one whose outputs were
     /// committed, and the aborted outputs after it are produced again.
     /// </summary>
-    private async Task<PartitionState> GetPartitionAsync(KafkaSource source, string topic, int partition, long firstOffset, CancellationToken ct)
+    private async Task<PartitionState> GetPartitionAsync(string topic, int partition, long firstOffset, CancellationToken ct)
     {
         if (_partitions.TryGetValue((topic, partition), out var state))
         {
             return state;
         }
+        if (topic == options.SharedTopic)
+        {
+            return await GetSharedAsync(partition, firstOffset, ct);
+        }
+        var source = Sources.Of(topic);
+        var rebaseShared = false;
         var pipeline = new DetectionPipeline(pipelineOptions, clock);
         IReadOnlyDictionary<int, long>? restoredEnds = null;
         var restored = false;
@@ -235,11 +269,8 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 // checkpoint's offsets mean nothing in this log. Keep the state; take the broker's offsets.
                 LogTruncated(topic, partition, candidate.ResumeOffset - 1, firstOffset, marks?.High);
                 candidate.RebaseOffset(partition, firstOffset - 1);
-                if (topic == options.UserEventsTopic && partition < SharedInputs)
-                {
-                    // The IP and tenant rules take this partition's events from the same new offsets.
-                    (await GetSharedAsync(ct)).RebaseOffset(partition, firstOffset - 1);
-                }
+                // The IP and tenant rules take this partition's events from the same new offsets.
+                rebaseShared = topic == options.UserEventsTopic;
             }
             else if (candidate.ResumeOffset > firstOffset)
             {
@@ -261,7 +292,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         }
         // The first restore after a cluster change is the one whose checkpoint belongs to the old cluster.
         _restoredInCluster[(topic, partition)] = source.ClusterChanges;
-        state = new PartitionState(pipeline, pipeline.ResumeOffset - 1);
+        state = new PartitionState(pipeline, pipeline.ResumeOffset - 1) { RebaseShared = rebaseShared };
 
         _partitions[(topic, partition)] = state;
         return state;
@@ -270,36 +301,63 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     /// <summary>Inputs of the shared pipeline: partitions numbered beyond this are not seen by the IP and tenant rules.</summary>
     private const int SharedInputs = 64;
 
-    private async Task<DetectionPipeline> GetSharedAsync(CancellationToken ct)
+    private InputSources Sources => _sources ?? throw new InvalidOperationException("The consumers are not started.");
+
+    /// <summary>
+    /// The shared stage (the IP and tenant rules over every user-events partition), when the group assigns this
+    /// instance the shared topic's partition: restored from its newest checkpoint. The records it reads again after a
+    /// checkpoint ahead of the committed offset are skipped by their source offsets, so the newest one always fits.
+    /// </summary>
+    private async Task<PartitionState> GetSharedAsync(int partition, long firstOffset, CancellationToken ct)
     {
-        if (_shared is not null)
-        {
-            return _shared;
-        }
         var sharedOptions = pipelineOptions with { Scope = Core.Detection.DetectionScope.Shared, Inputs = SharedInputs };
-        _shared = new DetectionPipeline(sharedOptions, clock);
+        var pipeline = new DetectionPipeline(sharedOptions, clock);
         IReadOnlyDictionary<int, long> readBackFrom = s_fromStart;
-        if (await checkpoints.LoadLatestAsync(JobId("shared"), 0, ct) is { } stored)
+        var ids = await checkpoints.ListAsync(JobId(options.SharedTopic), partition, ct);
+        var candidates = new List<Func<Task<StoredCheckpoint?>>>();
+        for (var i = ids.Count - 1; i >= 0; i--)
         {
+            var id = ids[i];
+            candidates.Add(() => checkpoints.LoadAsync(JobId(options.SharedTopic), partition, id, ct));
+        }
+        // Before the shared topic, each instance checkpointed its own shared stage under "shared": its offsets are the
+        // same source offsets, so an upgraded deployment carries on from it.
+        candidates.Add(() => checkpoints.LoadLatestAsync(JobId("shared"), 0, ct));
+        foreach (var load in candidates)
+        {
+            if (await load() is not { } stored)
+            {
+                continue;
+            }
             var candidate = new DetectionPipeline(sharedOptions, clock);
             if (candidate.Restore(CheckpointEnvelope.Unwrap(stored.Data, out var envelope)) == CheckpointReadStatus.Ok)
             {
-                _shared = candidate;
+                pipeline = candidate;
                 readBackFrom = envelope?.OutputEnds ?? s_fromStart;
                 _logger.LogInformation("Restored the shared (IP and tenant) rules from checkpoint {Id}", stored.CheckpointId);
+                break;
             }
+            _logger.LogError("Checkpoint {Id} of the shared rules cannot be restored", stored.CheckpointId);
         }
         if (_alertsReader is not null)
         {
             await ReadBackAsync(readBackFrom, ct);
         }
-        return _shared;
+        _logger.LogInformation("Running the shared (IP and tenant) rules from {Topic}[{Partition}] offset {Offset}", options.SharedTopic, partition, firstOffset);
+        var state = new PartitionState(pipeline, firstOffset - 1);
+        _partitions[(options.SharedTopic, partition)] = state;
+        return state;
     }
 
     private string JobId(string topic) => $"{options.CheckpointJobId}.{topic}";
 
     private async Task ProcessAsync(PartitionState partition, SourceRecord record, CancellationToken ct)
     {
+        if (record.Topic == options.SharedTopic)
+        {
+            await ProcessForwardedAsync(partition, record, ct);
+            return;
+        }
         metrics.CountMessage();
         if (record.Offset <= partition.LastSeen)
         {
@@ -309,10 +367,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             partition.Pipeline.RebaseOffset(record.Partition, record.Offset - 1);
             partition.LastOffset = record.Offset - 1;
             partition.CheckpointedOffset = Math.Min(partition.CheckpointedOffset, record.Offset - 1);
-            if (record.Topic == options.UserEventsTopic && _shared is not null && record.Partition < SharedInputs)
-            {
-                _shared.RebaseOffset(record.Partition, record.Offset - 1);
-            }
+            partition.RebaseShared = record.Topic == options.UserEventsTopic;
         }
         partition.LastSeen = record.Offset;
         var pipeline = partition.Pipeline;
@@ -335,22 +390,54 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 break;
         }
         partition.LastOffset = Math.Max(partition.LastOffset, record.Offset);
-        if (outcome == ProcessOutcome.Event && record.Topic == options.UserEventsTopic)
+        if (outcome == ProcessOutcome.Event && record.Topic == options.UserEventsTopic && record.Partition < SharedInputs
+            && pipeline.LastEvent is { } decoded)
         {
-            // The IP and tenant rules see every partition's events, input = partition. The per-partition pipeline has
-            // already decoded and validated the event (and dead-lettered whatever is bad): hand it over, not the bytes.
-            var shared = await GetSharedAsync(ct);
-            if (record.Partition < SharedInputs && pipeline.LastEvent is { } decoded)
-            {
-                shared.ProcessDecoded(record.Partition, record.Offset, decoded, _alerts);
-                _sharedEvents++;
-            }
+            // The IP and tenant rules see every partition's events: whichever instance runs them reads the shared
+            // topic. The per-partition pipeline has already decoded and validated the event (and dead-lettered
+            // whatever is bad): forward the decoded form, not the bytes.
+            Forward(partition, record.Partition, record.Offset, decoded);
         }
         await EmitAsync(ct);
         if (record.TimestampMs > 0)
         {
             metrics.ProcessingLatency.Record(clock.GetUtcNow().ToUnixTimeMilliseconds() - record.TimestampMs);
         }
+    }
+
+    /// <summary>Sends one decoded user event to the shared topic, with where it came from in the headers.</summary>
+    private void Forward(PartitionState partition, int sourcePartition, long sourceOffset, Core.Events.UserEvent evt)
+    {
+        var headers = SharedRecord.Headers(sourcePartition, sourceOffset, partition.RebaseShared);
+        // After a truncated or replaced source log, the shared stage takes this partition's offsets from here.
+        partition.RebaseShared = false;
+        outputs.Produce(options.SharedTopic, 0, null, SharedRecord.Encode(_forwardBuffer, evt), headers);
+        _forwarded++;
+    }
+
+    /// <summary>The shared stage: one forwarded event, run under its source partition and offset.</summary>
+    private async Task ProcessForwardedAsync(PartitionState partition, SourceRecord record, CancellationToken ct)
+    {
+        partition.LastSeen = record.Offset;
+        partition.LastOffset = Math.Max(partition.LastOffset, record.Offset);
+        if (!SharedRecord.TryRead(record, out var sourcePartition, out var sourceOffset, out var rebase, out var evt))
+        {
+            // Only instances write this topic; a record that is not theirs is skipped, not fatal.
+            metrics.CountDeadLetter();
+            _logger.LogWarning("{Topic}[{Partition}] offset {Offset} is not a forwarded event; skipped", record.Topic, record.Partition, record.Offset);
+            return;
+        }
+        if (sourcePartition >= SharedInputs)
+        {
+            return;
+        }
+        if (rebase)
+        {
+            partition.Pipeline.RebaseOffset(sourcePartition, sourceOffset - 1);
+        }
+        // A duplicate (re-forwarded after a hand-over or a crash) comes back as AlreadyProcessed, by its source offset.
+        partition.Pipeline.ProcessDecoded(sourcePartition, sourceOffset, evt, _alerts);
+        await EmitAsync(ct);
     }
 
     private async Task TickAsync(CancellationToken ct)
@@ -363,12 +450,6 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             await EmitAsync(ct);
             keys += partition.Pipeline.TrackedKeys;
             unknown += partition.Pipeline.UnknownTypes;
-        }
-        if (_shared is not null)
-        {
-            _shared.Tick(_alerts);
-            await EmitAsync(ct);
-            keys += _shared.TrackedKeys;
         }
         metrics.SetTrackedKeys(keys);
         metrics.UnknownTypes = unknown;
@@ -400,11 +481,11 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     }
 
     /// <summary>A periodic checkpoint that fails (the store is down) is skipped: offsets stay put, the next one retries.</summary>
-    private async Task TryCheckpointAsync(KafkaSource source, CancellationToken ct)
+    private async Task TryCheckpointAsync(CancellationToken ct)
     {
         try
         {
-            await CheckpointAsync(source, ct);
+            await CheckpointAsync(ct);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -413,7 +494,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         }
     }
 
-    private async Task CheckpointAsync(KafkaSource source, CancellationToken ct, IReadOnlyCollection<(string Topic, int Partition)>? only = null)
+    private async Task CheckpointAsync(CancellationToken ct, IReadOnlyCollection<(string Topic, int Partition)>? only = null)
     {
         var dirty = false;
         foreach (var (key, partition) in _partitions)
@@ -436,18 +517,24 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             }
             await Task.Delay(TimeSpan.FromMilliseconds(10), clock, ct);
         }
-        long bytes = 0;
-        if (outputs is not TransactionalProducer && _shared is not null && _sharedEvents > _sharedCheckpointed)
+        if (outputs is KafkaProducer producer && _forwarded > _forwardedFlushed)
         {
-            // Saved in the same round, before any offset of this round is committed, so it covers them.
-            var sharedSnapshot = _shared.Snapshot();
-            await checkpoints.SaveAsync(JobId("shared"), 0, _shared.RuntimeMetrics.LastCheckpointId, sharedSnapshot, ct);
-            bytes += sharedSnapshot.Length;
-            _sharedCheckpointed = _sharedEvents;
+            // Barrier for the shared stage: the events forwarded so far must be on the shared topic before the source
+            // offsets that produced them commit, or a crash would lose them for the IP and tenant rules. (exactly_once:
+            // the transaction's commit does this.)
+            var forwarded = _forwarded;
+            var left = await Task.Run(() => producer.Flush(TimeSpan.FromSeconds(20)), ct);
+            if (left > 0)
+            {
+                _logger.LogWarning("Checkpoint skipped: {Count} records are not delivered to Kafka after 20 s; offsets stay where they are", left);
+                return;
+            }
+            _forwardedFlushed = forwarded;
         }
+        long bytes = 0;
         if (outputs is TransactionalProducer transactional)
         {
-            bytes += await CheckpointTransactionalAsync(source, transactional, only, ct);
+            bytes += await CheckpointTransactionalAsync(transactional, only, ct);
         }
         else
         {
@@ -461,7 +548,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 await checkpoints.SaveAsync(JobId(topic), number, partition.Pipeline.RuntimeMetrics.LastCheckpointId, snapshot, ct);
                 bytes += snapshot.Length;
                 partition.CheckpointedOffset = partition.LastOffset;
-                source.StoreOffset(topic, number, partition.LastOffset);
+                Sources.Of(topic).StoreOffset(topic, number, partition.LastOffset);
             }
         }
         var ms = clock.GetElapsedTime(started).TotalMilliseconds;
@@ -475,11 +562,12 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     /// crash between commit and save leaves the saved state behind the visible outputs, never ahead of them; the
     /// outputs it is behind by are read back on restore and not produced again.
     /// </summary>
-    private async Task<long> CheckpointTransactionalAsync(KafkaSource source, TransactionalProducer transactional,
+    private async Task<long> CheckpointTransactionalAsync(TransactionalProducer transactional,
         IReadOnlyCollection<(string Topic, int Partition)>? only, CancellationToken ct)
     {
         var snapshots = new List<((string Topic, int Partition) Key, PartitionState State, long Offset, long Id, byte[] Data)>();
-        var committed = new List<Confluent.Kafka.TopicPartitionOffset>();
+        // Per input topic: its consumer's offsets go with that consumer's group metadata.
+        var committed = new Dictionary<string, List<Confluent.Kafka.TopicPartitionOffset>>(StringComparer.Ordinal);
         foreach (var (key, partition) in _partitions)
         {
             if (partition.LastOffset <= partition.CheckpointedOffset || (only is not null && !only.Contains(key)))
@@ -488,17 +576,20 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             }
             var snapshot = partition.Pipeline.Snapshot();
             snapshots.Add((key, partition, partition.LastOffset, partition.Pipeline.RuntimeMetrics.LastCheckpointId, snapshot));
-            committed.Add(new Confluent.Kafka.TopicPartitionOffset(key.Topic, key.Partition, partition.LastOffset + 1));
+            if (!committed.TryGetValue(key.Topic, out var offsets))
+            {
+                committed[key.Topic] = offsets = [];
+            }
+            offsets.Add(new Confluent.Kafka.TopicPartitionOffset(key.Topic, key.Partition, partition.LastOffset + 1));
         }
-        byte[]? shared = null;
-        if (_shared is not null && _sharedEvents > _sharedCheckpointed)
-        {
-            shared = _shared.Snapshot();
-        }
-        var sharedEvents = _sharedEvents;
         try
         {
-            transactional.Commit(committed, source.GroupMetadata ?? throw new InvalidOperationException("The consumer is closed."));
+            var batches = new List<(IReadOnlyList<Confluent.Kafka.TopicPartitionOffset>, Confluent.Kafka.IConsumerGroupMetadata)>();
+            foreach (var (topic, offsets) in committed)
+            {
+                batches.Add((offsets, Sources.Of(topic).GroupMetadata ?? throw new InvalidOperationException("The consumer is closed.")));
+            }
+            transactional.Commit(batches);
         }
         catch (Exception ex) when (ex is Confluent.Kafka.KafkaException or InvalidOperationException)
         {
@@ -512,14 +603,6 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         var reader = _alertsReader ?? throw new InvalidOperationException("exactly_once runs without its alerts reader.");
         var ends = await Task.Run(() => reader.EndOffsets(TimeSpan.FromSeconds(10)), ct);
         long bytes = 0;
-        if (shared is not null)
-        {
-            var id = _shared!.RuntimeMetrics.LastCheckpointId;
-            var data = new CheckpointEnvelope(0, ends).Wrap(id, shared);
-            await checkpoints.SaveAsync(JobId("shared"), 0, id, data, ct);
-            bytes += data.Length;
-            _sharedCheckpointed = sharedEvents;
-        }
         foreach (var (key, state, offset, id, snapshot) in snapshots)
         {
             var data = new CheckpointEnvelope(offset + 1, ends).Wrap(id, snapshot);
@@ -627,6 +710,48 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
 
         /// <summary>The last offset a saved checkpoint covers.</summary>
         public long CheckpointedOffset { get; set; } = restoredOffset;
+
+        /// <summary>The source log was truncated or replaced: the next forwarded event tells the shared stage to rebase.</summary>
+        public bool RebaseShared { get; set; }
+    }
+
+    /// <summary>The consumers, one per input topic, of this instance.</summary>
+    private sealed class InputSources : IAsyncDisposable
+    {
+        private readonly Dictionary<string, KafkaSource> _byTopic = new(StringComparer.Ordinal);
+
+        public IEnumerable<KafkaSource> All => _byTopic.Values;
+
+        public void Add(string topic, KafkaSource source) => _byTopic.Add(topic, source);
+
+        public KafkaSource Of(string topic) => _byTopic[topic];
+
+        public IReadOnlyDictionary<(string Topic, int Partition), long> Lag
+        {
+            get
+            {
+                var lag = new Dictionary<(string Topic, int Partition), long>();
+                foreach (var source in _byTopic.Values)
+                {
+                    foreach (var (key, value) in source.Lag)
+                    {
+                        lag[key] = value;
+                    }
+                }
+                return lag;
+            }
+        }
+
+        /// <summary>All leave the group together, so the rest of the group rebalances once, not once per consumer.</summary>
+        public async ValueTask DisposeAsync()
+        {
+            var closing = new List<Task>();
+            foreach (var source in _byTopic.Values)
+            {
+                closing.Add(source.DisposeAsync().AsTask());
+            }
+            await Task.WhenAll(closing);
+        }
     }
 }
 

@@ -1,0 +1,96 @@
+using System.Buffers.Binary;
+using Confluent.Kafka;
+using Vigil.Core.Engine;
+using Vigil.Core.Events;
+using Vigil.Kafka;
+
+namespace Vigil.Server.Pipeline;
+
+/// <summary>
+/// The records of the shared topic: a decoded user event in its binary checkpoint form (<see cref="UserEventSerializer"/>),
+/// with the partition and offset it had in <c>user-events</c> in headers. The shared stage runs it under those, so
+/// its per-input offsets skip the events a new owner of a source partition forwards a second time.
+/// </summary>
+public static class SharedRecord
+{
+    /// <summary>Header present (empty value) on the first event forwarded after the source log was truncated or replaced.</summary>
+    public const string RebaseHeader = "vigil-source-rebase";
+
+    /// <summary>The value: the event's binary form. <paramref name="buffer"/> is reused between calls.</summary>
+    public static byte[] Encode(MemoryStream buffer, UserEvent evt)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        buffer.SetLength(0);
+        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            UserEventSerializer.Instance.Write(writer, evt);
+        }
+        return buffer.ToArray();
+    }
+
+    /// <summary>The headers naming where the event came from.</summary>
+    public static Headers Headers(int sourcePartition, long sourceOffset, bool rebase)
+    {
+        var partition = new byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(partition, sourcePartition);
+        var offset = new byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(offset, sourceOffset);
+        var headers = new Headers
+        {
+            { VigilTopics.SourcePartitionHeader, partition },
+            { VigilTopics.SourceOffsetHeader, offset },
+        };
+        if (rebase)
+        {
+            headers.Add(RebaseHeader, []);
+        }
+        return headers;
+    }
+
+    /// <summary>Reads a forwarded event back; false (never an exception) when the record is not one.</summary>
+    public static bool TryRead(in SourceRecord record, out int sourcePartition, out long sourceOffset, out bool rebase, out UserEvent evt)
+    {
+        sourcePartition = -1;
+        sourceOffset = -1;
+        rebase = false;
+        evt = null!;
+        var hasPartition = false;
+        var hasOffset = false;
+        if (record.Headers is { } headers)
+        {
+            foreach (var header in headers)
+            {
+                var bytes = header.GetValueBytes();
+                if (header.Key == VigilTopics.SourcePartitionHeader && bytes is { Length: 4 })
+                {
+                    sourcePartition = BinaryPrimitives.ReadInt32BigEndian(bytes);
+                    hasPartition = sourcePartition >= 0;
+                }
+                else if (header.Key == VigilTopics.SourceOffsetHeader && bytes is { Length: 8 })
+                {
+                    sourceOffset = BinaryPrimitives.ReadInt64BigEndian(bytes);
+                    hasOffset = sourceOffset >= 0;
+                }
+                else if (header.Key == RebaseHeader)
+                {
+                    rebase = true;
+                }
+            }
+        }
+        if (!hasPartition || !hasOffset || record.Value.Length == 0)
+        {
+            return false;
+        }
+        try
+        {
+            using var reader = new BinaryReader(new MemoryStream(record.Value, writable: false));
+            evt = UserEventSerializer.Instance.Read(reader);
+            return reader.BaseStream.Position == record.Value.Length;
+        }
+        catch (Exception ex) when (ex is EndOfStreamException or IOException or ArgumentException or FormatException or InvalidDataException)
+        {
+            // Only instances write this topic, so this is a foreign or corrupt record, not an input to validate.
+            return false;
+        }
+    }
+}
