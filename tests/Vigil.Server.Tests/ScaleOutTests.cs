@@ -85,18 +85,25 @@ public sealed class ScaleOutTests
             using var httpA = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{portA}") };
             httpA.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Key);
             using var httpB = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{portB}") };
+            httpB.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Key);
             await using var a = VigilProcess.Start(directory, environment, "serve", "--urls", $"http://127.0.0.1:{portA}");
             await using var b = VigilProcess.Start(directory, environment, "serve", "--urls", $"http://127.0.0.1:{portB}");
             await a.WaitForHttpAsync(httpA, "/api/health", TimeSpan.FromSeconds(60));
             await b.WaitForHttpAsync(httpB, "/api/health", TimeSpan.FromSeconds(60));
-            // Both members hold partitions before the stream starts.
-            await b.WaitForOutputLineAsync(l => l.Contains("partitions assigned: ", StringComparison.Ordinal) && l.Contains("user-events", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+            // Both members hold partitions before the stream starts. The one stopped must hold user-events partitions
+            // (the ones with state): B unless the sticky assignor gave B one topic only, the notifications, when it
+            // joined a generation after A; then A goes and B takes over.
+            await b.WaitForOutputLineAsync(l => l.Contains("partitions assigned: ", StringComparison.Ordinal)
+                && (l.Contains("user-events", StringComparison.Ordinal) || l.Contains("notifications", StringComparison.Ordinal)), TimeSpan.FromSeconds(60));
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            var bHoldsEvents = b.StandardOutput.Split('\n').Any(l => l.Contains("partitions assigned: ", StringComparison.Ordinal) && l.Contains("user-events", StringComparison.Ordinal));
+            var (stopped, survivor) = bHoldsEvents ? (b, httpA) : (a, httpB);
 
             var lines = File.ReadAllLines(Path.Combine(directory, "events.jsonl"));
             async Task PostAsync(IEnumerable<string> chunk)
             {
                 using var content = new StringContent(string.Join("\n", chunk), Encoding.UTF8, "application/x-ndjson");
-                using var response = await httpA.PostAsync("/api/events", content);
+                using var response = await survivor.PostAsync("/api/events", content);
                 Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
             }
             var half = lines.Length / 2;
@@ -104,10 +111,10 @@ public sealed class ScaleOutTests
             {
                 await PostAsync(chunk);
             }
-            // Let B process and checkpoint some of its share, then stop it mid-stream.
+            // Let it process and checkpoint some of its share, then stop it mid-stream.
             await Task.Delay(TimeSpan.FromSeconds(3));
-            Assert.Equal(0, await b.TerminateAsync(TimeSpan.FromSeconds(60)));
-            Assert.True(b.StandardOutput.Contains("Checkpointed and released", StringComparison.Ordinal), b.StandardOutput + b.StandardError);
+            Assert.Equal(0, await stopped.TerminateAsync(TimeSpan.FromSeconds(60)));
+            Assert.True(stopped.StandardOutput.Contains("Checkpointed and released", StringComparison.Ordinal), stopped.StandardOutput + stopped.StandardError);
             foreach (var chunk in lines.Skip(half).Chunk(2000))
             {
                 await PostAsync(chunk);
