@@ -516,14 +516,15 @@ public sealed class KafkaSource : IAsyncDisposable
         var result = new List<TopicPartitionOffset>(partitions.Count);
         foreach (var partition in partitions)
         {
-            if (starts is not null && starts.TryGetValue(new KafkaPartition(partition.Topic, partition.Partition.Value), out var offset) && offset >= 0)
+            if (NeedsRewind(partition))
+            {
+                // Positions from before a cluster change, checkpoints' among them, do not apply to the new logs.
+                result.Add(new TopicPartitionOffset(partition, Offset.Beginning));
+            }
+            else if (starts is not null && starts.TryGetValue(new KafkaPartition(partition.Topic, partition.Partition.Value), out var offset) && offset >= 0)
             {
                 _logger.LogInformation("{Topic}[{Partition}] starts at offset {Offset}, after its checkpoint", partition.Topic, partition.Partition.Value, offset);
                 result.Add(new TopicPartitionOffset(partition, new Offset(offset)));
-            }
-            else if (NeedsRewind(partition))
-            {
-                result.Add(new TopicPartitionOffset(partition, Offset.Beginning));
             }
             else
             {

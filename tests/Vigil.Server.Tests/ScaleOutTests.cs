@@ -101,20 +101,21 @@ public sealed class ScaleOutTests
             using var httpA = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{portA}") };
             httpA.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Key);
             using var httpB = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{portB}") };
+            httpB.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Key);
             await using var a = VigilProcess.Start(directory, environment, "serve", "--urls", $"http://127.0.0.1:{portA}");
             await using var b = VigilProcess.Start(directory, environment, "serve", "--urls", $"http://127.0.0.1:{portB}");
             await a.WaitForHttpAsync(httpA, "/api/health", TimeSpan.FromSeconds(60));
             await b.WaitForHttpAsync(httpB, "/api/health", TimeSpan.FromSeconds(60));
-            // Both members hold partitions before the stream starts.
             // Both members hold user-events partitions before the stream starts (each topic is balanced on its own).
             await b.WaitForOutputLineAsync(l => l.Contains("partitions assigned: user-events[", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
             await a.WaitForOutputLineAsync(l => l.Contains("partitions assigned: user-events[", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+            var (stopped, survivor) = (b, httpA);
 
             var lines = File.ReadAllLines(Path.Combine(directory, "events.jsonl"));
             async Task PostAsync(IEnumerable<string> chunk)
             {
                 using var content = new StringContent(string.Join("\n", chunk), Encoding.UTF8, "application/x-ndjson");
-                using var response = await httpA.PostAsync("/api/events", content);
+                using var response = await survivor.PostAsync("/api/events", content);
                 Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
             }
             var half = lines.Length / 2;
@@ -122,10 +123,10 @@ public sealed class ScaleOutTests
             {
                 await PostAsync(chunk);
             }
-            // Let B process and checkpoint some of its share, then stop it mid-stream.
+            // Let it process and checkpoint some of its share, then stop it mid-stream.
             await Task.Delay(TimeSpan.FromSeconds(3));
-            Assert.Equal(0, await b.TerminateAsync(TimeSpan.FromSeconds(60)));
-            Assert.True(b.StandardOutput.Contains("Checkpointed and released", StringComparison.Ordinal), b.StandardOutput + b.StandardError);
+            Assert.Equal(0, await stopped.TerminateAsync(TimeSpan.FromSeconds(60)));
+            Assert.True(stopped.StandardOutput.Contains("Checkpointed and released", StringComparison.Ordinal), stopped.StandardOutput + stopped.StandardError);
             foreach (var chunk in lines.Skip(half).Chunk(2000))
             {
                 await PostAsync(chunk);

@@ -67,16 +67,14 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             // stopped; lost ones are dropped, and their next owner resumes from their last checkpoint.
             source.PartitionsRevoked += partitions => HandOver(partitions, lost: false);
             source.PartitionsLost += partitions => HandOver(partitions, lost: true);
+            // The checkpoints, not the group's committed offsets, say where a partition resumes: the state and the
+            // offset it covers are one record there, while a commit can be lost (a rebalance, a replaced cluster, a
+            // broker that drops transactional offset commits).
+            source.StartOffsets = ResolveStartOffsets;
         }
         if (outputs is TransactionalProducer)
         {
-            // The checkpoints, not the group's committed offsets, say where a partition resumes: the state and the
-            // offset it covers are one record there (and some brokers drop transactional offset commits).
             _alertsReader = new CommittedTopicReader(kafka, options.SecurityAlertsTopic, loggers.CreateLogger<CommittedTopicReader>());
-            foreach (var source in sources.All)
-            {
-                source.StartOffsets = ResolveStartOffsets;
-            }
         }
         using var alertsReader = _alertsReader;
         foreach (var source in sources.All)
@@ -364,6 +362,8 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             // Offsets went backwards within one assignment: the broker's log was replaced under the consumer (it
             // reset to the log start). Without this, every new record would be skipped as already processed.
             LogTruncated(record.Topic, record.Partition, partition.LastSeen, record.Offset, null);
+            // Its offsets, and the checkpoints saved from now on, belong to the new log.
+            _restoredInCluster[(record.Topic, record.Partition)] = _sources?.Of(record.Topic).ClusterChanges ?? 0;
             partition.Pipeline.RebaseOffset(record.Partition, record.Offset - 1);
             partition.LastOffset = record.Offset - 1;
             partition.CheckpointedOffset = Math.Min(partition.CheckpointedOffset, record.Offset - 1);
@@ -647,8 +647,8 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     }
 
     /// <summary>
-    /// On the consume thread, while partitions are assigned: where each resumes, from its newest exactly_once
-    /// checkpoint. Never throws; without an answer a partition starts at the group's committed offset.
+    /// On the consume thread, while partitions are assigned: where each resumes, from its newest checkpoint. Never
+    /// throws; without an answer a partition starts at the group's committed offset.
     /// </summary>
     private IReadOnlyDictionary<KafkaPartition, long> ResolveStartOffsets(IReadOnlyList<KafkaPartition> partitions)
     {
@@ -676,10 +676,16 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             {
                 if (await checkpoints.LoadAsync(JobId(partition.Topic), partition.Partition, ids[i], ct) is { } stored)
                 {
-                    CheckpointEnvelope.Unwrap(stored.Data, out var envelope);
+                    var snapshot = CheckpointEnvelope.Unwrap(stored.Data, out var envelope);
                     if (envelope is not null)
                     {
                         offsets[partition] = envelope.ResumeOffset;
+                        break;
+                    }
+                    // A plain pipeline snapshot: the offset is in its header, no need to restore the state to read it.
+                    if (CheckpointReader.TryRead(snapshot, out var header) == CheckpointReadStatus.Ok && header!.SourceOffsets.Count == 1)
+                    {
+                        offsets[partition] = header.SourceOffsets[0].Offset + 1;
                         break;
                     }
                 }
