@@ -432,7 +432,7 @@ public readonly record struct Activity(long TimeMs, bool Purchase, double Amount
 
 /// <summary>
 /// Per-user state of <see cref="BehaviorAnomalyOperator"/>, a value type held inline in the keyed state's pages
-/// (about 130 bytes for a user without recent searches or purchases): login hours as a byte histogram, known devices
+/// (128 bytes for a user without recent searches or purchases): login hours as a byte histogram, known devices
 /// as 32-bit hashes of the user agent, the session as a hash of its id with its login event id packed
 /// (<see cref="CompactId"/>), the hourly maxima as numbers, and the searches and purchases of the last two hours in a
 /// ring that exists only while one of them could still count (an event-time timer releases it).
@@ -450,11 +450,11 @@ public struct BehaviorState
     private uint[]? _moreDevices;
     private ActivityEntry[]? _ring;
     private CompactId _sessionLogin;
-    private ulong _sessionHash;
     private double _maxAmount;
     private double _baseAmount;
     private double _sessionHourShare;
     private int _logins;
+    private uint _sessionHash;
     private ushort _ringHead;
     private ushort _ringCount;
     private ushort _maxSearches;
@@ -561,7 +561,8 @@ public struct BehaviorState
         return folded == 0 ? 1 : folded;
     }
 
-    private static ulong SessionHash(string sessionId) => Features.StableHash.Hash64(sessionId, 6) | 1;
+    // 32 bits tell the session from the next one (a false "same session" needs the two ids to collide).
+    private static uint SessionHash(string sessionId) => (uint)Features.StableHash.Hash64(sessionId, 6) | 1;
 
     internal readonly bool KnowsDevice(uint device)
     {
@@ -786,7 +787,7 @@ public struct BehaviorState
             }
             state._ringCount = (ushort)count;
         }
-        state._sessionHash = reader.ReadUInt64();
+        state._sessionHash = reader.ReadUInt32();
         state._sessionLogin = CompactId.From(StateIo.ReadNullable(reader));
         state._flags = reader.ReadByte();
         state._maxSearches = reader.ReadUInt16();

@@ -16,17 +16,22 @@ public readonly struct CompactId
     // Marks the UUID form: compared by reference, never shown.
     private static readonly string s_uuid = new(['u', 'u', 'i', 'd']);
 
-    private readonly UInt128 _bits;
+    // Two halves rather than a UInt128, whose 16-byte alignment would pad the struct (and every state holding it) to 32.
+    private readonly ulong _low;
+    private readonly ulong _high;
     private readonly string? _text;
 
     private CompactId(UInt128 bits, string? text)
     {
-        _bits = bits;
+        _low = (ulong)bits;
+        _high = (ulong)(bits >> 64);
         _text = text;
     }
 
+    private UInt128 Bits => new(_high, _low);
+
     /// <summary>No id.</summary>
-    public bool IsNone => _text is null && _bits == UInt128.Zero;
+    public bool IsNone => _text is null && _low == 0 && _high == 0;
 
     /// <summary>The compact form of <paramref name="id"/>; <see cref="IsNone"/> for null.</summary>
     public static CompactId From(string? id)
@@ -51,19 +56,19 @@ public readonly struct CompactId
     {
         if (ReferenceEquals(_text, s_uuid))
         {
-            var bits = _bits;
+            var bits = Bits;
             return MemoryMarshal.Read<Guid>(MemoryMarshal.AsBytes(new ReadOnlySpan<UInt128>(in bits))).ToString("D");
         }
         if (_text is not null)
         {
             return _text;
         }
-        var length = (int)(_bits >> LengthShift);
+        var length = (int)(_high >> (LengthShift - 64));
         if (length == 0)
         {
             return null;
         }
-        return string.Create(length, _bits, static (chars, bits) =>
+        return string.Create(length, Bits, static (chars, bits) =>
         {
             for (var i = 0; i < chars.Length; i++)
             {

@@ -179,6 +179,13 @@ public sealed class BehaviorStateTests
     }
 
     [Fact]
+    public void SizeOf_IdleState_IsAtMost128Bytes()
+    {
+        Assert.InRange(System.Runtime.CompilerServices.Unsafe.SizeOf<BehaviorState>(), 64, 128);
+        Assert.Equal(24, System.Runtime.CompilerServices.Unsafe.SizeOf<CompactId>());
+    }
+
+    [Fact]
     public void Read_AnotherFormat_Throws()
     {
         using var reader = new BinaryReader(new MemoryStream([9, 0, 0, 0]));

@@ -245,7 +245,7 @@ public sealed class UserFeatureStateTests
     [Fact]
     public void SizeInBytes_IsSmall()
     {
-        Assert.InRange(UserFeatureState.SizeInBytes, 100, 256);
+        Assert.InRange(UserFeatureState.SizeInBytes, 100, 144);
     }
 
     [Fact]
