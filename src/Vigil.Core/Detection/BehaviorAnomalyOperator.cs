@@ -130,6 +130,10 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
 {
     private const long HourMs = 3_600_000;
     private const int MaxActivity = 4096;
+
+    // Users holding a ring, with the latest activity time when filed, in filing order. Checked as the watermark
+    // moves: 16 bytes an active user, where an event-time timer costs about 120 (its dictionary entry and heap slot).
+    private readonly Queue<(string Key, long LatestMs)> _rings = new();
     private readonly BehaviorScorer _scorer = options.Scorer ?? options.HeuristicScore;
     private readonly BehaviorModel? _model = options.Scorer is not null ? null
         : options.SharedModel is { } shared ? shared
@@ -162,8 +166,8 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         }
         if (state.AddActivity(evt.TimestampMs, evt.Type == EventType.Purchase, amount, evt.EventId))
         {
-            // The ring lives only while an on-time event could still count what it holds; the timer lets it go.
-            Context.RegisterEventTimeTimer(key, ReleaseAt(state.LatestActivityMs));
+            // The ring lives only while an on-time event could still count what it holds; OnWatermark lets it go.
+            _rings.Enqueue((key, evt.TimestampMs));
         }
         var from = evt.TimestampMs - HourMs;
         while (state.ActivityCount > 0 && (state.FirstActivityMs <= from - HourMs || state.ActivityCount > MaxActivity))
@@ -397,20 +401,50 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
     /// not one, because the ring keeps two: the first entry bounds an alert's window start.)</summary>
     private long ReleaseAt(long latestActivityMs) => latestActivityMs + (2 * HourMs) + Context.AllowedLatenessMs;
 
-    protected override void OnKeyTimer(in TimerFiring timer, IOutput<Alert> output)
+    /// <summary>Evicts idle users, then releases the rings whose time has passed. The queue is in filing order, which
+    /// is event time up to the disorder the watermark allows, so a ring may be let go a little late, never early; a
+    /// ring that took activity since it was filed goes back in the queue with its new latest time.</summary>
+    public override void OnWatermark(long watermarkMs, IOutput<Alert> output)
     {
-        ref var state = ref State.GetValueRefOrNullRef(timer.Key);
-        if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref state) || !state.HoldsActivity)
+        base.OnWatermark(watermarkMs, output);
+        while (_rings.TryPeek(out var filed) && ReleaseAt(filed.LatestMs) < watermarkMs)
         {
-            return;
+            _rings.Dequeue();
+            ref var state = ref State.GetValueRefOrNullRef(filed.Key);
+            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref state) || !state.HoldsActivity)
+            {
+                continue;
+            }
+            var latest = state.LatestActivityMs;
+            if (ReleaseAt(latest) < watermarkMs)
+            {
+                state.ReleaseActivity();
+            }
+            else
+            {
+                _rings.Enqueue((filed.Key, latest));
+            }
         }
-        var releaseAt = ReleaseAt(state.LatestActivityMs);
-        if (releaseAt > timer.TimeMs)
+    }
+
+    /// <summary>Restores the states, then files every user holding a ring again (oldest first).</summary>
+    public override void Restore(BinaryReader reader)
+    {
+        base.Restore(reader);
+        _rings.Clear();
+        var holding = new List<(string Key, long LatestMs)>();
+        State.ForEach(holding, static (list, key, in state) =>
         {
-            Context.RegisterEventTimeTimer(timer.Key, releaseAt);
-            return;
+            if (state.HoldsActivity)
+            {
+                list.Add((key, state.LatestActivityMs));
+            }
+        });
+        holding.Sort(static (a, b) => a.LatestMs != b.LatestMs ? a.LatestMs.CompareTo(b.LatestMs) : string.CompareOrdinal(a.Key, b.Key));
+        foreach (var entry in holding)
+        {
+            _rings.Enqueue(entry);
         }
-        state.ReleaseActivity();
     }
 
     /// <summary>Local solar hour at the IP's longitude (15° an hour), which needs no time-zone data; UTC without one.</summary>

@@ -63,6 +63,43 @@ public sealed class BehaviorStateTests
     }
 
     [Fact]
+    public void Activity_AfterARestore_IsStillReleased()
+    {
+        var (_, runtime) = Build();
+        var output = new ListOutput<Alert>();
+        Feed(runtime, output, Event(EventType.LoginSuccess, 0), Event(EventType.Search, 10), Event(EventType.Search, 10, user: "u-2"));
+        var checkpoint = runtime.Snapshot();
+        var (op, restored) = Build();
+        Assert.Equal(CheckpointReadStatus.Ok, restored.Restore(checkpoint));
+        Assert.True(op.State.TryGetValue("u-2", out var before));
+        Assert.Equal(1, before.ActivityCount);
+
+        restored.AdvanceWatermark(T0 + (3 * 3_600_000), output);
+
+        Assert.True(op.State.TryGetValue("u-1", out var one));
+        Assert.True(op.State.TryGetValue("u-2", out var two));
+        Assert.False(one.HoldsActivity);
+        Assert.False(two.HoldsActivity);
+    }
+
+    [Fact]
+    public void Activity_MoreSearchesAfterFiling_PostponesTheRelease()
+    {
+        var (op, runtime) = Build();
+        var output = new ListOutput<Alert>();
+        Feed(runtime, output, Event(EventType.LoginSuccess, 0), Event(EventType.Search, 10), Event(EventType.Search, 3600));
+
+        // Past the first search's release time, not the second's.
+        runtime.AdvanceWatermark(T0 + 10_000 + (2 * 3_600_000) + 600_000 + 1000, output);
+        Assert.True(op.State.TryGetValue("u-1", out var kept));
+        Assert.Equal(2, kept.ActivityCount);
+
+        runtime.AdvanceWatermark(T0 + 3_600_000 + (2 * 3_600_000) + 600_000 + 1000, output);
+        Assert.True(op.State.TryGetValue("u-1", out var released));
+        Assert.False(released.HoldsActivity);
+    }
+
+    [Fact]
     public void Activity_WatermarkOnlyOneHourPast_IsKept()
     {
         var (op, runtime) = Build();
