@@ -469,7 +469,7 @@ public readonly record struct Activity(long TimeMs, bool Purchase, double Amount
 /// (128 bytes for a user without recent searches or purchases): login hours as a byte histogram, known devices
 /// as 32-bit hashes of the user agent, the session as a hash of its id with its login event id packed
 /// (<see cref="CompactId"/>), the hourly maxima as numbers, and the searches and purchases of the last two hours in a
-/// ring that exists only while one of them could still count (an event-time timer releases it).
+/// ring that exists only while one of them could still count (the operator releases it as the watermark passes).
 /// </summary>
 public struct BehaviorState
 {
@@ -664,7 +664,7 @@ public struct BehaviorState
         _maxAmount = Math.Max(_maxAmount, amount);
     }
 
-    /// <summary>Appends a search or purchase; true when the ring was just created (the caller sets its release timer).</summary>
+    /// <summary>Appends a search or purchase; true when the ring was just created (the caller files it for release).</summary>
     internal bool AddActivity(long timeMs, bool purchase, double amount, string eventId)
     {
         var created = false;
