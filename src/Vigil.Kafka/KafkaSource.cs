@@ -480,6 +480,10 @@ public sealed class KafkaSource : IAsyncDisposable
         var assigned = ToPartitions(partitions);
         _logger.LogInformation("Kafka partitions assigned: {Partitions}", string.Join(", ", assigned));
         PartitionsAssigned?.Invoke(assigned);
+        // librdkafka reports a replaced cluster only when a metadata answer reaches it, which can come after the group
+        // (already on the new cluster) assigned the partitions: the checkpoints' positions would then be fetched from
+        // the new logs before the rewind, and those records processed ahead of the ones before them.
+        CheckClusterId(consumer);
         var starts = StartOffsets?.Invoke(assigned);
         var result = new List<TopicPartitionOffset>(partitions.Count);
         foreach (var partition in partitions)
@@ -487,6 +491,8 @@ public sealed class KafkaSource : IAsyncDisposable
             if (NeedsRewind(partition))
             {
                 // Positions from before a cluster change, checkpoints' among them, do not apply to the new logs.
+                _logger.LogWarning("The Kafka cluster was replaced (another cluster id); {Topic}[{Partition}] is read from its log start",
+                    partition.Topic, partition.Partition.Value);
                 result.Add(new TopicPartitionOffset(partition, Offset.Beginning));
             }
             else if (starts is not null && starts.TryGetValue(new KafkaPartition(partition.Topic, partition.Partition.Value), out var offset) && offset >= 0)
@@ -529,6 +535,10 @@ public sealed class KafkaSource : IAsyncDisposable
     }
 
     private long _clusterChanges;
+    // The cluster id last seen, by either path that learns it; guarded by _clusterGate.
+    private string? _clusterId;
+    private readonly Lock _clusterGate = new();
+    private static readonly TimeSpan s_describeClusterTimeout = TimeSpan.FromSeconds(5);
     // Consume thread only: per partition, the cluster change it was last rewound for.
     private readonly Dictionary<TopicPartition, long> _rewoundFor = [];
 
@@ -538,6 +548,49 @@ public sealed class KafkaSource : IAsyncDisposable
     /// before (checkpoints among them) do not apply to them.
     /// </summary>
     public long ClusterChanges => Interlocked.Read(ref _clusterChanges);
+
+    /// <summary>
+    /// On the consume thread, at an assignment: asks the cluster for its id, so a replaced cluster is known before
+    /// the partitions' start positions are chosen. Never throws; without an answer the log line still tells, later.
+    /// </summary>
+    private void CheckClusterId(IConsumer<byte[], byte[]> consumer)
+    {
+        try
+        {
+            using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
+            // The consume thread exists to block (DESIGN §7.5); the answer comes from librdkafka's own threads.
+            var cluster = admin.DescribeClusterAsync(new Confluent.Kafka.Admin.DescribeClusterOptions { RequestTimeout = s_describeClusterTimeout })
+                .GetAwaiter().GetResult();
+            if (!string.IsNullOrEmpty(cluster.ClusterId))
+            {
+                NoteClusterId(cluster.ClusterId, fromChangeLog: false);
+            }
+        }
+        catch (Exception e) when (e is KafkaException or InvalidOperationException or TimeoutException)
+        {
+            _logger.LogDebug("The cluster id could not be read at the assignment ({Reason})", e.Message);
+        }
+    }
+
+    /// <summary>Counts a cluster change when <paramref name="clusterId"/> differs from the one last seen.</summary>
+    private void NoteClusterId(string clusterId, bool fromChangeLog)
+    {
+        lock (_clusterGate)
+        {
+            if (_clusterId == clusterId)
+            {
+                return;
+            }
+
+            // The first id seen is the starting point, except when librdkafka itself says it replaced an earlier one.
+            var changed = _clusterId is not null || fromChangeLog;
+            _clusterId = clusterId;
+            if (changed)
+            {
+                Interlocked.Increment(ref _clusterChanges);
+            }
+        }
+    }
 
     /// <summary>Whether the partition was last positioned in a cluster that has since been replaced; notes it as rewound.</summary>
     private bool NeedsRewind(TopicPartition partition)
@@ -588,7 +641,19 @@ public sealed class KafkaSource : IAsyncDisposable
         // librdkafka notices a replaced cluster only in this log line; it carries on silently otherwise.
         if (message.Facility == "CLUSTERID")
         {
-            Interlocked.Increment(ref _clusterChanges);
+            // "... reports different ClusterId "NEW" than previously known "OLD" ...": counted unless the assignment's
+            // own check saw NEW first.
+            var text = message.Message;
+            var start = text.IndexOf("ClusterId \"", StringComparison.Ordinal);
+            var end = start < 0 ? -1 : text.IndexOf('"', start + 11);
+            if (end > start)
+            {
+                NoteClusterId(text.Substring(start + 11, end - start - 11), fromChangeLog: true);
+            }
+            else
+            {
+                Interlocked.Increment(ref _clusterChanges);
+            }
         }
 
         KafkaLogging.Forward(_logger, message);

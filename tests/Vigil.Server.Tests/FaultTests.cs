@@ -295,7 +295,9 @@ public sealed class FaultTests
             }
             await Task.Delay(TimeSpan.FromSeconds(3));
             await broker.DisposeAsync(); // kill -9: the mock's data lives in memory only
-            await Task.Delay(TimeSpan.FromSeconds(3));
+            // Longer than session.timeout.ms: the consumers' sessions expire and they rejoin a group on the new cluster,
+            // which can assign their partitions before librdkafka has noticed the cluster id changed.
+            await Task.Delay(TimeSpan.FromSeconds(10));
             await using var restarted = VigilProcess.Start(directory, null, "broker", "--port", brokerPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--partitions", "4");
             Assert.Equal(bootstrap, (await restarted.WaitForOutputLineAsync(l => l.Contains(':', StringComparison.Ordinal), TimeSpan.FromSeconds(30))).Trim());
 
