@@ -13,6 +13,11 @@ public static class Program
             StateFootprint.Run(users, args.Length > 2 ? args[2] : "data/geo");
             return;
         }
+        if (args.Length > 0 && args[0] == "state-active")
+        {
+            StateFootprint.RunActive(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200_000);
+            return;
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 }

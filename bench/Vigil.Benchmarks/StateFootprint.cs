@@ -127,4 +127,74 @@ internal static class StateFootprint
             GC.KeepAlive(runtime);
         }
     }
+
+    /// <summary>
+    /// <c>state-active [users]</c>: the workload of <c>vigil bench memory</c> (each user fails a login, logs in, views a
+    /// page and searches, within five minutes of event time, from their own address) through each operator of the full
+    /// pipeline alone, heap per user while every user is still active: which rule's state dominates that RSS.
+    /// </summary>
+    public static void RunActive(int users)
+    {
+        string[] agents =
+        [
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0",
+        ];
+        var decoder = new Vigil.Core.Events.EventDecoder(new Vigil.Core.Events.EventDecoderOptions(), TimeProvider.System);
+        var start = DateTimeOffset.UtcNow.AddHours(-1).ToUnixTimeMilliseconds();
+        var stepMs = Math.Max(1e-3, 300_000.0 / users);
+        var events = new Vigil.Core.Events.UserEvent[users * 4];
+        var n = 0;
+        for (var u = 0; u < users; u++)
+        {
+            var t = start + (long)(u * stepMs);
+            var user = $"u-{u:D8}";
+            var session = $"s-{u:x8}{u * 2654435761L:x8}";
+            var ip = $"{10 + (u >> 24 & 0x3F)}.{(u >> 16) & 0xFF}.{(u >> 8) & 0xFF}.{u & 0xFF}";
+            for (var k = 0; k < 4; k++)
+            {
+                var type = k switch { 0 => "LOGIN_FAILED", 1 => "LOGIN_SUCCESS", _ => k % 2 == 0 ? "PAGE_VIEW" : "SEARCH" };
+                var sessionField = k == 0 ? "" : $",\"sessionId\":\"{session}\"";
+                decoder.TryDecode(Encoding.UTF8.GetBytes(
+                    $$"""{"eventId":"e-{{u}}-{{k}}","eventType":"{{type}}","timestamp":{{t + k}},"userId":"{{user}}","username":"name.{{user}}"{{sessionField}},"ipAddress":"{{ip}}","userAgent":"{{agents[u % 3]}}"}"""),
+                    out var evt, out _);
+                events[n++] = evt!;
+            }
+        }
+        var clock = TimeProvider.System;
+        (string Name, Func<IOperator<Vigil.Core.Events.UserEvent, Alert>> Create)[] operators =
+        [
+            ("BRUTE_FORCE", () => new BruteForceOperator(new BruteForceOptions(), clock)),
+            ("ACCOUNT_TAKEOVER", () => new AccountTakeoverOperator(new AccountTakeoverOptions(), null, clock)),
+            ("RAPID_ACTIVITY", () => new RapidActivityOperator(new RapidActivityOptions(), clock)),
+            ("USER_FEATURES", () => new UserFeaturesOperator()),
+            ("BEHAVIOR_ANOMALY", () => new BehaviorAnomalyOperator(new BehaviorAnomalyOptions(), null, clock)),
+            ("BRUTE_FORCE_IP", () => new BruteForceIpOperator(new BruteForceIpOptions(), clock)),
+            ("PASSWORD_SPRAY", () => new PasswordSprayOperator(new PasswordSprayOptions(), clock)),
+            ("CREDENTIAL_STUFFING", () => new CredentialStuffingOperator(new CredentialStuffingOptions(), clock)),
+        ];
+        var sink = new ListOutput<Alert>();
+        foreach (var (name, create) in operators)
+        {
+            var before = GC.GetTotalMemory(forceFullCollection: true);
+            var runtime = new PartitionRuntime<Vigil.Core.Events.UserEvent, Alert>([create()], new PartitionRuntimeOptions
+            {
+                Watermarks = new PipelineOptions().Watermarks with { IdleTimeout = Timeout.InfiniteTimeSpan },
+            });
+            for (var i = 0; i < n; i++)
+            {
+                runtime.Process(events[i], events[i].TimestampMs, i, sink);
+                sink.Items.Clear();
+            }
+            var after = GC.GetTotalMemory(forceFullCollection: true);
+            Console.WriteLine($$"""{"operator":"{{name}}","heapBytesPerActiveUser":{{(after - before) / (double)users:F0}}}""");
+            GC.KeepAlive(runtime);
+        }
+        var decodedBefore = GC.GetTotalMemory(forceFullCollection: true);
+        GC.KeepAlive(events);
+        events = null;
+        var decodedAfter = GC.GetTotalMemory(forceFullCollection: true);
+        Console.WriteLine($$"""{"decodedEventsBytesPerUser":{{(decodedBefore - decodedAfter) / (double)users:F0}}}""");
+    }
 }

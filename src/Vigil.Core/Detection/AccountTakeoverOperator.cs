@@ -72,7 +72,8 @@ public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeo
         switch (evt.Type)
         {
             case EventType.LoginFailed:
-                state.Failures ??= new EventRing(MaxFailures, 4);
+                // One entry to start: most users who fail, fail once; the ring doubles as failures come.
+                state.Failures ??= new EventRing(MaxFailures, 1);
                 state.Failures.Add(new RingEntry(evt.TimestampMs, evt.EventId, null, evt.IpAddress));
                 state.Failures.DropThrough(state.Failures.LatestMs - (long)options.FailuresWithin.TotalMilliseconds);
                 break;

@@ -130,6 +130,10 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
 {
     private const long HourMs = 3_600_000;
     private const int MaxActivity = 4096;
+
+    // Users holding a ring, with the latest activity time when filed, in filing order. Checked as the watermark
+    // moves: 16 bytes an active user, where an event-time timer costs about 120 (its dictionary entry and heap slot).
+    private readonly Queue<(string Key, long LatestMs)> _rings = new();
     private readonly BehaviorScorer _scorer = options.Scorer ?? options.HeuristicScore;
     private readonly BehaviorModel? _model = options.Scorer is not null ? null
         : options.SharedModel is { } shared ? shared
@@ -149,10 +153,9 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
     protected override void Process(string key, ref BehaviorState state, bool created, in UserEvent evt, long timestampMs,
         IOutput<Alert> output)
     {
-        state ??= new BehaviorState();
         if (evt.Type == EventType.LoginSuccess)
         {
-            OnLogin(state, evt);
+            OnLogin(ref state, evt);
             return;
         }
 
@@ -161,33 +164,38 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         {
             _ = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out amount);
         }
-        state.Activity.Add(new Activity(evt.TimestampMs, evt.Type == EventType.Purchase, amount, evt.EventId));
-        var from = evt.TimestampMs - HourMs;
-        while (state.Activity.Count > 0 && (state.Activity[0].TimeMs <= from - HourMs || state.Activity.Count > MaxActivity))
+        if (state.AddActivity(evt.TimestampMs, evt.Type == EventType.Purchase, amount, evt.EventId))
         {
-            state.Activity.RemoveAt(0);
+            // The ring lives only while an on-time event could still count what it holds; OnWatermark lets it go.
+            _rings.Enqueue((key, evt.TimestampMs));
+        }
+        var from = evt.TimestampMs - HourMs;
+        while (state.ActivityCount > 0 && (state.FirstActivityMs <= from - HourMs || state.ActivityCount > MaxActivity))
+        {
+            state.RemoveFirstActivity();
         }
         int searches = 0, purchases = 0;
         var spent = 0.0;
-        foreach (var a in state.Activity)
+        for (var i = 0; i < state.ActivityCount; i++)
         {
-            if (a.TimeMs <= from || a.TimeMs > evt.TimestampMs)
+            var t = state.ActivityTimeAt(i);
+            if (t <= from || t > evt.TimestampMs)
             {
                 continue;
             }
-            if (a.Purchase)
+            if (state.ActivityIsPurchase(i))
             {
                 purchases++;
-                spent += a.Amount;
+                spent += state.ActivityAmountAt(i);
             }
             else
             {
                 searches++;
             }
         }
-        var sameSession = evt.SessionId is not null && string.Equals(evt.SessionId, state.SessionId, StringComparison.Ordinal);
+        var sameSession = state.InSession(evt.SessionId);
         var newDevice = sameSession ? state.SessionNewDevice
-            : evt.UserAgent is { } ua && !state.Devices.Contains(StateIo.StableHash(ua));
+            : evt.UserAgent is { } ua && !state.KnowsDevice(BehaviorState.DeviceHash(ua));
         var unusual = sameSession && state.SessionUnusualHour;
         var features = new BehaviorFeatures(LocalHour(evt), unusual, newDevice, searches, purchases, spent, state.Logins)
         {
@@ -196,9 +204,7 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
             BaselineAmount = sameSession ? state.BaseAmount : state.MaxAmountHour,
             LoginHourShare = sameSession ? state.SessionHourShare : HourShare(state, LocalHour(evt)),
         };
-        state.MaxSearchesHour = Math.Max(state.MaxSearchesHour, searches);
-        state.MaxPurchasesHour = Math.Max(state.MaxPurchasesHour, purchases);
-        state.MaxAmountHour = Math.Max(state.MaxAmountHour, spent);
+        state.RaiseMaxima(searches, purchases, spent);
         Span<double> attribution = stackalloc double[BehaviorModel.FeatureCount];
         double score;
         var paperScore = double.NaN;
@@ -235,11 +241,12 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
             return;
         }
         var ids = new List<string>();
-        foreach (var a in state.Activity)
+        for (var i = 0; i < state.ActivityCount && ids.Count < 50; i++)
         {
-            if (a.TimeMs > from && a.TimeMs <= evt.TimestampMs && ids.Count < 50)
+            var t = state.ActivityTimeAt(i);
+            if (t > from && t <= evt.TimestampMs)
             {
-                ids.Add(a.EventId);
+                ids.Add(state.ActivityEventIdAt(i));
             }
         }
         if (sameSession && state.SessionLoginEventId is { } login)
@@ -297,7 +304,7 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
             IpAddress = evt.IpAddress,
             EventTime = evt.Timestamp,
             DetectedAt = alertClock.GetUtcNow(),
-            WindowStart = DateTimeOffset.FromUnixTimeMilliseconds(Math.Max(from, state.Activity[0].TimeMs)),
+            WindowStart = DateTimeOffset.FromUnixTimeMilliseconds(Math.Max(from, state.FirstActivityMs)),
             WindowEnd = evt.Timestamp,
             Score = score,
             Summary = $"{searches} searches and {purchases} purchases ({Evidence.Text(spent, 2)}) in the last hour{(signals.Count > 0 ? ", " + string.Join(", ", signals) : "")}: behaviour unlike this account's (anomaly score {Evidence.Text(score, 2)}{because}); confirm with the owner before shipping orders",
@@ -359,14 +366,13 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         return list;
     }
 
-    private void OnLogin(BehaviorState state, UserEvent evt)
+    private void OnLogin(ref BehaviorState state, UserEvent evt)
     {
         var hour = LocalHour(evt);
         bool unusual;
         if (state.Logins >= options.LearnedAfterLogins)
         {
-            var near = state.Hours[hour] + state.Hours[(hour + 23) % 24] + state.Hours[(hour + 1) % 24];
-            unusual = near < options.UnusualHourShare * state.Logins;
+            unusual = state.NearHour(hour) < options.UnusualHourShare * state.HourTotal;
         }
         else
         {
@@ -374,31 +380,72 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
                 ? hour >= options.NightStartHour && hour < options.NightEndHour
                 : hour >= options.NightStartHour || hour < options.NightEndHour;
         }
-        var device = evt.UserAgent is { } ua ? StateIo.StableHash(ua) : 0UL;
-        state.SessionId = evt.SessionId;
-        state.SessionLoginEventId = evt.EventId;
-        state.SessionUnusualHour = unusual;
-        state.SessionNewDevice = device != 0 && !state.Devices.Contains(device);
-        state.SessionHourShare = HourShare(state, hour);
-        state.Above = false;
-        state.BaseSearches = state.MaxSearchesHour;
-        state.BasePurchases = state.MaxPurchasesHour;
-        state.BaseAmount = state.MaxAmountHour;
-        state.Hours[hour]++;
-        state.Logins++;
-        if (device != 0 && !state.Devices.Contains(device))
+        var device = evt.UserAgent is { } ua ? BehaviorState.DeviceHash(ua) : 0U;
+        var newDevice = device != 0 && !state.KnowsDevice(device);
+        state.StartSession(evt.SessionId, evt.EventId, unusual, newDevice, HourShare(state, hour));
+        state.CountLogin(hour);
+        if (newDevice)
         {
-            if (state.Devices.Count >= options.MaxDevices)
-            {
-                state.Devices.RemoveAt(0);
-            }
-            state.Devices.Add(device);
+            state.AddDevice(device, options.MaxDevices);
         }
     }
 
-    /// <summary>The share of the user's logins so far within an hour of <paramref name="hour"/> (0 with none).</summary>
-    private static double HourShare(BehaviorState state, int hour) => state.Logins == 0 ? 0
-        : (state.Hours[hour] + state.Hours[(hour + 23) % 24] + state.Hours[(hour + 1) % 24]) / (double)state.Logins;
+    /// <summary>The share of the user's logins so far within an hour of <paramref name="hour"/> (0 with none). The
+    /// histogram's total is the login count until an hour passes 255 logins and the histogram is halved.</summary>
+    private static double HourShare(in BehaviorState state, int hour) => state.HourTotal is var total and > 0
+        ? state.NearHour(hour) / (double)total
+        : 0;
+
+    /// <summary>Once the watermark passes this, every on-time event lies at least two hours after the latest
+    /// activity held, so the front pruning would drop them all before anything reads them: the ring can go. (Two hours,
+    /// not one, because the ring keeps two: the first entry bounds an alert's window start.)</summary>
+    private long ReleaseAt(long latestActivityMs) => latestActivityMs + (2 * HourMs) + Context.AllowedLatenessMs;
+
+    /// <summary>Evicts idle users, then releases the rings whose time has passed. The queue is in filing order, which
+    /// is event time up to the disorder the watermark allows, so a ring may be let go a little late, never early; a
+    /// ring that took activity since it was filed goes back in the queue with its new latest time.</summary>
+    public override void OnWatermark(long watermarkMs, IOutput<Alert> output)
+    {
+        base.OnWatermark(watermarkMs, output);
+        while (_rings.TryPeek(out var filed) && ReleaseAt(filed.LatestMs) < watermarkMs)
+        {
+            _rings.Dequeue();
+            ref var state = ref State.GetValueRefOrNullRef(filed.Key);
+            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref state) || !state.HoldsActivity)
+            {
+                continue;
+            }
+            var latest = state.LatestActivityMs;
+            if (ReleaseAt(latest) < watermarkMs)
+            {
+                state.ReleaseActivity();
+            }
+            else
+            {
+                _rings.Enqueue((filed.Key, latest));
+            }
+        }
+    }
+
+    /// <summary>Restores the states, then files every user holding a ring again (oldest first).</summary>
+    public override void Restore(BinaryReader reader)
+    {
+        base.Restore(reader);
+        _rings.Clear();
+        var holding = new List<(string Key, long LatestMs)>();
+        State.ForEach(holding, static (list, key, in state) =>
+        {
+            if (state.HoldsActivity)
+            {
+                list.Add((key, state.LatestActivityMs));
+            }
+        });
+        holding.Sort(static (a, b) => a.LatestMs != b.LatestMs ? a.LatestMs.CompareTo(b.LatestMs) : string.CompareOrdinal(a.Key, b.Key));
+        foreach (var entry in holding)
+        {
+            _rings.Enqueue(entry);
+        }
+    }
 
     /// <summary>Local solar hour at the IP's longitude (15° an hour), which needs no time-zone data; UTC without one.</summary>
     private int LocalHour(UserEvent evt)
@@ -417,125 +464,373 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
 /// <summary>A search or purchase remembered by the behaviour rule.</summary>
 public readonly record struct Activity(long TimeMs, bool Purchase, double Amount, string EventId);
 
-/// <summary>Per-user state of <see cref="BehaviorAnomalyOperator"/>.</summary>
-public sealed class BehaviorState
+/// <summary>
+/// Per-user state of <see cref="BehaviorAnomalyOperator"/>, a value type held inline in the keyed state's pages
+/// (128 bytes for a user without recent searches or purchases): login hours as a byte histogram, known devices
+/// as 32-bit hashes of the user agent, the session as a hash of its id with its login event id packed
+/// (<see cref="CompactId"/>), the hourly maxima as numbers, and the searches and purchases of the last two hours in a
+/// ring that exists only while one of them could still count (the operator releases it as the watermark passes).
+/// </summary>
+public struct BehaviorState
 {
-    /// <summary>Logins per local hour.</summary>
-    public int[] Hours { get; private set; } = new int[24];
+    private const byte Format = 1;
+    private const byte UnusualFlag = 1;
+    private const byte NewDeviceFlag = 2;
+    private const byte AboveFlag = 4;
+    private const int InlineDevices = 4;
 
-    public int Logins { get; set; }
+    private HourHistogram _hours;
+    private DeviceSlots _devices;
+    private uint[]? _moreDevices;
+    private ActivityEntry[]? _ring;
+    private CompactId _sessionLogin;
+    private double _maxAmount;
+    private double _baseAmount;
+    private double _sessionHourShare;
+    private int _logins;
+    private uint _sessionHash;
+    private ushort _ringHead;
+    private ushort _ringCount;
+    private ushort _maxSearches;
+    private ushort _maxPurchases;
+    private ushort _baseSearches;
+    private ushort _basePurchases;
+    private byte _deviceCount;
+    private byte _flags;
 
-    /// <summary>Stable hashes of the user agents seen at login, least recent first.</summary>
-    public List<ulong> Devices { get; private set; } = new(2);
-
-    /// <summary>Searches and purchases of the last two hours, in arrival order.</summary>
-    public List<Activity> Activity { get; private set; } = [];
-
-    public string? SessionId { get; set; }
-
-    public string? SessionLoginEventId { get; set; }
-
-    public bool SessionUnusualHour { get; set; }
-
-    public bool SessionNewDevice { get; set; }
-
-    public bool Above { get; set; }
-
-    /// <summary>The most searches, purchases and spending this user ever had in an hour (up to the latest event).</summary>
-    public int MaxSearchesHour { get; set; }
-
-    /// <inheritdoc cref="MaxSearchesHour"/>
-    public int MaxPurchasesHour { get; set; }
-
-    /// <inheritdoc cref="MaxSearchesHour"/>
-    public double MaxAmountHour { get; set; }
-
-    /// <summary>The user's own baseline for the current session: the hourly maxima as they were at its login.</summary>
-    public int BaseSearches { get; set; }
-
-    /// <inheritdoc cref="BaseSearches"/>
-    public int BasePurchases { get; set; }
-
-    /// <inheritdoc cref="BaseSearches"/>
-    public double BaseAmount { get; set; }
-
-    /// <summary>The share of the user's earlier logins within an hour of the current session's login hour.</summary>
-    public double SessionHourShare { get; set; }
-
-    public void Write(BinaryWriter writer)
+    /// <summary>Logins per local hour, at most 255 each: when one would pass that, every hour is halved (rounding
+    /// up), which keeps the shares the rule reads and lets old habits fade.</summary>
+    [System.Runtime.CompilerServices.InlineArray(24)]
+    private struct HourHistogram
     {
-        ArgumentNullException.ThrowIfNull(writer);
-        foreach (var h in Hours)
-        {
-            writer.Write(h);
-        }
-        writer.Write(Logins);
-        writer.Write(Devices.Count);
-        foreach (var d in Devices)
-        {
-            writer.Write(d);
-        }
-        writer.Write(Activity.Count);
-        foreach (var a in Activity)
-        {
-            writer.Write(a.TimeMs);
-            writer.Write(a.Purchase);
-            writer.Write(a.Amount);
-            writer.Write(a.EventId);
-        }
-        StateIo.WriteNullable(writer, SessionId);
-        StateIo.WriteNullable(writer, SessionLoginEventId);
-        writer.Write(SessionUnusualHour);
-        writer.Write(SessionNewDevice);
-        writer.Write(Above);
-        writer.Write(MaxSearchesHour);
-        writer.Write(MaxPurchasesHour);
-        writer.Write(MaxAmountHour);
-        writer.Write(BaseSearches);
-        writer.Write(BasePurchases);
-        writer.Write(BaseAmount);
-        writer.Write(SessionHourShare);
+        private byte _element;
     }
 
+    [System.Runtime.CompilerServices.InlineArray(InlineDevices)]
+    private struct DeviceSlots
+    {
+        private uint _element;
+    }
+
+    /// <summary>A search or purchase: time and kind in one number (time × 2 + 1 for a purchase).</summary>
+    private readonly record struct ActivityEntry(long TimeAndKind, double Amount, CompactId EventId)
+    {
+        public long TimeMs => TimeAndKind >> 1;
+
+        public bool Purchase => (TimeAndKind & 1) != 0;
+    }
+
+    /// <summary>Successful logins seen (exact; the learning minimum and the evidence read it).</summary>
+    public readonly int Logins => _logins;
+
+    /// <summary>Devices remembered.</summary>
+    public readonly int DeviceCount => _deviceCount;
+
+    /// <summary>Searches and purchases held (those of the last two hours while any could still count; 0 once released).</summary>
+    public readonly int ActivityCount => _ringCount;
+
+    /// <summary>Whether the ring of recent searches and purchases is allocated.</summary>
+    public readonly bool HoldsActivity => _ring is not null;
+
+    /// <summary>The remembered search or purchase at <paramref name="index"/> (arrival order).</summary>
+    public readonly Activity ActivityAt(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, (int)_ringCount);
+        ref readonly var e = ref Entry(index);
+        return new Activity(e.TimeMs, e.Purchase, e.Amount, e.EventId.ToString() ?? "");
+    }
+
+    internal readonly int HourTotal
+    {
+        get
+        {
+            var total = 0;
+            for (var h = 0; h < 24; h++)
+            {
+                total += _hours[h];
+            }
+            return total;
+        }
+    }
+
+    /// <summary>Logins within an hour of <paramref name="hour"/>: that hour and its two neighbours.</summary>
+    internal readonly int NearHour(int hour) => _hours[hour] + _hours[(hour + 23) % 24] + _hours[(hour + 1) % 24];
+
+    internal readonly bool SessionUnusualHour => (_flags & UnusualFlag) != 0;
+
+    internal readonly bool SessionNewDevice => (_flags & NewDeviceFlag) != 0;
+
+    internal bool Above
+    {
+        readonly get => (_flags & AboveFlag) != 0;
+        set => _flags = (byte)(value ? _flags | AboveFlag : _flags & ~AboveFlag);
+    }
+
+    internal readonly double SessionHourShare => _sessionHourShare;
+
+    internal readonly int MaxSearchesHour => _maxSearches;
+
+    internal readonly int MaxPurchasesHour => _maxPurchases;
+
+    internal readonly double MaxAmountHour => _maxAmount;
+
+    internal readonly int BaseSearches => _baseSearches;
+
+    internal readonly int BasePurchases => _basePurchases;
+
+    internal readonly double BaseAmount => _baseAmount;
+
+    /// <summary>The login event of the current session, or null.</summary>
+    internal readonly string? SessionLoginEventId => _sessionLogin.ToString();
+
+    /// <summary>Whether <paramref name="sessionId"/> is the current session's (null never is).</summary>
+    internal readonly bool InSession(string? sessionId) => sessionId is not null && _sessionHash != 0 && SessionHash(sessionId) == _sessionHash;
+
+    /// <summary>A user agent's device hash: never 0, which stands for no device.</summary>
+    internal static uint DeviceHash(string userAgent)
+    {
+        var h = Features.StableHash.Hash64(userAgent, 5);
+        var folded = (uint)(h ^ (h >> 32));
+        return folded == 0 ? 1 : folded;
+    }
+
+    // 32 bits tell the session from the next one (a false "same session" needs the two ids to collide).
+    private static uint SessionHash(string sessionId) => (uint)Features.StableHash.Hash64(sessionId, 6) | 1;
+
+    internal readonly bool KnowsDevice(uint device)
+    {
+        for (var i = 0; i < _deviceCount; i++)
+        {
+            if (DeviceAt(i) == device)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Starts a session at a login: the session's verdicts and baselines, then the login joins the habits.</summary>
+    internal void StartSession(string? sessionId, string loginEventId, bool unusual, bool newDevice, double hourShare)
+    {
+        _sessionHash = sessionId is null ? 0 : SessionHash(sessionId);
+        _sessionLogin = CompactId.From(loginEventId);
+        _flags = (byte)((unusual ? UnusualFlag : 0) | (newDevice ? NewDeviceFlag : 0));
+        _sessionHourShare = hourShare;
+        _baseSearches = _maxSearches;
+        _basePurchases = _maxPurchases;
+        _baseAmount = _maxAmount;
+    }
+
+    internal void CountLogin(int hour)
+    {
+        if (_hours[hour] == byte.MaxValue)
+        {
+            for (var h = 0; h < 24; h++)
+            {
+                _hours[h] = (byte)((_hours[h] + 1) >> 1);
+            }
+        }
+        _hours[hour]++;
+        _logins++;
+    }
+
+    /// <summary>Remembers a device, forgetting the least recently added one past <paramref name="max"/>.</summary>
+    internal void AddDevice(uint device, int max)
+    {
+        if (max <= 0 || KnowsDevice(device))
+        {
+            return;
+        }
+        if (_deviceCount >= max)
+        {
+            for (var i = 1; i < _deviceCount; i++)
+            {
+                SetDevice(i - 1, DeviceAt(i));
+            }
+            _deviceCount--;
+        }
+        if (_deviceCount >= InlineDevices && (_moreDevices is null || _moreDevices.Length < _deviceCount - InlineDevices + 1))
+        {
+            Array.Resize(ref _moreDevices, Math.Min(Math.Max(4, (_moreDevices?.Length ?? 0) * 2), Math.Max(1, max - InlineDevices)));
+        }
+        SetDevice(_deviceCount++, device);
+    }
+
+    internal void RaiseMaxima(int searches, int purchases, double amount)
+    {
+        _maxSearches = (ushort)Math.Max(_maxSearches, Math.Min(searches, ushort.MaxValue));
+        _maxPurchases = (ushort)Math.Max(_maxPurchases, Math.Min(purchases, ushort.MaxValue));
+        _maxAmount = Math.Max(_maxAmount, amount);
+    }
+
+    /// <summary>Appends a search or purchase; true when the ring was just created (the caller files it for release).</summary>
+    internal bool AddActivity(long timeMs, bool purchase, double amount, string eventId)
+    {
+        var created = false;
+        if (_ring is null)
+        {
+            _ring = new ActivityEntry[1];
+            _ringHead = 0;
+            _ringCount = 0;
+            created = true;
+        }
+        else if (_ringCount == _ring.Length)
+        {
+            var bigger = new ActivityEntry[_ring.Length * 2];
+            for (var i = 0; i < _ringCount; i++)
+            {
+                bigger[i] = Entry(i);
+            }
+            _ring = bigger;
+            _ringHead = 0;
+        }
+        _ring[(_ringHead + _ringCount) & (_ring.Length - 1)] = new ActivityEntry((timeMs << 1) | (purchase ? 1L : 0), amount, CompactId.From(eventId));
+        _ringCount++;
+        return created;
+    }
+
+    /// <summary>The time of the first remembered activity (arrival order).</summary>
+    internal readonly long FirstActivityMs => Entry(0).TimeMs;
+
+    internal readonly long ActivityTimeAt(int index) => Entry(index).TimeMs;
+
+    internal readonly bool ActivityIsPurchase(int index) => Entry(index).Purchase;
+
+    internal readonly double ActivityAmountAt(int index) => Entry(index).Amount;
+
+    internal readonly string ActivityEventIdAt(int index) => Entry(index).EventId.ToString() ?? "";
+
+    internal void RemoveFirstActivity()
+    {
+        _ring![_ringHead] = default;
+        _ringHead = (ushort)((_ringHead + 1) & (_ring.Length - 1));
+        _ringCount--;
+    }
+
+    /// <summary>The latest time among the remembered activities (long.MinValue with none).</summary>
+    internal readonly long LatestActivityMs
+    {
+        get
+        {
+            var latest = long.MinValue;
+            for (var i = 0; i < _ringCount; i++)
+            {
+                latest = Math.Max(latest, Entry(i).TimeMs);
+            }
+            return latest;
+        }
+    }
+
+    /// <summary>Lets the ring go (no on-time event can count what it holds any more).</summary>
+    internal void ReleaseActivity()
+    {
+        _ring = null;
+        _ringHead = 0;
+        _ringCount = 0;
+    }
+
+    private readonly ref ActivityEntry Entry(int index) => ref _ring![(_ringHead + index) & (_ring.Length - 1)];
+
+    private readonly uint DeviceAt(int index) => index < InlineDevices ? _devices[index] : _moreDevices![index - InlineDevices];
+
+    private void SetDevice(int index, uint device)
+    {
+        if (index < InlineDevices)
+        {
+            _devices[index] = device;
+        }
+        else
+        {
+            _moreDevices![index - InlineDevices] = device;
+        }
+    }
+
+    /// <summary>Writes the checkpoint form, a format byte first.</summary>
+    public readonly void Write(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.Write(Format);
+        for (var h = 0; h < 24; h++)
+        {
+            writer.Write(_hours[h]);
+        }
+        writer.Write(_logins);
+        writer.Write(_deviceCount);
+        for (var i = 0; i < _deviceCount; i++)
+        {
+            writer.Write(DeviceAt(i));
+        }
+        writer.Write(_ring is not null);
+        if (_ring is not null)
+        {
+            writer.Write(_ringCount);
+            for (var i = 0; i < _ringCount; i++)
+            {
+                ref readonly var e = ref Entry(i);
+                writer.Write(e.TimeAndKind);
+                writer.Write(e.Amount);
+                writer.Write(e.EventId.ToString() ?? "");
+            }
+        }
+        writer.Write(_sessionHash);
+        StateIo.WriteNullable(writer, _sessionLogin.ToString());
+        writer.Write(_flags);
+        writer.Write(_maxSearches);
+        writer.Write(_maxPurchases);
+        writer.Write(_maxAmount);
+        writer.Write(_baseSearches);
+        writer.Write(_basePurchases);
+        writer.Write(_baseAmount);
+        writer.Write(_sessionHourShare);
+    }
+
+    /// <summary>Reads what <see cref="Write"/> wrote.</summary>
+    /// <exception cref="InvalidDataException">Another format, or counts out of range.</exception>
     public static BehaviorState Read(BinaryReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        var state = new BehaviorState();
-        for (var i = 0; i < 24; i++)
+        var format = reader.ReadByte();
+        if (format != Format)
         {
-            state.Hours[i] = reader.ReadInt32();
+            throw new InvalidDataException($"A behaviour state has format {format}; this version reads {Format}.");
         }
-        state.Logins = reader.ReadInt32();
-        var devices = reader.ReadInt32();
-        if (devices is < 0 or > 1024)
+        var state = default(BehaviorState);
+        for (var h = 0; h < 24; h++)
         {
-            throw new InvalidDataException($"A checkpointed behaviour state claims {devices} devices.");
+            state._hours[h] = reader.ReadByte();
         }
+        state._logins = reader.ReadInt32();
+        int devices = reader.ReadByte();
         for (var i = 0; i < devices; i++)
         {
-            state.Devices.Add(reader.ReadUInt64());
+            state.AddDevice(reader.ReadUInt32(), devices);
         }
-        var activity = reader.ReadInt32();
-        if (activity is < 0 or > 1_000_000)
+        if (reader.ReadBoolean())
         {
-            throw new InvalidDataException($"A checkpointed behaviour state claims {activity} activities.");
+            int count = reader.ReadUInt16();
+            if (count > 1_000_000)
+            {
+                throw new InvalidDataException($"A checkpointed behaviour state claims {count} activities.");
+            }
+            var capacity = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, count));
+            state._ring = new ActivityEntry[capacity];
+            for (var i = 0; i < count; i++)
+            {
+                state._ring[i] = new ActivityEntry(reader.ReadInt64(), reader.ReadDouble(), CompactId.From(reader.ReadString()));
+            }
+            state._ringCount = (ushort)count;
         }
-        for (var i = 0; i < activity; i++)
-        {
-            state.Activity.Add(new Activity(reader.ReadInt64(), reader.ReadBoolean(), reader.ReadDouble(), reader.ReadString()));
-        }
-        state.SessionId = StateIo.ReadNullable(reader);
-        state.SessionLoginEventId = StateIo.ReadNullable(reader);
-        state.SessionUnusualHour = reader.ReadBoolean();
-        state.SessionNewDevice = reader.ReadBoolean();
-        state.Above = reader.ReadBoolean();
-        state.MaxSearchesHour = reader.ReadInt32();
-        state.MaxPurchasesHour = reader.ReadInt32();
-        state.MaxAmountHour = reader.ReadDouble();
-        state.BaseSearches = reader.ReadInt32();
-        state.BasePurchases = reader.ReadInt32();
-        state.BaseAmount = reader.ReadDouble();
-        state.SessionHourShare = reader.ReadDouble();
+        state._sessionHash = reader.ReadUInt32();
+        state._sessionLogin = CompactId.From(StateIo.ReadNullable(reader));
+        state._flags = reader.ReadByte();
+        state._maxSearches = reader.ReadUInt16();
+        state._maxPurchases = reader.ReadUInt16();
+        state._maxAmount = reader.ReadDouble();
+        state._baseSearches = reader.ReadUInt16();
+        state._basePurchases = reader.ReadUInt16();
+        state._baseAmount = reader.ReadDouble();
+        state._sessionHourShare = reader.ReadDouble();
         return state;
     }
 }

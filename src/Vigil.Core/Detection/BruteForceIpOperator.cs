@@ -158,7 +158,9 @@ public sealed class BruteForceIpOperator(BruteForceIpOptions options, TimeProvid
 /// <summary>Per-IP state of <see cref="BruteForceIpOperator"/>.</summary>
 public sealed class BruteForceIpState(int capacity)
 {
-    public EventRing Failures { get; private set; } = new(capacity);
+    // One entry to start: most addresses fail once (a user's typo), and eight entries were 256 bytes an address; an
+    // attacking address grows the ring by doubling.
+    public EventRing Failures { get; private set; } = new(capacity, 1);
 
     /// <summary>The MEDIUM alert a success may still escalate; null when none.</summary>
     public string? AlertId { get; set; }

@@ -237,7 +237,8 @@ public sealed class BruteForceState(int capacity)
 
     private void Grow()
     {
-        var size = Math.Min(capacity, Math.Max(4, _times.Length * 2));
+        // From one entry: most users who fail, fail once (three arrays of four were 168 bytes for that one failure).
+        var size = Math.Min(capacity, Math.Max(1, _times.Length * 2));
         var times = new long[size];
         var ids = new string[size];
         var ips = new string?[size];

@@ -103,7 +103,9 @@ public sealed class PasswordSprayOperator(PasswordSprayOptions options, TimeProv
 /// <summary>Per-IP state of <see cref="PasswordSprayOperator"/>.</summary>
 public sealed class PasswordSprayState(int capacity)
 {
-    public EventRing Failures { get; private set; } = new(capacity);
+    // One entry to start: most addresses fail once (a user's typo), and eight entries were 256 bytes an address; an
+    // attacking address grows the ring by doubling.
+    public EventRing Failures { get; private set; } = new(capacity, 1);
 
     /// <summary>Whether the last failure left the count at or above the threshold (alerts fire on the rise).</summary>
     public bool Above { get; set; }

@@ -45,6 +45,10 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
 {
     private readonly HashSet<string> _scratch = new(StringComparer.Ordinal);
 
+    // Users holding a ring, with the latest time when filed, in filing order, checked as the watermark moves: 16 bytes
+    // an active user, where an event-time timer costs about 120 (its dictionary entry and heap slot).
+    private readonly Queue<(string Key, long LatestMs)> _rings = new();
+
     // Failed logins belong to the brute-force rules: a burst of them is password guessing, not a session driven by a script.
     protected override string? KeyOf(in UserEvent evt) =>
         evt.Type == EventType.LoginFailed || NotificationEvents.IsNotification(evt) ? null : evt.UserId;
@@ -73,9 +77,9 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
         var ring = state.Recent;
         if (ring is null)
         {
-            // The ring lives only while the window can still count its events; the timer lets it go afterwards.
+            // The ring lives only while the window can still count its events; OnWatermark lets it go.
             ring = state.Recent = new EventRing(options.AbsoluteLimit + 1, 4);
-            Context.RegisterEventTimeTimer(key, ReleaseAt(state));
+            _rings.Enqueue((key, state.LatestMs));
         }
         ring.Add(new RingEntry(evt.TimestampMs, evt.EventId, null, evt.IpAddress));
         ring.DropThrough(endMs - windowMs);
@@ -142,23 +146,51 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
 
     /// <summary>Once the watermark passes this, every event still on time lies more than a window after the latest one
     /// seen, so each event in the ring would be dropped before being counted again: the ring can go.</summary>
-    private long ReleaseAt(RapidActivityState state) =>
-        state.LatestMs + (long)options.Window.TotalMilliseconds + Context.AllowedLatenessMs;
+    private long ReleaseAt(long latestMs) => latestMs + (long)options.Window.TotalMilliseconds + Context.AllowedLatenessMs;
 
-    protected override void OnKeyTimer(in TimerFiring timer, IOutput<Alert> output)
+    /// <summary>Evicts idle users, then releases the rings whose time has passed. The queue is in filing order, which
+    /// is event time up to the disorder the watermark allows, so a ring may be let go a little late, never early; a
+    /// ring that took events since it was filed goes back in the queue with its new latest time.</summary>
+    public override void OnWatermark(long watermarkMs, IOutput<Alert> output)
     {
-        ref var state = ref State.GetValueRefOrNullRef(timer.Key);
-        if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref state) || state?.Recent is null)
+        base.OnWatermark(watermarkMs, output);
+        while (_rings.TryPeek(out var filed) && ReleaseAt(filed.LatestMs) < watermarkMs)
         {
-            return;
+            _rings.Dequeue();
+            ref var state = ref State.GetValueRefOrNullRef(filed.Key);
+            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref state) || state?.Recent is null)
+            {
+                continue;
+            }
+            if (ReleaseAt(state.LatestMs) < watermarkMs)
+            {
+                state.Recent = null;
+            }
+            else
+            {
+                _rings.Enqueue((filed.Key, state.LatestMs));
+            }
         }
-        var releaseAt = ReleaseAt(state);
-        if (releaseAt > timer.TimeMs)
+    }
+
+    /// <summary>Restores the states, then files every user holding a ring again (oldest first).</summary>
+    public override void Restore(BinaryReader reader)
+    {
+        base.Restore(reader);
+        _rings.Clear();
+        var holding = new List<(string Key, long LatestMs)>();
+        State.ForEach(holding, static (list, key, in state) =>
         {
-            Context.RegisterEventTimeTimer(timer.Key, releaseAt);
-            return;
+            if (state?.Recent is not null)
+            {
+                list.Add((key, state.LatestMs));
+            }
+        });
+        holding.Sort(static (a, b) => a.LatestMs != b.LatestMs ? a.LatestMs.CompareTo(b.LatestMs) : string.CompareOrdinal(a.Key, b.Key));
+        foreach (var entry in holding)
+        {
+            _rings.Enqueue(entry);
         }
-        state.Recent = null;
     }
 
     private static string Truncate(string text) => text.Length <= 60 ? text : string.Concat(text.AsSpan(0, 57), "...");

@@ -32,8 +32,10 @@ public enum CheckpointReadStatus : byte
 }
 
 /// <summary>
-/// The layout of a checkpoint (little-endian), format version 2 (version 1 had the same layout, but the rules' states
-/// in it kept strings where version 2 keeps compact values, so a version-1 checkpoint is refused rather than misread):
+/// The layout of a checkpoint (little-endian), format version 3. Versions 1 and 2 had the same layout, but the rules'
+/// states in them differ (version 2 kept compact values where version 1 kept strings; version 3 keeps BEHAVIOR_ANOMALY's
+/// and USER_FEATURES' states compact, the former without a format byte before), so an older checkpoint is refused
+/// rather than misread:
 /// <code>
 /// "VGCK"  u16 version  u16 flags(0)  i64 checkpoint id
 /// i32 n   n × (i32 input, i64 last offset)
@@ -48,10 +50,10 @@ public static class CheckpointFormat
 {
     public const uint Magic = 0x4B434756; // "VGCK" read as little-endian
 
-    public const ushort CurrentVersion = 2;
+    public const ushort CurrentVersion = 3;
 
     /// <summary>The oldest version this build reads.</summary>
-    public const ushort OldestReadableVersion = 2;
+    public const ushort OldestReadableVersion = 3;
 
     internal const int HeaderSize = 4 + 2 + 2 + 8;
 }

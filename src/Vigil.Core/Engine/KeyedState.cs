@@ -216,43 +216,17 @@ public sealed class KeyedState<TState> : IKeySlotHolder
     public void ForEach<TArg>(TArg arg, KeyedStateVisitor<TState, TArg> visitor)
     {
         ArgumentNullException.ThrowIfNull(visitor);
-        for (var p = 0; p < _pages.Length; p++)
+        foreach (var slot in HeldSlots())
         {
-            if (_pages[p] is not { } page)
-            {
-                continue;
-            }
-            for (var w = 0; w < page.Held.Length; w++)
-            {
-                var bits = page.Held[w];
-                while (bits != 0)
-                {
-                    var slot = (p << Shift) + (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
-                    bits &= bits - 1;
-                    visitor(arg, _keys.KeyAt(slot)!, page.Entries[slot & Mask].Value);
-                }
-            }
+            visitor(arg, _keys.KeyAt(slot)!, _pages[slot >> Shift]!.Entries[slot & Mask].Value);
         }
     }
 
     public void Clear()
     {
-        for (var p = 0; p < _pages.Length; p++)
+        foreach (var slot in HeldSlots())
         {
-            if (_pages[p] is not { } page)
-            {
-                continue;
-            }
-            for (var w = 0; w < page.Held.Length; w++)
-            {
-                var bits = page.Held[w];
-                while (bits != 0)
-                {
-                    var slot = (p << Shift) + (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
-                    bits &= bits - 1;
-                    Drop(slot);
-                }
-            }
+            Drop(slot);
         }
         foreach (var list in _buckets.Values)
         {
@@ -271,25 +245,49 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         ArgumentNullException.ThrowIfNull(writer);
         writer.Write(_count);
         writer.Write(_evictedThrough);
-        for (var p = 0; p < _pages.Length; p++)
+        foreach (var slot in HeldSlots())
         {
-            if (_pages[p] is not { } page)
+            ref var entry = ref _pages[slot >> Shift]!.Entries[slot & Mask];
+            writer.Write(_keys.KeyAt(slot)!);
+            writer.Write(entry.LastAccessMs);
+            _serializer.Write(writer, entry.Value);
+        }
+    }
+
+    /// <summary>The slots this state holds a value for, in slot order. Each word of the held bits is read before its
+    /// slots are handed out, so dropping the current slot (or its whole page) while enumerating is safe.</summary>
+    private HeldSlotEnumerator HeldSlots() => new(this);
+
+    private struct HeldSlotEnumerator(KeyedState<TState> state)
+    {
+        private int _page;
+        private int _word = -1;
+        private ulong _bits;
+
+        public int Current { get; private set; }
+
+        public readonly HeldSlotEnumerator GetEnumerator() => this;
+
+        public bool MoveNext()
+        {
+            var pages = state._pages;
+            while (_bits == 0)
             {
-                continue;
-            }
-            for (var w = 0; w < page.Held.Length; w++)
-            {
-                var bits = page.Held[w];
-                while (bits != 0)
+                if (_page >= pages.Length)
                 {
-                    var slot = (p << Shift) + (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
-                    bits &= bits - 1;
-                    ref var entry = ref page.Entries[slot & Mask];
-                    writer.Write(_keys.KeyAt(slot)!);
-                    writer.Write(entry.LastAccessMs);
-                    _serializer.Write(writer, entry.Value);
+                    return false;
                 }
+                if (pages[_page] is not { } page || ++_word >= page.Held.Length)
+                {
+                    _page++;
+                    _word = -1;
+                    continue;
+                }
+                _bits = page.Held[_word];
             }
+            Current = (_page << Shift) + (_word << 6) + System.Numerics.BitOperations.TrailingZeroCount(_bits);
+            _bits &= _bits - 1;
+            return true;
         }
     }
 

@@ -6,20 +6,25 @@ namespace Vigil.Core.Features;
 /// <summary>
 /// One user's behaviour, kept incrementally as events arrive: counters, a circular mean of the active hour, Welford
 /// statistics of the gaps between events and three distinct-value sketches. A value type with no heap object, updated
-/// in place in a <see cref="KeyedState{TState}"/>: <see cref="SizeInBytes"/> bytes per user (about 200) plus the key.
+/// in place in a <see cref="KeyedState{TState}"/>: <see cref="SizeInBytes"/> bytes per user (144) plus the key.
 /// </summary>
 /// <remarks>
 /// Every statistic is exact except the distinct counts above <see cref="DistinctSketch.ExactCapacity"/>
 /// (<see cref="DistinctSketch"/>). Events that arrive out of order count everywhere except in the gap statistics
 /// (a gap is measured only forwards from the latest event) and in <see cref="UserFeature.DaysActive"/> (a day is
-/// counted when the stream first reaches it), so no event is ever counted twice. Hours and days are UTC.
+/// counted when the stream first reaches it), so no event is ever counted twice. Hours and days are UTC. The sums
+/// behind the mean hour and the gap statistics stay doubles: in floats they would drift from the batch aggregation
+/// (and from scikit-learn and DuckDB) after a few thousand events; the latest day is derived from the latest time.
 /// </remarks>
 public struct UserFeatureState
 {
     private const long DayMs = 86_400_000;
     private const long HourMs = 3_600_000;
 
-    private long _firstMs;
+    private double _hourCos;
+    private double _hourSin;
+    private double _gapMean;
+    private double _gapM2;
     private long _lastMs;
     private int _events;
     private int _sessions;
@@ -29,13 +34,8 @@ public struct UserFeatureState
     private int _accountChanges;
     private int _nightEvents;
     private int _daysActive;
-    private long _lastDay;
-    private double _hourCos;
-    private double _hourSin;
     private int _gaps;
-    private double _gapMean;
-    private double _gapM2;
-    private ulong _sessionHash;
+    private uint _sessionHash;
     private DistinctSketch _ips;
     private DistinctSketch _countries;
     private DistinctSketch _devices;
@@ -49,10 +49,7 @@ public struct UserFeatureState
     /// <summary>Successful logins seen: the learning minimum of the anomaly rule counts these.</summary>
     public readonly int Logins => _logins;
 
-    /// <summary>The earliest and latest event time seen, Unix ms (0 before the first event).</summary>
-    public readonly long FirstEventMs => _firstMs;
-
-    /// <inheritdoc cref="FirstEventMs"/>
+    /// <summary>The latest event time seen, Unix ms (0 before the first event).</summary>
     public readonly long LastEventMs => _lastMs;
 
     /// <summary>The segment code last assigned (<see cref="Ml.SegmentNames"/>), 0 when none.</summary>
@@ -77,7 +74,8 @@ public struct UserFeatureState
         // Sessions: a new session id starts one; without ids, a silence longer than the timeout does.
         if (evt.SessionId is { Length: > 0 } sessionId)
         {
-            var h = StableHash.Hash64(sessionId) | 1;
+            // 32 bits tell one session from the next (a false "same session" needs two consecutive ids to collide).
+            var h = (uint)StableHash.Hash64(sessionId) | 1;
             if (first || h != _sessionHash)
             {
                 _sessions++;
@@ -92,13 +90,13 @@ public struct UserFeatureState
 
         if (first)
         {
-            _firstMs = t;
             _lastMs = t;
-            _lastDay = FloorDiv(t, DayMs);
             _daysActive = 1;
         }
         else
         {
+            // The latest day reached is the day of the latest time: an older event never reaches a new day.
+            var lastDay = FloorDiv(_lastMs, DayMs);
             if (t >= _lastMs)
             {
                 // Welford's update: numerically stable mean and variance in one pass.
@@ -109,11 +107,8 @@ public struct UserFeatureState
                 _gapM2 += delta * (gap - _gapMean);
                 _lastMs = t;
             }
-            _firstMs = Math.Min(_firstMs, t);
-            var day = FloorDiv(t, DayMs);
-            if (day > _lastDay)
+            if (FloorDiv(t, DayMs) > lastDay)
             {
-                _lastDay = day;
                 _daysActive++;
             }
         }
@@ -196,10 +191,11 @@ public struct UserFeatureState
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
     }
 
-    /// <summary>The checkpoint form: every field in declaration order, a format byte first.</summary>
+    /// <summary>The checkpoint form: every field, a format byte first (format 2: no first time, no latest day, a
+    /// 32-bit session hash, compact sketches).</summary>
     public sealed class Serializer : IStateSerializer<UserFeatureState>
     {
-        private const byte Format = 1;
+        private const byte Format = 2;
 
         /// <summary>A shared instance.</summary>
         public static Serializer Instance { get; } = new();
@@ -208,7 +204,6 @@ public struct UserFeatureState
         {
             ArgumentNullException.ThrowIfNull(writer);
             writer.Write(Format);
-            writer.Write(value._firstMs);
             writer.Write(value._lastMs);
             writer.Write(value._events);
             writer.Write(value._sessions);
@@ -218,7 +213,6 @@ public struct UserFeatureState
             writer.Write(value._accountChanges);
             writer.Write(value._nightEvents);
             writer.Write(value._daysActive);
-            writer.Write(value._lastDay);
             writer.Write(value._hourCos);
             writer.Write(value._hourSin);
             writer.Write(value._gaps);
@@ -243,7 +237,6 @@ public struct UserFeatureState
             }
             return new UserFeatureState
             {
-                _firstMs = reader.ReadInt64(),
                 _lastMs = reader.ReadInt64(),
                 _events = reader.ReadInt32(),
                 _sessions = reader.ReadInt32(),
@@ -253,13 +246,12 @@ public struct UserFeatureState
                 _accountChanges = reader.ReadInt32(),
                 _nightEvents = reader.ReadInt32(),
                 _daysActive = reader.ReadInt32(),
-                _lastDay = reader.ReadInt64(),
                 _hourCos = reader.ReadDouble(),
                 _hourSin = reader.ReadDouble(),
                 _gaps = reader.ReadInt32(),
                 _gapMean = reader.ReadDouble(),
                 _gapM2 = reader.ReadDouble(),
-                _sessionHash = reader.ReadUInt64(),
+                _sessionHash = reader.ReadUInt32(),
                 _ips = DistinctSketch.Read(reader),
                 _countries = DistinctSketch.Read(reader),
                 _devices = DistinctSketch.Read(reader),

@@ -57,6 +57,22 @@ public sealed class IdleStateTests
     }
 
     [Fact]
+    public void RapidActivity_RestoredWithAnOpenRing_RingStillReleased()
+    {
+        RapidActivityOperator? op = null;
+        var d = new RuleDriver(() => op = new RapidActivityOperator(new RapidActivityOptions(), RuleDriver.Clock));
+        d.Feed(d.Event(EventType.PageView, 0), d.Event(EventType.PageView, 1));
+
+        d.Restart();
+        Assert.True(op!.State.TryGetValue("u-1", out var restored));
+        Assert.NotNull(restored.Recent);
+        d.Feed(d.Event(EventType.PageView, 3_600, user: "u-2"));
+
+        Assert.True(op.State.TryGetValue("u-1", out var state));
+        Assert.Null(state.Recent);
+    }
+
+    [Fact]
     public void BruteForce_SuccessWithoutFailures_NoStateKept()
     {
         var op = new BruteForceOperator(new BruteForceOptions(), RuleDriver.Clock);

@@ -245,7 +245,7 @@ public sealed class UserFeatureStateTests
     [Fact]
     public void SizeInBytes_IsSmall()
     {
-        Assert.InRange(UserFeatureState.SizeInBytes, 100, 256);
+        Assert.InRange(UserFeatureState.SizeInBytes, 100, 144);
     }
 
     [Fact]
@@ -253,5 +253,56 @@ public sealed class UserFeatureStateTests
     {
         Assert.Equal(UserFeatures.Count, Enum.GetValues<UserFeature>().Length);
         Assert.Equal(UserFeatures.Count, UserFeatures.Names.Distinct().Count());
+    }
+}
+
+public sealed class DistinctSketchTests
+{
+    private static ulong Top(int bit, uint low = 0) => ((ulong)bit << 57) | low;
+
+    [Fact]
+    public void Estimate_FourValuesAndRepeats_IsExactlyFour()
+    {
+        var sketch = default(DistinctSketch);
+        for (var round = 0; round < 3; round++)
+        {
+            for (var v = 0; v < 4; v++)
+            {
+                sketch.Add(Top(v, (uint)v));
+            }
+        }
+
+        Assert.Equal(4, sketch.Estimate());
+    }
+
+    [Fact]
+    public void Estimate_FiveValuesOnFiveBits_IsLinearCountingOverAllFive()
+    {
+        // The fifth value turns the four kept hashes into bitmap bits: all five must be set.
+        var sketch = default(DistinctSketch);
+        for (var v = 0; v < 5; v++)
+        {
+            sketch.Add(Top(v * 20));
+        }
+
+        Assert.Equal(-128 * Math.Log(123 / 128.0), sketch.Estimate(), 12);
+    }
+
+    [Fact]
+    public void Estimate_ValuesSharingABit_CountOnceInTheBitmap()
+    {
+        var sketch = default(DistinctSketch);
+        for (var v = 0; v < 10; v++)
+        {
+            sketch.Add(Top(v % 6, (uint)v << 8));
+        }
+
+        Assert.Equal(Math.Max(5, -128 * Math.Log(122 / 128.0)), sketch.Estimate(), 12);
+    }
+
+    [Fact]
+    public void SizeInBytes_IsSeventeen()
+    {
+        Assert.Equal(17, System.Runtime.CompilerServices.Unsafe.SizeOf<DistinctSketch>());
     }
 }
