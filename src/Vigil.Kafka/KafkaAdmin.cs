@@ -36,6 +36,26 @@ public static class KafkaAdmin
         }
     }
 
+    /// <summary>How many partitions <paramref name="topic"/> has; null when the cluster does not answer in time or has no such topic.</summary>
+    public static async Task<int?> PartitionCountAsync(KafkaOptions o, string topic, TimeSpan timeout, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        ArgumentException.ThrowIfNullOrWhiteSpace(topic);
+        var config = o.Apply(new AdminClientConfig { ClientId = KafkaLogging.ClientId("admin"), SocketTimeoutMs = (int)timeout.TotalMilliseconds });
+        try
+        {
+            using var admin = new AdminClientBuilder(config).SetLogHandler((_, _) => { }).Build();
+            // GetMetadata blocks; keep it off the caller's thread.
+            var metadata = await Task.Run(() => admin.GetMetadata(topic, timeout), ct);
+            var found = metadata.Topics.Find(t => t.Topic == topic);
+            return found is null || found.Error.IsError || found.Partitions.Count == 0 ? null : found.Partitions.Count;
+        }
+        catch (KafkaException)
+        {
+            return null;
+        }
+    }
+
     public static Task EnsureTopicsAsync(KafkaOptions o, IEnumerable<(string Topic, int Partitions)> topics, CancellationToken ct) =>
         EnsureTopicsAsync(o, topics, NullLogger.Instance, ct);
 

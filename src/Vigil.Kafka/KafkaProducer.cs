@@ -155,6 +155,36 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
         return remaining;
     }
 
+    /// <summary>
+    /// Waits, off the caller's thread, until every queued record is delivered, <paramref name="timeout"/> passes or
+    /// <paramref name="ct"/> is cancelled: librdkafka's flush runs in short slices, so a stopping host is never held
+    /// for the whole timeout.
+    /// </summary>
+    /// <returns>The number of records still undelivered (0 when all were delivered).</returns>
+    /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled first.</exception>
+    public Task<int> FlushAsync(TimeSpan timeout, CancellationToken ct) => Task.Run(() =>
+    {
+        var started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            ct.ThrowIfCancellationRequested();
+            var left = Stopwatch.GetElapsedTime(started);
+            var slice = timeout - left < s_flushSlice ? timeout - left : s_flushSlice;
+            var remaining = _producer.Flush(slice < TimeSpan.Zero ? TimeSpan.Zero : slice);
+            if (remaining == 0)
+            {
+                return 0;
+            }
+            if (Stopwatch.GetElapsedTime(started) >= timeout)
+            {
+                _logger.LogWarning("Kafka producer flush timed out after {Timeout} with {Remaining} records undelivered", timeout, remaining);
+                return remaining;
+            }
+        }
+    }, ct);
+
+    private static readonly TimeSpan s_flushSlice = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Flushes for up to 10 s, then frees the producer; records still queued after that are lost (and logged).</summary>
     public void Dispose()
     {

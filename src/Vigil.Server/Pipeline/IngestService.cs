@@ -30,6 +30,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     private readonly List<Alert> _alerts = [];
     private readonly Dictionary<(string Topic, int Partition), long> _restoredInCluster = [];
     private readonly System.Collections.Concurrent.ConcurrentQueue<Handover> _handovers = new();
+    private volatile TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _alertsEmitted;
     private long _deadLettersEmitted;
     private bool _loopStopped;
@@ -95,7 +96,12 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             while (!stoppingToken.IsCancellationRequested)
             {
                 waiting ??= reader.WaitToReadAsync(stoppingToken).AsTask();
-                await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromSeconds(1), clock, stoppingToken));
+                // A rebalance parks the consume thread, so no record wakes the loop: the hand-over does.
+                await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromSeconds(1), clock, stoppingToken), _wake.Task);
+                if (_wake.Task.IsCompleted)
+                {
+                    _wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
                 if (waiting.IsCompleted)
                 {
                     if (!await waiting)
@@ -169,6 +175,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         }
         var handover = new Handover(partitions, lost, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         _handovers.Enqueue(handover);
+        _wake.TrySetResult();
         try
         {
             if (!handover.Done.Task.Wait(TimeSpan.FromSeconds(30)))
@@ -308,43 +315,53 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     /// </summary>
     private async Task<PartitionState> GetSharedAsync(int partition, long firstOffset, CancellationToken ct)
     {
-        var sharedOptions = pipelineOptions with { Scope = Core.Detection.DetectionScope.Shared, Inputs = SharedInputs };
-        var pipeline = new DetectionPipeline(sharedOptions, clock);
+        var stage = new SharedStage(pipelineOptions, clock);
         IReadOnlyDictionary<int, long> readBackFrom = s_fromStart;
         var ids = await checkpoints.ListAsync(JobId(options.SharedTopic), partition, ct);
-        var candidates = new List<Func<Task<StoredCheckpoint?>>>();
         for (var i = ids.Count - 1; i >= 0; i--)
         {
-            var id = ids[i];
-            candidates.Add(() => checkpoints.LoadAsync(JobId(options.SharedTopic), partition, id, ct));
-        }
-        // Before the shared topic, each instance checkpointed its own shared stage under "shared": its offsets are the
-        // same source offsets, so an upgraded deployment carries on from it.
-        candidates.Add(() => checkpoints.LoadLatestAsync(JobId("shared"), 0, ct));
-        foreach (var load in candidates)
-        {
-            if (await load() is not { } stored)
+            if (await checkpoints.LoadAsync(JobId(options.SharedTopic), partition, ids[i], ct) is not { } stored)
             {
                 continue;
             }
-            var candidate = new DetectionPipeline(sharedOptions, clock);
-            if (candidate.Restore(CheckpointEnvelope.Unwrap(stored.Data, out var envelope)) == CheckpointReadStatus.Ok)
+            var candidate = new SharedStage(pipelineOptions, clock);
+            var status = candidate.Restore(CheckpointEnvelope.Unwrap(stored.Data, out var envelope));
+            if (status == CheckpointReadStatus.Ok)
             {
-                pipeline = candidate;
+                stage = candidate;
                 readBackFrom = envelope?.OutputEnds ?? s_fromStart;
-                _logger.LogInformation("Restored the shared (IP and tenant) rules from checkpoint {Id}", stored.CheckpointId);
+                _logger.LogInformation("Restored the shared (IP and tenant) rules from checkpoint {Id}: {Buffered} events held for reordering",
+                    stored.CheckpointId, stage.Buffered);
                 break;
             }
-            _logger.LogError("Checkpoint {Id} of the shared rules cannot be restored", stored.CheckpointId);
+            _logger.LogError("Checkpoint {Id} of the shared rules cannot be restored ({Status})", stored.CheckpointId, status);
         }
+        // The reorder buffer waits for every source partition, including those that have not sent anything yet: one
+        // of them may hold the oldest event.
+        var sourcePartitions = await SourcePartitionCountAsync(ct);
+        stage.ExpectPartitions(Math.Min(sourcePartitions, SharedInputs));
         if (_alertsReader is not null)
         {
             await ReadBackAsync(readBackFrom, ct);
         }
-        _logger.LogInformation("Running the shared (IP and tenant) rules from {Topic}[{Partition}] offset {Offset}", options.SharedTopic, partition, firstOffset);
-        var state = new PartitionState(pipeline, firstOffset - 1);
+        _logger.LogInformation("Running the shared (IP and tenant) rules from {Topic}[{Partition}] offset {Offset}, over {Sources} partitions of {Source}",
+            options.SharedTopic, partition, firstOffset, sourcePartitions, options.UserEventsTopic);
+        var state = new PartitionState(stage.Pipeline, firstOffset - 1) { Shared = stage };
         _partitions[(options.SharedTopic, partition)] = state;
         return state;
+    }
+
+    /// <summary>The partition count of the user-events topic, from the cluster; the configured count if it does not answer.</summary>
+    private async Task<int> SourcePartitionCountAsync(CancellationToken ct)
+    {
+        var count = await KafkaAdmin.PartitionCountAsync(KafkaOptionsFactory.Create(options), options.UserEventsTopic, TimeSpan.FromSeconds(10), ct);
+        if (count is { } known and > 0)
+        {
+            return known;
+        }
+        _logger.LogWarning("The cluster did not say how many partitions {Topic} has; the shared stage waits for the configured {Count}",
+            options.UserEventsTopic, options.Partitions);
+        return options.Partitions;
     }
 
     private string JobId(string topic) => $"{options.CheckpointJobId}.{topic}";
@@ -415,7 +432,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         _forwarded++;
     }
 
-    /// <summary>The shared stage: one forwarded event, run under its source partition and offset.</summary>
+    /// <summary>The shared stage: one forwarded event, reordered with the other partitions' and run when its turn comes.</summary>
     private async Task ProcessForwardedAsync(PartitionState partition, SourceRecord record, CancellationToken ct)
     {
         partition.LastSeen = record.Offset;
@@ -431,12 +448,8 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         {
             return;
         }
-        if (rebase)
-        {
-            partition.Pipeline.RebaseOffset(sourcePartition, sourceOffset - 1);
-        }
-        // A duplicate (re-forwarded after a hand-over or a crash) comes back as AlreadyProcessed, by its source offset.
-        partition.Pipeline.ProcessDecoded(sourcePartition, sourceOffset, evt, _alerts);
+        // A duplicate (forwarded again after a hand-over or a crash) is dropped by its source offset.
+        partition.Shared!.Add(sourcePartition, sourceOffset, evt, rebase, _alerts);
         await EmitAsync(ct);
     }
 
@@ -446,7 +459,14 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         long unknown = 0;
         foreach (var partition in _partitions.Values)
         {
-            partition.Pipeline.Tick(_alerts);
+            if (partition.Shared is { } shared)
+            {
+                shared.Tick(_alerts);
+            }
+            else
+            {
+                partition.Pipeline.Tick(_alerts);
+            }
             await EmitAsync(ct);
             keys += partition.Pipeline.TrackedKeys;
             unknown += partition.Pipeline.UnknownTypes;
@@ -523,7 +543,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             // offsets that produced them commit, or a crash would lose them for the IP and tenant rules. (exactly_once:
             // the transaction's commit does this.)
             var forwarded = _forwarded;
-            var left = await Task.Run(() => producer.Flush(TimeSpan.FromSeconds(20)), ct);
+            var left = await producer.FlushAsync(TimeSpan.FromSeconds(20), ct);
             if (left > 0)
             {
                 _logger.LogWarning("Checkpoint skipped: {Count} records are not delivered to Kafka after 20 s; offsets stay where they are", left);
@@ -544,8 +564,8 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                 {
                     continue;
                 }
-                var snapshot = partition.Pipeline.Snapshot();
-                await checkpoints.SaveAsync(JobId(topic), number, partition.Pipeline.RuntimeMetrics.LastCheckpointId, snapshot, ct);
+                var snapshot = partition.Snapshot();
+                await checkpoints.SaveAsync(JobId(topic), number, partition.CheckpointId, snapshot, ct);
                 bytes += snapshot.Length;
                 partition.CheckpointedOffset = partition.LastOffset;
                 Sources.Of(topic).StoreOffset(topic, number, partition.LastOffset);
@@ -574,8 +594,8 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             {
                 continue;
             }
-            var snapshot = partition.Pipeline.Snapshot();
-            snapshots.Add((key, partition, partition.LastOffset, partition.Pipeline.RuntimeMetrics.LastCheckpointId, snapshot));
+            var snapshot = partition.Snapshot();
+            snapshots.Add((key, partition, partition.LastOffset, partition.CheckpointId, snapshot));
             if (!committed.TryGetValue(key.Topic, out var offsets))
             {
                 committed[key.Topic] = offsets = [];
@@ -719,6 +739,14 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
 
         /// <summary>The source log was truncated or replaced: the next forwarded event tells the shared stage to rebase.</summary>
         public bool RebaseShared { get; set; }
+
+        /// <summary>The shared stage, when this is the shared topic's partition (<see cref="Pipeline"/> is then its rules').</summary>
+        public SharedStage? Shared { get; init; }
+
+        public byte[] Snapshot() => Shared?.Snapshot() ?? Pipeline.Snapshot();
+
+        /// <summary>The id the last <see cref="Snapshot"/> used.</summary>
+        public long CheckpointId => Pipeline.RuntimeMetrics.LastCheckpointId;
     }
 
     /// <summary>The consumers, one per input topic, of this instance.</summary>

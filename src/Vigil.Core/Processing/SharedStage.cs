@@ -1,0 +1,205 @@
+using System.Buffers.Binary;
+using Vigil.Core.Alerts;
+using Vigil.Core.Detection;
+using Vigil.Core.Engine;
+using Vigil.Core.Events;
+
+namespace Vigil.Core.Processing;
+
+/// <summary>
+/// The rules not keyed by user (BRUTE_FORCE_IP, PASSWORD_SPRAY, CREDENTIAL_STUFFING, declarative rules not grouped by
+/// user) over the events of every source partition, decoded once by the partition pipelines and handed here with
+/// their source partition and offset. The events go through a <see cref="ReorderBuffer{T}"/> and reach the rules in
+/// (event time, source partition, source offset) order once every active partition has passed them, so the alerts
+/// (their ids included) do not depend on how the partitions' events happened to interleave on the way here: two
+/// instances, a hand-over or a restart give the alerts of one undisturbed run.
+/// </summary>
+/// <remarks>
+/// A source partition's events must arrive in its offset order; one sent again (after a hand-over or a crash of its
+/// forwarder) is dropped by its offset. The checkpoint holds the rules' state and the held events, so a new owner
+/// loses and repeats nothing. Not thread-safe.
+/// </remarks>
+public sealed class SharedStage
+{
+    /// <summary>"VGSS" read as little-endian: the first four bytes of a shared stage's checkpoint.</summary>
+    public const uint Magic = 0x53534756;
+
+    private const ushort FormatVersion = 1;
+
+    private readonly DetectionPipeline _pipeline;
+    private readonly ReorderBuffer<UserEvent> _buffer;
+    private long _nextSequence;
+
+    /// <summary>Creates the stage; <paramref name="options"/>' scope and inputs are overridden (shared, one).</summary>
+    public SharedStage(PipelineOptions options, TimeProvider clock)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(clock);
+        // The reordered events are one input to the rules, numbered in release order.
+        _pipeline = new DetectionPipeline(options with { Scope = DetectionScope.Shared, Inputs = 1 }, clock);
+        _buffer = new ReorderBuffer<UserEvent>(options.Watermarks, clock);
+    }
+
+    /// <summary>The rules' pipeline (for its counters; feed the stage, not this).</summary>
+    public DetectionPipeline Pipeline => _pipeline;
+
+    /// <summary>Events held until the watermark passes them.</summary>
+    public int Buffered => _buffer.Count;
+
+    /// <summary>The reorder watermark (see <see cref="ReorderBuffer{T}.Watermark"/>).</summary>
+    public long ReorderWatermark => _buffer.Watermark;
+
+    /// <summary>Events that arrived behind what was already released (an idle partition came back): run out of order.</summary>
+    public long BehindEvents => _buffer.BehindItems;
+
+    /// <summary>Events dropped as sent twice.</summary>
+    public long Duplicates => _buffer.Duplicates;
+
+    /// <summary>The last offset taken from a source partition; -1 before the first.</summary>
+    public long LastSourceOffset(int sourcePartition) => _buffer.LastOffset(sourcePartition);
+
+    /// <summary>Waits for source partitions 0 to <paramref name="partitions"/> − 1 (the source topic's partition count).</summary>
+    public void ExpectPartitions(int partitions) => _buffer.ExpectInputs(partitions);
+
+    /// <summary>
+    /// Takes one event of a source partition and runs the rules over every event the watermark has now passed;
+    /// alerts are appended to <paramref name="alerts"/>. <paramref name="rebase"/>: the source's log was truncated
+    /// or replaced, so this offset is taken even when lower than the last.
+    /// </summary>
+    public ReorderStatus Add(int sourcePartition, long sourceOffset, UserEvent evt, bool rebase, List<Alert> alerts)
+    {
+        ArgumentNullException.ThrowIfNull(evt);
+        ArgumentNullException.ThrowIfNull(alerts);
+        if (rebase)
+        {
+            _buffer.Rebase(sourcePartition, sourceOffset - 1);
+        }
+        var status = _buffer.Add(sourcePartition, sourceOffset, evt.TimestampMs, evt);
+        if (status != ReorderStatus.Duplicate)
+        {
+            Release(alerts);
+        }
+        return status;
+    }
+
+    /// <summary>The wall-clock step: idle partitions stop holding events back; the rules' own tick. Call between batches.</summary>
+    public void Tick(List<Alert> alerts)
+    {
+        ArgumentNullException.ThrowIfNull(alerts);
+        _buffer.Tick();
+        Release(alerts);
+        _pipeline.Tick(alerts);
+    }
+
+    /// <summary>Every event held, in order, then the end of input (a finite run's end, as <see cref="DetectionPipeline.Finish"/>).</summary>
+    public void Finish(List<Alert> alerts)
+    {
+        ArgumentNullException.ThrowIfNull(alerts);
+        while (TryReleaseAny(alerts, flush: true))
+        {
+        }
+        _pipeline.Finish(alerts);
+    }
+
+    /// <summary>
+    /// The stage's checkpoint: the rules' (the engine's format) and the held events with each partition's offset,
+    /// CRC-checked:
+    /// <code>"VGSS" u16 version  i32 len rules' checkpoint  i64 next sequence  reorder buffer  u32 CRC-32</code>
+    /// </summary>
+    public byte[] Snapshot()
+    {
+        var rules = _pipeline.Snapshot();
+        using var stream = new MemoryStream(rules.Length + 64 + _buffer.Count * 128);
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write(Magic);
+            writer.Write(FormatVersion);
+            writer.Write(rules.Length);
+            writer.Write(rules);
+            writer.Write(_nextSequence);
+            _buffer.Snapshot(writer, UserEventSerializer.Instance);
+        }
+        var crc = Crc32.Compute(stream.GetBuffer().AsSpan(0, (int)stream.Length));
+        Span<byte> tail = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(tail, crc);
+        stream.Write(tail);
+        return stream.ToArray();
+    }
+
+    /// <summary>The checkpoint id the last <see cref="Snapshot"/> used.</summary>
+    public long LastCheckpointId => _pipeline.RuntimeMetrics.LastCheckpointId;
+
+    /// <summary>Restores a checkpoint into this fresh stage; anything but Ok leaves it unchanged.</summary>
+    public CheckpointReadStatus Restore(ReadOnlyMemory<byte> data)
+    {
+        var span = data.Span;
+        if (span.Length < 4 + 2 + 4 + 8 + 4)
+        {
+            return CheckpointReadStatus.Truncated;
+        }
+        if (BinaryPrimitives.ReadUInt32LittleEndian(span) != Magic)
+        {
+            return CheckpointReadStatus.BadMagic;
+        }
+        if (BinaryPrimitives.ReadUInt16LittleEndian(span[4..]) != FormatVersion)
+        {
+            return CheckpointReadStatus.UnsupportedVersion;
+        }
+        if (Crc32.Compute(span[..^4]) != BinaryPrimitives.ReadUInt32LittleEndian(span[^4..]))
+        {
+            return CheckpointReadStatus.ChecksumMismatch;
+        }
+        var rulesLength = BinaryPrimitives.ReadInt32LittleEndian(span[6..]);
+        if (rulesLength < 0 || 10 + rulesLength + 8 > span.Length - 4)
+        {
+            return CheckpointReadStatus.Malformed;
+        }
+        // Read the buffer first into a scratch one, so a malformed tail leaves this stage unchanged.
+        var scratch = new ReorderBuffer<UserEvent>(new WatermarkOptions(), TimeProvider.System);
+        long nextSequence;
+        try
+        {
+            using var reader = new BinaryReader(new MemoryStream(data[(10 + rulesLength)..^4].ToArray(), writable: false));
+            nextSequence = reader.ReadInt64();
+            scratch.Restore(reader, UserEventSerializer.Instance);
+            if (reader.BaseStream.Position != reader.BaseStream.Length)
+            {
+                return CheckpointReadStatus.Malformed;
+            }
+        }
+        catch (Exception ex) when (ex is EndOfStreamException or InvalidDataException or IOException or ArgumentException or FormatException)
+        {
+            return CheckpointReadStatus.Malformed;
+        }
+        var status = _pipeline.Restore(data.Slice(10, rulesLength));
+        if (status != CheckpointReadStatus.Ok)
+        {
+            return status;
+        }
+        using (var reader = new BinaryReader(new MemoryStream(data[(10 + rulesLength)..^4].ToArray(), writable: false)))
+        {
+            reader.ReadInt64();
+            _buffer.Restore(reader, UserEventSerializer.Instance);
+        }
+        _nextSequence = nextSequence;
+        return CheckpointReadStatus.Ok;
+    }
+
+    private void Release(List<Alert> alerts)
+    {
+        while (TryReleaseAny(alerts))
+        {
+        }
+    }
+
+    private bool TryReleaseAny(List<Alert> alerts, bool flush = false)
+    {
+        if (!_buffer.TryRelease(out var evt, out _, flush))
+        {
+            return false;
+        }
+        // A late event is counted by the rules' pipeline; its dead letter was the decoding pipeline's to write.
+        _pipeline.ProcessDecoded(0, _nextSequence++, evt, alerts);
+        return true;
+    }
+}
