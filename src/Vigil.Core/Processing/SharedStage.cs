@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Vigil.Core.Alerts;
 using Vigil.Core.Detection;
 using Vigil.Core.Engine;
@@ -21,10 +20,8 @@ namespace Vigil.Core.Processing;
 /// </remarks>
 public sealed class SharedStage
 {
-    /// <summary>"VGSS" read as little-endian: the first four bytes of a shared stage's checkpoint.</summary>
-    public const uint Magic = 0x53534756;
-
-    private const ushort FormatVersion = 1;
+    private const string RulesSection = "vigil.shared.rules";
+    private const string ReorderSection = "vigil.shared.reorder";
 
     private readonly DetectionPipeline _pipeline;
     private readonly ReorderBuffer<UserEvent> _buffer;
@@ -102,28 +99,25 @@ public sealed class SharedStage
     }
 
     /// <summary>
-    /// The stage's checkpoint: the rules' (the engine's format) and the held events with each partition's offset,
-    /// CRC-checked:
-    /// <code>"VGSS" u16 version  i32 len rules' checkpoint  i64 next sequence  reorder buffer  u32 CRC-32</code>
+    /// The stage's checkpoint, in the engine's checkpoint format (so the checkpoint stores verify it as any other):
+    /// <paramref name="lastOffset"/> as its one source offset (the input the stage reads: the shared topic), and two
+    /// sections, the rules' own checkpoint and the reorder buffer (each source partition's last offset and event time,
+    /// the held events in order).
     /// </summary>
-    public byte[] Snapshot()
+    public byte[] Snapshot(long lastOffset)
     {
         var rules = _pipeline.Snapshot();
-        using var stream = new MemoryStream(rules.Length + 64 + _buffer.Count * 128);
-        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+        using var writer = new CheckpointWriter(_pipeline.RuntimeMetrics.LastCheckpointId, [new SourceOffset(0, lastOffset)],
+            rules.Length + 256 + _buffer.Count * 160);
+        writer.WriteWatermarks(new Section("watermarks", _ => { }));
+        writer.WriteTimers(_ => { });
+        writer.WriteOperator(new Section(RulesSection, w => w.Write(rules)));
+        writer.WriteOperator(new Section(ReorderSection, w =>
         {
-            writer.Write(Magic);
-            writer.Write(FormatVersion);
-            writer.Write(rules.Length);
-            writer.Write(rules);
-            writer.Write(_nextSequence);
-            _buffer.Snapshot(writer, UserEventSerializer.Instance);
-        }
-        var crc = Crc32.Compute(stream.GetBuffer().AsSpan(0, (int)stream.Length));
-        Span<byte> tail = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(tail, crc);
-        stream.Write(tail);
-        return stream.ToArray();
+            w.Write(_nextSequence);
+            _buffer.Snapshot(w, UserEventSerializer.Instance);
+        }));
+        return writer.ToArray();
     }
 
     /// <summary>The checkpoint id the last <see cref="Snapshot"/> used.</summary>
@@ -132,56 +126,38 @@ public sealed class SharedStage
     /// <summary>Restores a checkpoint into this fresh stage; anything but Ok leaves it unchanged.</summary>
     public CheckpointReadStatus Restore(ReadOnlyMemory<byte> data)
     {
-        var span = data.Span;
-        if (span.Length < 4 + 2 + 4 + 8 + 4)
+        var status = CheckpointReader.TryRead(data, out var checkpoint);
+        if (status != CheckpointReadStatus.Ok)
         {
-            return CheckpointReadStatus.Truncated;
+            return status;
         }
-        if (BinaryPrimitives.ReadUInt32LittleEndian(span) != Magic)
+        if (!checkpoint!.TryGetOperator(RulesSection, out var rules) || !checkpoint.TryGetOperator(ReorderSection, out var reorder))
         {
-            return CheckpointReadStatus.BadMagic;
-        }
-        if (BinaryPrimitives.ReadUInt16LittleEndian(span[4..]) != FormatVersion)
-        {
-            return CheckpointReadStatus.UnsupportedVersion;
-        }
-        if (Crc32.Compute(span[..^4]) != BinaryPrimitives.ReadUInt32LittleEndian(span[^4..]))
-        {
-            return CheckpointReadStatus.ChecksumMismatch;
-        }
-        var rulesLength = BinaryPrimitives.ReadInt32LittleEndian(span[6..]);
-        if (rulesLength < 0 || 10 + rulesLength + 8 > span.Length - 4)
-        {
+            // A checkpoint, but not a shared stage's (a partition pipeline's).
             return CheckpointReadStatus.Malformed;
         }
-        // Read the buffer first into a scratch one, so a malformed tail leaves this stage unchanged.
+        // The buffer is read into a scratch one first, so a malformed section leaves this stage unchanged.
         var scratch = new ReorderBuffer<UserEvent>(new WatermarkOptions(), TimeProvider.System);
-        long nextSequence;
         try
         {
-            using var reader = new BinaryReader(new MemoryStream(data[(10 + rulesLength)..^4].ToArray(), writable: false));
-            nextSequence = reader.ReadInt64();
+            using var reader = CheckpointReader.OpenSection(reorder);
+            reader.ReadInt64();
             scratch.Restore(reader, UserEventSerializer.Instance);
-            if (reader.BaseStream.Position != reader.BaseStream.Length)
-            {
-                return CheckpointReadStatus.Malformed;
-            }
         }
         catch (Exception ex) when (ex is EndOfStreamException or InvalidDataException or IOException or ArgumentException or FormatException)
         {
             return CheckpointReadStatus.Malformed;
         }
-        var status = _pipeline.Restore(data.Slice(10, rulesLength));
+        status = _pipeline.Restore(rules);
         if (status != CheckpointReadStatus.Ok)
         {
             return status;
         }
-        using (var reader = new BinaryReader(new MemoryStream(data[(10 + rulesLength)..^4].ToArray(), writable: false)))
+        using (var reader = CheckpointReader.OpenSection(reorder))
         {
-            reader.ReadInt64();
+            _nextSequence = reader.ReadInt64();
             _buffer.Restore(reader, UserEventSerializer.Instance);
         }
-        _nextSequence = nextSequence;
         return CheckpointReadStatus.Ok;
     }
 
@@ -201,5 +177,14 @@ public sealed class SharedStage
         // A late event is counted by the rules' pipeline; its dead letter was the decoding pipeline's to write.
         _pipeline.ProcessDecoded(0, _nextSequence++, evt, alerts);
         return true;
+    }
+
+    private sealed class Section(string name, Action<BinaryWriter> write) : ICheckpointable
+    {
+        public string Name => name;
+
+        public void Snapshot(BinaryWriter writer) => write(writer);
+
+        public void Restore(BinaryReader reader) => throw new NotSupportedException();
     }
 }

@@ -743,7 +743,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         /// <summary>The shared stage, when this is the shared topic's partition (<see cref="Pipeline"/> is then its rules').</summary>
         public SharedStage? Shared { get; init; }
 
-        public byte[] Snapshot() => Shared?.Snapshot() ?? Pipeline.Snapshot();
+        public byte[] Snapshot() => Shared?.Snapshot(LastOffset) ?? Pipeline.Snapshot();
 
         /// <summary>The id the last <see cref="Snapshot"/> used.</summary>
         public long CheckpointId => Pipeline.RuntimeMetrics.LastCheckpointId;

@@ -79,7 +79,7 @@ public sealed class SharedStageTests
             {
                 // A new owner: restored from the checkpoint; the source partitions' new owners send again what the
                 // last one sent after its own checkpoint.
-                var snapshot = stage.Snapshot();
+                var snapshot = stage.Snapshot(lastOffset: 0);
                 stage = new SharedStage(options, new ManualTimeProvider());
                 Assert.Equal(CheckpointReadStatus.Ok, stage.Restore(snapshot));
                 for (var q = 0; q < partitions.Length; q++)
@@ -142,18 +142,20 @@ public sealed class SharedStageTests
     }
 
     [Fact]
-    public void Restore_NotASharedStageCheckpoint_IsRefusedAndLeavesTheStageEmpty()
+    public void Restore_APipelinesOrACorruptCheckpoint_IsRefusedAndLeavesTheStageEmpty()
     {
         var pipeline = new DetectionPipeline(Options() with { Scope = DetectionScope.Shared }, TimeProvider.System);
         var stage = new SharedStage(Options(), TimeProvider.System);
-        Assert.Equal(CheckpointReadStatus.BadMagic, stage.Restore(pipeline.Snapshot()));
+        Assert.Equal(CheckpointReadStatus.Malformed, stage.Restore(pipeline.Snapshot()));
 
         var good = new SharedStage(Options(), TimeProvider.System);
         var decoder = new EventDecoder(new EventDecoderOptions(), TimeProvider.System);
         Assert.True(decoder.TryDecode("""{"eventId":"e1","eventType":"LOGIN_FAILED","timestamp":1767571200000,"userId":"u1","ipAddress":"198.51.100.1"}"""u8, out var evt, out _));
         good.ExpectPartitions(2);
         good.Add(0, 0, evt, rebase: false, []);
-        var bytes = good.Snapshot();
+        var bytes = good.Snapshot(lastOffset: 41);
+        Assert.Equal(CheckpointReadStatus.Ok, CheckpointReader.TryRead(bytes, out var header));
+        Assert.Equal(41, header!.SourceOffsets[0].Offset);
         bytes[bytes.Length / 2] ^= 0xFF;
         Assert.Equal(CheckpointReadStatus.ChecksumMismatch, stage.Restore(bytes));
         Assert.Equal(0, stage.Buffered);
