@@ -99,27 +99,36 @@ public sealed class ScaleOutTests
             // Both members hold user-events partitions before the stream starts (each topic is balanced on its own).
             await b.WaitForOutputLineAsync(l => l.Contains("partitions assigned: user-events[", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
             await a.WaitForOutputLineAsync(l => l.Contains("partitions assigned: user-events[", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
-            var (stopped, survivor) = (b, httpA);
 
             var lines = File.ReadAllLines(Path.Combine(directory, "events.jsonl"));
-            async Task PostAsync(IEnumerable<string> chunk)
+            async Task PostAsync(HttpClient http, IEnumerable<string> chunk)
             {
                 using var content = new StringContent(string.Join("\n", chunk), Encoding.UTF8, "application/x-ndjson");
-                using var response = await survivor.PostAsync("/api/events", content);
+                using var response = await http.PostAsync("/api/events", content);
                 Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
             }
             var half = lines.Length / 2;
             foreach (var chunk in lines.Take(half).Chunk(2000))
             {
-                await PostAsync(chunk);
+                await PostAsync(httpA, chunk);
             }
+            // The instance running the shared stage is the one stopped, so that its state and the events it holds for
+            // reordering are handed over too.
+            const string runningShared = "Running the shared (IP and tenant) rules";
+            var sharedDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (!a.StandardOutput.Contains(runningShared, StringComparison.Ordinal) && !b.StandardOutput.Contains(runningShared, StringComparison.Ordinal))
+            {
+                Assert.True(DateTime.UtcNow < sharedDeadline, "no instance started the shared stage\nA:\n" + a.StandardOutput + "\nB:\n" + b.StandardOutput);
+                await Task.Delay(200);
+            }
+            var (stopped, survivor, survivorHttp) = b.StandardOutput.Contains(runningShared, StringComparison.Ordinal) ? (b, a, httpA) : (a, b, httpB);
             // Let it process and checkpoint some of its share, then stop it mid-stream.
             await Task.Delay(TimeSpan.FromSeconds(3));
             Assert.Equal(0, await stopped.TerminateAsync(TimeSpan.FromSeconds(60)));
             Assert.True(stopped.StandardOutput.Contains("Checkpointed and released", StringComparison.Ordinal), stopped.StandardOutput + stopped.StandardError);
             foreach (var chunk in lines.Skip(half).Chunk(2000))
             {
-                await PostAsync(chunk);
+                await PostAsync(survivorHttp, chunk);
             }
 
             // The shared stage holds the stream's last seconds until every partition has gone idle (30 s).
@@ -135,6 +144,7 @@ public sealed class ScaleOutTests
             // The members' logs outlive the run for a look at who owned what.
             File.WriteAllText(Path.Combine(Path.GetTempPath(), "vigil-scaleout-a.log"), a.StandardOutput);
             File.WriteAllText(Path.Combine(Path.GetTempPath(), "vigil-scaleout-b.log"), b.StandardOutput);
+            Assert.Contains("Restored the shared (IP and tenant) rules from checkpoint", survivor.StandardOutput, StringComparison.Ordinal);
             Assert.True(stored.SetEquals(expected),
                 $"stored {stored.Count}, expected {expected.Count}; missing {string.Join(",", expected.Except(stored).Take(5).Select(id => id + "/" + expectedRules[id]))}; extra {string.Join(",", stored.Except(expected).Take(5))}\nA:\n{a.StandardOutput}\nB:\n{b.StandardOutput}");
         }
