@@ -118,4 +118,13 @@ public sealed class OptionsTests
         Assert.Equal(TimeSpan.FromMinutes(6), a.TransactionTimeout);
         Assert.Equal(TimeSpan.FromSeconds(90), again.TransactionTimeout);
     }
+
+    [Fact]
+    public void From_IdleTimeout_DefaultsTo30sAndRefusesNonsenseNamingTheSetting()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(30), From().IdleTimeout);
+        Assert.Equal(TimeSpan.FromMinutes(2), From(("Vigil:Engine:IdleTimeout", "2m")).IdleTimeout);
+        var error = Assert.Throws<OptionsException>(() => From(("Vigil:Engine:IdleTimeout", "soon")));
+        Assert.Contains("Vigil:Engine:IdleTimeout", error.Message, StringComparison.Ordinal);
+    }
 }

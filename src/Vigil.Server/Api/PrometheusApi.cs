@@ -45,6 +45,11 @@ public static class PrometheusApi
         Counter(text, "vigil_log_truncations_total",
             "Times a partition's offsets went backwards (the broker's log was truncated or replaced) and processing carried on from the broker's log.",
             metrics.LogTruncations);
+        Gauge(text, "vigil_shared_buffered_events", "Forwarded events the shared (IP and tenant) stage holds until every partition has passed them.",
+            metrics.SharedBuffered);
+        Counter(text, "vigil_shared_behind_events_total",
+            "Forwarded events that reached the shared stage after it had moved past them (their partition was idle): run out of order.",
+            metrics.SharedBehind);
         Gauge(text, "vigil_checkpoint_duration_seconds", "Duration of the last checkpoint round, sink barrier included.",
             double.IsNaN(metrics.LastCheckpointMs) ? 0 : metrics.LastCheckpointMs / 1000);
         Gauge(text, "vigil_checkpoint_bytes", "Size of the last checkpoint round.", metrics.LastCheckpointBytes);

@@ -58,6 +58,8 @@ public static class ServeCommand
         restarts of one instance), Vigil__Storage__AlertRetention (90d, closed alerts), Vigil__Storage__RetainOpenAlerts
         (true), Vigil__Storage__DeadLetterRetention (14d), Vigil__Storage__AuditRetention (365d), Vigil__Engine__CheckpointInterval (default 30s; checkpoints go under
         <data dir>/checkpoints, and a partition's offset is committed only once its checkpoint is saved),
+        Vigil__Engine__IdleTimeout (default 30s; a partition silent this long stops holding event time back, also in the
+        shared stage's reordering of the IP and tenant rules' input),
         Vigil__Rules__File, Vigil__Rules__PollInterval (default 2s; the file is also watched).
         """;
 
@@ -234,6 +236,7 @@ public static class ServeCommand
             Decoder = new EventDecoderOptions { MaxFutureSkew = options.MaxFutureSkew, MaxMessageBytes = options.MaxMessageBytes },
             BruteForce = new BruteForceOptions(),
             NotificationsTopic = options.NotificationsTopic,
+            Watermarks = new PipelineOptions().Watermarks with { IdleTimeout = options.IdleTimeout },
             // Per partition the rules keyed by user; the IP and tenant rules run in one shared pipeline (IngestService).
             Scope = DetectionScope.PerUser,
             Geo = geo,

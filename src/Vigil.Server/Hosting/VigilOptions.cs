@@ -89,6 +89,12 @@ public sealed record VigilOptions
     /// <summary>How often each partition's state is checkpointed and its offset committed (Flink's default interval).</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// An input partition with no events for this long (wall clock) stops holding event time back: in a partition's
+    /// pipeline, and in the shared stage's reorder buffer, which then moves on without it.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Names this deployment's checkpoints; the consumer group unless the embedded broker runs.</summary>
     public string CheckpointJobId => EmbeddedBrokerStarted ? "embedded" : ConsumerGroup;
 
@@ -149,6 +155,7 @@ public sealed record VigilOptions
             MaxFutureSkew = Time(section, "Ingest:MaxFutureSkew", TimeSpan.FromMinutes(5)),
             MaxMessageBytes = Int(section, "Ingest:MaxMessageBytes", 1024 * 1024, 1024, 64 * 1024 * 1024),
             CheckpointInterval = Time(section, "Engine:CheckpointInterval", TimeSpan.FromSeconds(30)),
+            IdleTimeout = Time(section, "Engine:IdleTimeout", TimeSpan.FromSeconds(30)),
             ExactlyOnce = (config["PROCESSING_GUARANTEE"] ?? section["ProcessingGuarantee"] ?? "at_least_once").ToLowerInvariant() switch
             {
                 "at_least_once" => false,

@@ -472,6 +472,18 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             unknown += partition.Pipeline.UnknownTypes;
         }
         metrics.SetTrackedKeys(keys);
+        long buffered = 0;
+        long behind = 0;
+        foreach (var partition in _partitions.Values)
+        {
+            if (partition.Shared is { } stage)
+            {
+                buffered += stage.Buffered;
+                behind += stage.BehindEvents;
+            }
+        }
+        metrics.SharedBuffered = buffered;
+        metrics.SharedBehind = behind;
         metrics.UnknownTypes = unknown;
         var lag = metrics.Lag;
         var statuses = new List<PartitionStatus>(_partitions.Count);

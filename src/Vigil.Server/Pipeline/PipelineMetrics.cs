@@ -87,6 +87,12 @@ public sealed class PipelineMetrics
 
     public long UnknownTypes { get; set; }
 
+    /// <summary>Forwarded events the shared stage on this instance holds for reordering (0 where it does not run).</summary>
+    public long SharedBuffered { get; set; }
+
+    /// <summary>Forwarded events the shared stage took behind what it had released (run out of order), since it started here.</summary>
+    public long SharedBehind { get; set; }
+
     public long MaxEventTimeMs => Interlocked.Read(ref _maxEventTimeMs);
 
     public long TrackedKeys => Interlocked.Read(ref _trackedKeys);
