@@ -1,6 +1,9 @@
 namespace Vigil.Core.Engine;
 
-/// <summary>Where an item sits in a <see cref="ReorderBuffer{T}"/>'s output order: event time, then input, then offset.</summary>
+/// <summary>
+/// Where an item sits in a <see cref="ReorderBuffer{T}"/>'s output order: its input's clock (the latest event time the
+/// input had sent up to and including it), then input, then offset.
+/// </summary>
 public readonly record struct ReorderKey(long TimestampMs, int Input, long Offset) : IComparable<ReorderKey>
 {
     /// <inheritdoc/>
@@ -34,17 +37,20 @@ public enum ReorderStatus : byte
 
 /// <summary>
 /// Merges several inputs (say, the partitions of a topic, arriving interleaved in whatever order the network makes)
-/// into one sequence that depends only on the items: each is released in (event time, input, offset) order once the
-/// watermark — the minimum over active inputs of their latest event time less the out-of-orderness bound — has passed
-/// it, so nothing smaller can still arrive. Re-sent items are dropped by their input's offset.
+/// into one sequence that depends only on the items: a merge by each input's clock, the latest event time it has sent
+/// so far. Every input's keys rise with its offsets, so an item is released once every active input has moved past
+/// it — nothing smaller can still come — and the sequence is (clock, input, offset) order. Events a little out of
+/// order within an input keep their place in that input (at its clock), as a partition's own pipeline sees them; no
+/// out-of-orderness bound is needed, so what is held is only how far the inputs are apart. Re-sent items are dropped
+/// by their input's offset.
 /// </summary>
 /// <remarks>
 /// <para>The inputs it should wait for are named up front (<see cref="ExpectInputs"/>): one that has sent nothing
 /// holds every release back, as it may yet send the oldest item. Idleness is the one wall-clock rule, as in
 /// <see cref="WatermarkTracker"/>: an input silent for <see cref="WatermarkOptions.IdleTimeout"/> (noticed by
-/// <see cref="Tick"/>) no longer holds the watermark; when every input is idle everything is released. An item that
-/// arrives behind what was released already is reported <see cref="ReorderStatus.Behind"/>.</para>
-/// <para>An input's offsets must grow in the order it sends them; its event times need only keep within the bound.</para>
+/// <see cref="Tick"/>) no longer holds the others back; when every input is idle everything is released. An item that
+/// arrives behind what was released already is reported <see cref="ReorderStatus.Behind"/> and comes out next.</para>
+/// <para>An input's offsets must grow in the order it sends them.</para>
 /// Not thread-safe.
 /// </remarks>
 public sealed class ReorderBuffer<T>
@@ -52,11 +58,11 @@ public sealed class ReorderBuffer<T>
     private const byte FormatVersion = 1;
 
     private readonly TimeProvider _clock;
-    private readonly long _boundMs;
     private readonly long _idleTimeoutMs;
     private readonly PriorityQueue<T, ReorderKey> _queue = new();
     private Input[] _inputs = [];
-    private long _watermark = long.MinValue;
+    // Every input's next item will sort at or after its bound; the smallest bound over active inputs is the watermark.
+    private ReorderKey _watermark = new(long.MinValue, -1, -1);
     private ReorderKey _lastReleased = new(long.MinValue, -1, -1);
 
     private struct Input
@@ -77,15 +83,14 @@ public sealed class ReorderBuffer<T>
         ArgumentNullException.ThrowIfNull(clock);
         options.Validate();
         _clock = clock;
-        _boundMs = (long)options.OutOfOrderness.TotalMilliseconds;
         _idleTimeoutMs = options.IdleTimeout == Timeout.InfiniteTimeSpan ? long.MaxValue : (long)options.IdleTimeout.TotalMilliseconds;
     }
 
     /// <summary>Items held.</summary>
     public int Count => _queue.Count;
 
-    /// <summary>Items below this event time are released; long.MinValue while an active input has sent nothing.</summary>
-    public long Watermark => _watermark;
+    /// <summary>The clock items below which are released: long.MinValue while an active input has sent nothing, long.MaxValue when every input is idle.</summary>
+    public long Watermark => _watermark.TimestampMs;
 
     /// <summary>Items that arrived behind what was already released (see <see cref="ReorderStatus.Behind"/>).</summary>
     public long BehindItems { get; private set; }
@@ -159,7 +164,7 @@ public sealed class ReorderBuffer<T>
         {
             state.MaxTimestampMs = timestampMs;
         }
-        var key = new ReorderKey(timestampMs, input, offset);
+        var key = new ReorderKey(state.MaxTimestampMs, input, offset);
         _queue.Enqueue(item, key);
         Recompute();
         if (key.CompareTo(_lastReleased) < 0)
@@ -176,7 +181,7 @@ public sealed class ReorderBuffer<T>
     /// </summary>
     public bool TryRelease(out T item, out ReorderKey key, bool flush = false)
     {
-        if (_queue.TryPeek(out item!, out key) && (flush || key.TimestampMs < _watermark || key.CompareTo(_lastReleased) < 0))
+        if (_queue.TryPeek(out item!, out key) && (flush || key.CompareTo(_watermark) < 0 || key.CompareTo(_lastReleased) < 0))
         {
             _queue.Dequeue();
             if (key.CompareTo(_lastReleased) > 0)
@@ -220,7 +225,7 @@ public sealed class ReorderBuffer<T>
         }
         var before = _watermark;
         Recompute();
-        return _watermark > before;
+        return _watermark.CompareTo(before) > 0;
     }
 
     /// <summary>Writes the inputs' offsets and event times and every held item, in order (the same state gives the same bytes).</summary>
@@ -311,7 +316,6 @@ public sealed class ReorderBuffer<T>
         {
             _queue.Enqueue(item, key);
         }
-        _watermark = long.MinValue;
         Recompute();
     }
 
@@ -337,12 +341,20 @@ public sealed class ReorderBuffer<T>
 
     private void Recompute()
     {
-        var min = long.MaxValue;
-        foreach (ref readonly var input in _inputs.AsSpan())
+        var min = new ReorderKey(long.MaxValue, int.MaxValue, long.MaxValue);
+        for (var i = 0; i < _inputs.Length; i++)
         {
+            ref readonly var input = ref _inputs[i];
             if (input.Known && !input.Idle)
             {
-                min = Math.Min(min, input.MaxTimestampMs == long.MinValue ? long.MinValue : input.MaxTimestampMs - _boundMs);
+                // Its next item sorts at or after (its clock, it, its next offset); before its first, anything may come.
+                var bound = input.MaxTimestampMs == long.MinValue
+                    ? new ReorderKey(long.MinValue, -1, -1)
+                    : new ReorderKey(input.MaxTimestampMs, i, input.LastOffset + 1);
+                if (bound.CompareTo(min) < 0)
+                {
+                    min = bound;
+                }
             }
         }
         // Unlike an operator's watermark this one may go back (an idle input waking up): nothing released is taken

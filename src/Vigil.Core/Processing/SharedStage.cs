@@ -8,8 +8,9 @@ namespace Vigil.Core.Processing;
 /// <summary>
 /// The rules not keyed by user (BRUTE_FORCE_IP, PASSWORD_SPRAY, CREDENTIAL_STUFFING, declarative rules not grouped by
 /// user) over the events of every source partition, decoded once by the partition pipelines and handed here with
-/// their source partition and offset. The events go through a <see cref="ReorderBuffer{T}"/> and reach the rules in
-/// (event time, source partition, source offset) order once every active partition has passed them, so the alerts
+/// their source partition and offset. The events go through a <see cref="ReorderBuffer{T}"/> and reach the rules
+/// merged by event time (each partition's clock, then partition, then offset) once every active partition has passed
+/// them, so the alerts
 /// (their ids included) do not depend on how the partitions' events happened to interleave on the way here: two
 /// instances, a hand-over or a restart give the alerts of one undisturbed run.
 /// </summary>

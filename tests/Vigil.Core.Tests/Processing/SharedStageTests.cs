@@ -105,13 +105,16 @@ public sealed class SharedStageTests
             var random = new Random(seed);
             var partitions = RandomPartitions(random, 1 + seed % 8, random.Next(200, 600));
 
-            // The truth: the shared rules over all events in (event time, partition, offset) order, in one pipeline.
+            // The truth: the shared rules over all events merged by (partition clock, partition, offset), in one pipeline.
             var merged = new List<(long Ts, int Partition, long Offset, UserEvent Event)>();
             for (var p = 0; p < partitions.Length; p++)
             {
+                // An event's place: its partition's clock (the latest event time the partition had sent up to it).
+                var clock = long.MinValue;
                 foreach (var (offset, evt) in partitions[p])
                 {
-                    merged.Add((evt.TimestampMs, p, offset, evt));
+                    clock = Math.Max(clock, evt.TimestampMs);
+                    merged.Add((clock, p, offset, evt));
                 }
             }
             merged.Sort((x, y) => new ReorderKey(x.Ts, x.Partition, x.Offset).CompareTo(new ReorderKey(y.Ts, y.Partition, y.Offset)));
