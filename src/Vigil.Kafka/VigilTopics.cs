@@ -27,6 +27,12 @@ public static class VigilTopics
     /// <summary>Header of a forwarded event: its offset in the source partition, 8 bytes big-endian.</summary>
     public const string SourceOffsetHeader = "vigil-source-offset";
 
+    /// <summary>
+    /// Header of a forwarded event or progress record: the latest event time its source partition had seen up to that
+    /// offset (the events not forwarded included), Unix milliseconds, 8 bytes big-endian.
+    /// </summary>
+    public const string SourceClockHeader = "vigil-source-clock";
+
     /// <summary>The dead-letter topic for messages from <paramref name="topic"/> that could not be decoded or validated.</summary>
     public static string DeadLetter(string topic) => topic + ".dlq";
 }

@@ -124,7 +124,8 @@ public sealed class ScaleOutTests
             var (stopped, survivor, survivorHttp) = b.StandardOutput.Contains(runningShared, StringComparison.Ordinal) ? (b, a, httpA) : (a, b, httpB);
             // Let it process and checkpoint some of its share, then stop it mid-stream.
             await Task.Delay(TimeSpan.FromSeconds(3));
-            Assert.Equal(0, await stopped.TerminateAsync(TimeSpan.FromSeconds(60)));
+            var stoppedCode = await stopped.TerminateAsync(TimeSpan.FromSeconds(60));
+            Assert.True(stoppedCode == 0, $"the stopped instance exited with {stoppedCode}\n{stopped.StandardOutput}\n{stopped.StandardError}");
             Assert.True(stopped.StandardOutput.Contains("Checkpointed and released", StringComparison.Ordinal), stopped.StandardOutput + stopped.StandardError);
             foreach (var chunk in lines.Skip(half).Chunk(2000))
             {

@@ -141,7 +141,11 @@ public sealed class ReorderBuffer<T>
         Recompute();
     }
 
-    /// <summary>Takes one item of <paramref name="input"/> at <paramref name="offset"/>; see <see cref="ReorderStatus"/>.</summary>
+    /// <summary>
+    /// Takes one item of <paramref name="input"/> at <paramref name="offset"/>, with its event time or, when the input
+    /// knows it, its clock (the latest event time it had seen up to this item, skipped items included); see
+    /// <see cref="ReorderStatus"/>.
+    /// </summary>
     public ReorderStatus Add(int input, long offset, long timestampMs, T item)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(input);
@@ -173,6 +177,34 @@ public sealed class ReorderBuffer<T>
             return ReorderStatus.Behind;
         }
         return ReorderStatus.Buffered;
+    }
+
+    /// <summary>
+    /// Progress without an item: <paramref name="input"/> has reached <paramref name="offset"/> and its clock
+    /// <paramref name="clockMs"/> (it skipped items nobody here needs). Returns false for progress already known.
+    /// </summary>
+    public bool Advance(int input, long offset, long clockMs)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(input);
+        ref var state = ref Know(input, long.MinValue);
+        state.Arrivals++;
+        var wasIdle = state.Idle;
+        state.Idle = false;
+        if (offset <= state.LastOffset)
+        {
+            if (wasIdle)
+            {
+                Recompute();
+            }
+            return false;
+        }
+        state.LastOffset = offset;
+        if (clockMs > state.MaxTimestampMs)
+        {
+            state.MaxTimestampMs = clockMs;
+        }
+        Recompute();
+        return true;
     }
 
     /// <summary>

@@ -61,10 +61,12 @@ public sealed class SharedStage
 
     /// <summary>
     /// Takes one event of a source partition and runs the rules over every event the watermark has now passed;
-    /// alerts are appended to <paramref name="alerts"/>. <paramref name="rebase"/>: the source's log was truncated
-    /// or replaced, so this offset is taken even when lower than the last.
+    /// alerts are appended to <paramref name="alerts"/>. <paramref name="sourceClockMs"/>: the latest event time the
+    /// source partition had seen up to this event (the events it did not forward included), or the event's own time.
+    /// <paramref name="rebase"/>: the source's log was truncated or replaced, so this offset is taken even when lower
+    /// than the last.
     /// </summary>
-    public ReorderStatus Add(int sourcePartition, long sourceOffset, UserEvent evt, bool rebase, List<Alert> alerts)
+    public ReorderStatus Add(int sourcePartition, long sourceOffset, long sourceClockMs, UserEvent evt, bool rebase, List<Alert> alerts)
     {
         ArgumentNullException.ThrowIfNull(evt);
         ArgumentNullException.ThrowIfNull(alerts);
@@ -72,12 +74,87 @@ public sealed class SharedStage
         {
             _buffer.Rebase(sourcePartition, sourceOffset - 1);
         }
-        var status = _buffer.Add(sourcePartition, sourceOffset, evt.TimestampMs, evt);
+        var status = _buffer.Add(sourcePartition, sourceOffset, Math.Max(sourceClockMs, evt.TimestampMs), evt);
         if (status != ReorderStatus.Duplicate)
         {
             Release(alerts);
         }
         return status;
+    }
+
+    /// <inheritdoc cref="Add(int, long, long, UserEvent, bool, List{Alert})"/>
+    public ReorderStatus Add(int sourcePartition, long sourceOffset, UserEvent evt, bool rebase, List<Alert> alerts) =>
+        Add(sourcePartition, sourceOffset, long.MinValue, evt, rebase, alerts);
+
+    /// <summary>
+    /// A source partition's progress without an event (it processed events the shared rules do not read, up to
+    /// <paramref name="sourceOffset"/>, with <paramref name="sourceClockMs"/> its latest event time): the other
+    /// partitions' events it was holding back may go.
+    /// </summary>
+    public void Advance(int sourcePartition, long sourceOffset, long sourceClockMs, bool rebase, List<Alert> alerts)
+    {
+        ArgumentNullException.ThrowIfNull(alerts);
+        if (rebase)
+        {
+            _buffer.Rebase(sourcePartition, sourceOffset - 1);
+        }
+        if (_buffer.Advance(sourcePartition, sourceOffset, sourceClockMs))
+        {
+            Release(alerts);
+        }
+    }
+
+    /// <summary>
+    /// The event types the shared rules read (null: all): the built-in IP and tenant rules' logins and failed logins,
+    /// and whatever the declarative rules not grouped by user filter on. The partitions need forward only these.
+    /// </summary>
+    public static IReadOnlySet<EventType>? EventTypesRead(PipelineOptions options, Rules.RuleSet? rules)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var types = new HashSet<EventType>();
+        if (options.BruteForceIp.Enabled || options.PasswordSpray.Enabled || options.CredentialStuffing.Enabled)
+        {
+            types.Add(EventType.LoginFailed);
+            types.Add(EventType.LoginSuccess);
+        }
+        if (rules is null)
+        {
+            return types;
+        }
+        foreach (var rule in rules.Rules)
+        {
+            if (rule.IsPerUser)
+            {
+                continue;
+            }
+            if (!AddTypes(types, rule.Filter, rule.Filter is not null || rule.Steps.Count > 0))
+            {
+                return null;
+            }
+            foreach (var step in rule.Steps)
+            {
+                if (!AddTypes(types, step.Filter, true))
+                {
+                    return null;
+                }
+            }
+            if (rule.FollowedBy is { } followUp && !AddTypes(types, followUp.Filter, true))
+            {
+                return null;
+            }
+        }
+        return types;
+    }
+
+    /// <summary>Adds what a filter admits; false when it admits every type (or there is none where one was expected).</summary>
+    private static bool AddTypes(HashSet<EventType> types, Rules.EventFilter? filter, bool present)
+    {
+        if (filter?.Types is not { } admitted)
+        {
+            return filter is null && present;
+        }
+        types.UnionWith(admitted);
+        return true;
     }
 
     /// <summary>The wall-clock step: idle partitions stop holding events back; the rules' own tick. Call between batches.</summary>

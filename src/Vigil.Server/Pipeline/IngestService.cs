@@ -422,22 +422,93 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         }
     }
 
-    /// <summary>Sends one decoded user event to the shared topic, with where it came from in the headers.</summary>
+    /// <summary>
+    /// Sends one decoded user event to the shared topic, with where it came from and its partition's clock in the
+    /// headers; an event of a type no shared rule reads is left out, and the partition's progress is sent instead at
+    /// the next tick.
+    /// </summary>
     private void Forward(PartitionState partition, int sourcePartition, long sourceOffset, Core.Events.UserEvent evt)
     {
-        var headers = SharedRecord.Headers(sourcePartition, sourceOffset, partition.RebaseShared);
+        var forwarded = ForwardedTypes();
+        if (forwarded is not null && !forwarded[(int)evt.Type])
+        {
+            partition.ProgressPending = true;
+            return;
+        }
+        var headers = SharedRecord.Headers(sourcePartition, sourceOffset, partition.Pipeline.MaxEventTimeMs, partition.RebaseShared);
         // After a truncated or replaced source log, the shared stage takes this partition's offsets from here.
         partition.RebaseShared = false;
+        partition.ProgressPending = false;
         outputs.Produce(options.SharedTopic, 0, null, SharedRecord.Encode(_forwardBuffer, evt), headers);
         _forwarded++;
     }
+
+    /// <summary>
+    /// Each source partition that processed events it did not forward since its last forwarded record tells the shared
+    /// stage how far it got, so that the other partitions' events are not held back for it (nor it taken for idle).
+    /// </summary>
+    private void ForwardProgress()
+    {
+        foreach (var ((topic, number), partition) in _partitions)
+        {
+            if (!partition.ProgressPending || topic != options.UserEventsTopic || number >= SharedInputs)
+            {
+                continue;
+            }
+            var headers = SharedRecord.Headers(number, partition.LastOffset, partition.Pipeline.MaxEventTimeMs, partition.RebaseShared);
+            partition.RebaseShared = false;
+            partition.ProgressPending = false;
+            outputs.Produce(options.SharedTopic, 0, null, [], headers);
+            _forwarded++;
+        }
+    }
+
+    /// <summary>
+    /// Which event types go to the shared topic, indexed by <see cref="Core.Events.EventType"/> (null: all): those the
+    /// shared rules read, worked out again when the rules file is reloaded.
+    /// </summary>
+    private bool[]? ForwardedTypes()
+    {
+        var rules = pipelineOptions.Rules?.Current;
+        if (_forwardTypesComputed && ReferenceEquals(rules, _forwardTypesRules))
+        {
+            return _forwardTypes;
+        }
+        _forwardTypesComputed = true;
+        _forwardTypesRules = rules;
+        var types = SharedStage.EventTypesRead(pipelineOptions, rules);
+        if (types is null)
+        {
+            _forwardTypes = null;
+            _logger.LogInformation("Forwarding every user event to {Topic}: a shared rule reads events of any type", options.SharedTopic);
+            return null;
+        }
+        var table = new bool[(int)Core.Events.EventType.UserDeleted + 1];
+        var names = new List<string>();
+        foreach (var type in types)
+        {
+            if ((int)type < table.Length)
+            {
+                table[(int)type] = true;
+                names.Add(Core.Events.EventTypes.ToWireName(type));
+            }
+        }
+        names.Sort(StringComparer.Ordinal);
+        _forwardTypes = table;
+        _logger.LogInformation("Forwarding {Types} events to {Topic}: the types the shared rules read", string.Join(", ", names), options.SharedTopic);
+        return table;
+    }
+
+    private bool[]? _forwardTypes;
+    private Core.Rules.RuleSet? _forwardTypesRules;
+    private bool _forwardTypesComputed;
 
     /// <summary>The shared stage: one forwarded event, reordered with the other partitions' and run when its turn comes.</summary>
     private async Task ProcessForwardedAsync(PartitionState partition, SourceRecord record, CancellationToken ct)
     {
         partition.LastSeen = record.Offset;
         partition.LastOffset = Math.Max(partition.LastOffset, record.Offset);
-        if (!SharedRecord.TryRead(record, out var sourcePartition, out var sourceOffset, out var rebase, out var evt))
+        if (!SharedRecord.TryRead(record, out var sourcePartition, out var sourceOffset, out var sourceClock, out var rebase, out var evt))
         {
             // Only instances write this topic; a record that is not theirs is skipped, not fatal.
             metrics.CountDeadLetter();
@@ -449,12 +520,20 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             return;
         }
         // A duplicate (forwarded again after a hand-over or a crash) is dropped by its source offset.
-        partition.Shared!.Add(sourcePartition, sourceOffset, evt, rebase, _alerts);
+        if (evt is null)
+        {
+            partition.Shared!.Advance(sourcePartition, sourceOffset, sourceClock, rebase, _alerts);
+        }
+        else
+        {
+            partition.Shared!.Add(sourcePartition, sourceOffset, sourceClock, evt, rebase, _alerts);
+        }
         await EmitAsync(ct);
     }
 
     private async Task TickAsync(CancellationToken ct)
     {
+        ForwardProgress();
         long keys = 0;
         long unknown = 0;
         foreach (var partition in _partitions.Values)
@@ -751,6 +830,9 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
 
         /// <summary>The source log was truncated or replaced: the next forwarded event tells the shared stage to rebase.</summary>
         public bool RebaseShared { get; set; }
+
+        /// <summary>Events processed here were not forwarded (no shared rule reads them) since the last forwarded record.</summary>
+        public bool ProgressPending { get; set; }
 
         /// <summary>The shared stage, when this is the shared topic's partition (<see cref="Pipeline"/> is then its rules').</summary>
         public SharedStage? Shared { get; init; }

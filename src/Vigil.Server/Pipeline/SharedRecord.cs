@@ -8,8 +8,10 @@ namespace Vigil.Server.Pipeline;
 
 /// <summary>
 /// The records of the shared topic: a decoded user event in its binary checkpoint form (<see cref="UserEventSerializer"/>),
-/// with the partition and offset it had in <c>user-events</c> in headers. The shared stage runs it under those, so
-/// its per-input offsets skip the events a new owner of a source partition forwards a second time.
+/// with the partition and offset it had in <c>user-events</c> and that partition's clock in headers; or, with an empty
+/// value, a progress record (the partition got that far, with events the shared rules do not read). The shared stage
+/// runs an event under its source partition and offset, so its per-input offsets skip the events a new owner of a
+/// source partition forwards a second time.
 /// </summary>
 public static class SharedRecord
 {
@@ -28,8 +30,11 @@ public static class SharedRecord
         return buffer.ToArray();
     }
 
-    /// <summary>The headers naming where the event came from.</summary>
-    public static Headers Headers(int sourcePartition, long sourceOffset, bool rebase)
+    /// <summary>The headers naming where the event came from, without a source clock (the event's time stands for it).</summary>
+    public static Headers Headers(int sourcePartition, long sourceOffset, bool rebase) => Headers(sourcePartition, sourceOffset, null, rebase);
+
+    /// <summary>The headers naming where the event came from and its partition's clock at that point.</summary>
+    public static Headers Headers(int sourcePartition, long sourceOffset, long? sourceClockMs, bool rebase)
     {
         var partition = new byte[4];
         BinaryPrimitives.WriteInt32BigEndian(partition, sourcePartition);
@@ -40,6 +45,12 @@ public static class SharedRecord
             { VigilTopics.SourcePartitionHeader, partition },
             { VigilTopics.SourceOffsetHeader, offset },
         };
+        if (sourceClockMs is { } clockMs)
+        {
+            var clock = new byte[8];
+            BinaryPrimitives.WriteInt64BigEndian(clock, clockMs);
+            headers.Add(VigilTopics.SourceClockHeader, clock);
+        }
         if (rebase)
         {
             headers.Add(RebaseHeader, []);
@@ -50,10 +61,23 @@ public static class SharedRecord
     /// <summary>Reads a forwarded event back; false (never an exception) when the record is not one.</summary>
     public static bool TryRead(in SourceRecord record, out int sourcePartition, out long sourceOffset, out bool rebase, out UserEvent evt)
     {
+        var ok = TryRead(record, out sourcePartition, out sourceOffset, out _, out rebase, out var read);
+        evt = read!;
+        return ok && read is not null;
+    }
+
+    /// <summary>
+    /// Reads a forwarded event, or a progress record (<paramref name="evt"/> null), back; false (never an exception)
+    /// when the record is neither. <paramref name="sourceClockMs"/> is long.MinValue when the record carries none.
+    /// </summary>
+    public static bool TryRead(in SourceRecord record, out int sourcePartition, out long sourceOffset, out long sourceClockMs,
+        out bool rebase, out UserEvent? evt)
+    {
         sourcePartition = -1;
         sourceOffset = -1;
+        sourceClockMs = long.MinValue;
         rebase = false;
-        evt = null!;
+        evt = null;
         var hasPartition = false;
         var hasOffset = false;
         if (record.Headers is { } headers)
@@ -71,25 +95,40 @@ public static class SharedRecord
                     sourceOffset = BinaryPrimitives.ReadInt64BigEndian(bytes);
                     hasOffset = sourceOffset >= 0;
                 }
+                else if (header.Key == VigilTopics.SourceClockHeader && bytes is { Length: 8 })
+                {
+                    sourceClockMs = BinaryPrimitives.ReadInt64BigEndian(bytes);
+                }
                 else if (header.Key == RebaseHeader)
                 {
                     rebase = true;
                 }
             }
         }
-        if (!hasPartition || !hasOffset || record.Value.Length == 0)
+        if (!hasPartition || !hasOffset)
         {
             return false;
+        }
+        if (record.Value.Length == 0)
+        {
+            // Progress: meaningful only with the clock it reports.
+            return sourceClockMs != long.MinValue;
         }
         try
         {
             using var reader = new BinaryReader(new MemoryStream(record.Value, writable: false));
             evt = UserEventSerializer.Instance.Read(reader);
-            return reader.BaseStream.Position == record.Value.Length;
+            if (reader.BaseStream.Position == record.Value.Length)
+            {
+                return true;
+            }
+            evt = null;
+            return false;
         }
         catch (Exception ex) when (ex is EndOfStreamException or IOException or ArgumentException or FormatException or InvalidDataException)
         {
             // Only instances write this topic, so this is a foreign or corrupt record, not an input to validate.
+            evt = null;
             return false;
         }
     }

@@ -5,6 +5,7 @@ using Vigil.Core.Detection;
 using Vigil.Core.Engine;
 using Vigil.Core.Events;
 using Vigil.Core.Processing;
+using Vigil.Core.Rules;
 using Vigil.Core.Tests.Engine;
 
 namespace Vigil.Core.Tests.Processing;
@@ -17,7 +18,10 @@ public sealed class SharedStageTests
 {
     private static readonly DateTimeOffset s_t0 = new(2026, 1, 5, 0, 0, 0, TimeSpan.Zero);
 
-    private static PipelineOptions Options() => new() { DetectedAtFromEventTime = true };
+    // Alerts stamped by a still clock: the stream's own time would differ when the stage sees fewer events (filtered).
+    private static readonly ManualTimeProvider s_clock = new();
+
+    private static PipelineOptions Options() => new();
 
     /// <summary>
     /// Failed logins from a few IPs against many accounts (brute force by IP, spraying, stuffing), with successes and
@@ -40,7 +44,7 @@ public sealed class SharedStageTests
             var json = JsonSerializer.SerializeToUtf8Bytes(new
             {
                 eventId = $"e-{i}",
-                eventType = random.Next(6) == 0 ? "LOGIN_SUCCESS" : "LOGIN_FAILED",
+                eventType = random.Next(8) switch { 0 => "LOGIN_SUCCESS", < 4 => "SEARCH", _ => "LOGIN_FAILED" },
                 timestamp = s_t0.ToUnixTimeMilliseconds() + clock - random.Next(0, 5) * 1000,
                 userId = $"u-{user}",
                 ipAddress = $"198.51.100.{random.Next(1, random.Next(2) == 0 ? 3 : 9)}",
@@ -53,10 +57,17 @@ public sealed class SharedStageTests
         return result;
     }
 
-    private static List<string> Run(List<(long Offset, UserEvent Event)>[] partitions, Random random, bool handOvers)
+    /// <summary>
+    /// Feeds the partitions interleaved at random. <paramref name="filtered"/>: as serve forwards, only the types the
+    /// shared rules read, the others as progress (the partition's offset and clock).
+    /// </summary>
+    private static List<string> Run(List<(long Offset, UserEvent Event)>[] partitions, Random random, bool handOvers, bool filtered = false)
     {
         var options = Options();
-        var stage = new SharedStage(options, new ManualTimeProvider());
+        var read = SharedStage.EventTypesRead(options, null)!;
+        var stage = new SharedStage(options, s_clock);
+        var clocks = new long[partitions.Length];
+        Array.Fill(clocks, long.MinValue);
         stage.ExpectPartitions(partitions.Length);
         var alerts = new List<Alert>();
         var next = new int[partitions.Length];
@@ -74,13 +85,21 @@ public sealed class SharedStageTests
             }
             var (offset, evt) = partitions[p][next[p]++];
             left--;
-            stage.Add(p, offset, evt, rebase: false, alerts);
+            clocks[p] = Math.Max(clocks[p], evt.TimestampMs);
+            if (filtered && !read.Contains(evt.Type))
+            {
+                stage.Advance(p, offset, clocks[p], rebase: false, alerts);
+            }
+            else
+            {
+                stage.Add(p, offset, clocks[p], evt, rebase: false, alerts);
+            }
             if (handOvers && random.Next(60) == 0)
             {
                 // A new owner: restored from the checkpoint; the source partitions' new owners send again what the
                 // last one sent after its own checkpoint.
                 var snapshot = stage.Snapshot(lastOffset: 0);
-                stage = new SharedStage(options, new ManualTimeProvider());
+                stage = new SharedStage(options, s_clock);
                 Assert.Equal(CheckpointReadStatus.Ok, stage.Restore(snapshot));
                 for (var q = 0; q < partitions.Length; q++)
                 {
@@ -96,7 +115,7 @@ public sealed class SharedStageTests
     }
 
     [Fact]
-    public void Add_RandomInterleavingsAndHandOvers_GiveTheAlertsOfTheMergedStream()
+    public void Add_RandomInterleavingsHandOversAndFiltering_GiveTheAlertsOfTheMergedStream()
     {
         var rules = new HashSet<string>(StringComparer.Ordinal);
         var total = 0;
@@ -118,7 +137,7 @@ public sealed class SharedStageTests
                 }
             }
             merged.Sort((x, y) => new ReorderKey(x.Ts, x.Partition, x.Offset).CompareTo(new ReorderKey(y.Ts, y.Partition, y.Offset)));
-            var reference = new DetectionPipeline(Options() with { Scope = DetectionScope.Shared }, TimeProvider.System);
+            var reference = new DetectionPipeline(Options() with { Scope = DetectionScope.Shared }, s_clock);
             var expectedAlerts = new List<Alert>();
             for (var i = 0; i < merged.Count; i++)
             {
@@ -137,6 +156,7 @@ public sealed class SharedStageTests
                 Assert.Equal(expected, Run(partitions, new Random(seed * 10 + run), handOvers: false));
             }
             Assert.Equal(expected, Run(partitions, new Random(seed * 10 + 9), handOvers: true));
+            Assert.Equal(expected, Run(partitions, new Random(seed * 10 + 8), handOvers: true, filtered: true));
         }
         // The streams must exercise the shared rules, or the equality above proves nothing.
         Assert.True(total > 50, $"only {total} alerts");
@@ -163,5 +183,66 @@ public sealed class SharedStageTests
         Assert.Equal(CheckpointReadStatus.ChecksumMismatch, stage.Restore(bytes));
         Assert.Equal(0, stage.Buffered);
         Assert.Equal(1, good.Buffered);
+    }
+
+    [Fact]
+    public void EventTypesRead_BuiltInRulesAndTypedDeclarativeRules_GiveTheirTypes_UntypedGivesAll()
+    {
+        const string header = "version: 1\nrules:\n";
+        const string perUser = """
+              - id: searches
+                name: MANY_SEARCHES
+                type: event_count
+                filter: { eventType: SEARCH }
+                group-by: [userId]
+                timespan: 1m
+                condition: { gte: 100 }
+                severity: LOW
+                summary: "{count}"
+
+            """;
+        const string byIp = """
+              - id: resets
+                name: RESETS_FROM_IP
+                type: event_count
+                filter: { eventType: PASSWORD_RESET_REQUESTED }
+                group-by: [ipAddress]
+                timespan: 1m
+                condition: { gte: 10 }
+                severity: LOW
+                summary: "{count}"
+
+            """;
+        const string untyped = """
+              - id: scripted
+                name: SCRIPTED_IP
+                type: event_count
+                filter: { userAgent|contains: [python, curl] }
+                group-by: [ipAddress]
+                timespan: 1m
+                condition: { gte: 100 }
+                severity: LOW
+                summary: "{count}"
+
+            """;
+        RuleSet Parse(string rules)
+        {
+            var result = RuleFileParser.Parse(header + rules);
+            Assert.True(result.Ok, result.Message());
+            return result.Rules!;
+        }
+
+        Assert.Equal([EventType.LoginSuccess, EventType.LoginFailed], SharedStage.EventTypesRead(new PipelineOptions(), null)!.Order());
+        // A rule grouped by user runs per partition: it adds nothing; one grouped by IP adds what its filter admits.
+        Assert.Equal([EventType.LoginSuccess, EventType.LoginFailed, EventType.PasswordResetRequested],
+            SharedStage.EventTypesRead(new PipelineOptions(), Parse(perUser + byIp))!.Order());
+        Assert.Null(SharedStage.EventTypesRead(new PipelineOptions(), Parse(byIp + untyped)));
+        var none = new PipelineOptions
+        {
+            BruteForceIp = new BruteForceIpOptions { Enabled = false },
+            PasswordSpray = new PasswordSprayOptions { Enabled = false },
+            CredentialStuffing = new CredentialStuffingOptions { Enabled = false },
+        };
+        Assert.Empty(SharedStage.EventTypesRead(none, null)!);
     }
 }
