@@ -1,5 +1,8 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Vigil.Core.Ml;
 
@@ -15,6 +18,128 @@ public sealed partial class IsolationForest
     /// <summary>Rows that walk a tree side by side; the key block holds them feature-major, Lanes keys per feature.</summary>
     private const int Lanes = 16;
 
+    /// <summary>Words past the vector kernels' node tables, so loading 16 keys from a level's start stays in the array.</summary>
+    private const int VectorPadWords = 32;
+
+    /// <summary>
+    /// The kernel <see cref="ScoreBatch(ReadOnlySpan{float}, Span{double})"/> picks for this machine: AVX-512 when
+    /// the runtime accelerates 512-bit vectors, else AVX2, else the scalar walk. All give bit-identical scores.
+    /// </summary>
+    internal static ScoringPath BestPath { get; } =
+        Avx512F.IsSupported && Vector512.IsHardwareAccelerated ? ScoringPath.Avx512
+        : Avx2.IsSupported && Vector256.IsHardwareAccelerated ? ScoringPath.Avx2
+        : ScoringPath.Scalar;
+
+    /// <summary>
+    /// <see cref="ScoreBatch(ReadOnlySpan{float}, Span{double})"/> with the kernel chosen by the caller, so tests and
+    /// benchmarks can run every kernel on one machine.
+    /// </summary>
+    /// <exception cref="ArgumentException">The lengths do not agree with <see cref="FeatureCount"/>.</exception>
+    /// <exception cref="PlatformNotSupportedException">The kernel needs instructions this machine lacks.</exception>
+    internal void ScoreBatch(ReadOnlySpan<float> rows, Span<double> scores, ScoringPath path)
+    {
+        if ((long)scores.Length * FeatureCount != rows.Length)
+        {
+            throw new ArgumentException(
+                $"{rows.Length} values are not {scores.Length} rows of {FeatureCount} features.", nameof(rows));
+        }
+        if (path == ScoringPath.Auto)
+        {
+            path = BestPath;
+        }
+        if ((path == ScoringPath.Avx512 && !(Avx512F.IsSupported && Vector512.IsHardwareAccelerated))
+            || (path == ScoringPath.Avx2 && !Avx2.IsSupported))
+        {
+            throw new PlatformNotSupportedException($"the {path} scoring kernel needs instructions this machine lacks.");
+        }
+        // A multiple of the walks in flight, few enough rows that their values stay in L1.
+        var block = Math.Clamp(8192 / FeatureCount, 16, 128) & ~15;
+        int[]? keys = null;
+        if (_packed is not null && scores.Length > 0)
+        {
+            keys = ArrayPool<int>.Shared.Rent((block + Lanes) * FeatureCount);
+        }
+        try
+        {
+            for (var start = 0; start < scores.Length; start += block)
+            {
+                var count = Math.Min(block, scores.Length - start);
+                var blockRows = rows.Slice(start * FeatureCount, count * FeatureCount);
+                var blockScores = scores.Slice(start, count);
+                if (keys is not null)
+                {
+                    if (path == ScoringPath.Scalar)
+                    {
+                        ToOrderKeys(blockRows, count, keys);
+                    }
+                    else
+                    {
+                        ToOrderKeysAvx2(blockRows, count, keys);
+                    }
+                    switch (path)
+                    {
+                        case ScoringPath.Avx512:
+                            AccumulateAvx512(keys, count, blockScores);
+                            break;
+                        case ScoringPath.Avx2:
+                            AccumulateAvx2(keys, count, blockScores);
+                            break;
+                        default:
+                            AccumulatePerfect(keys, count, blockScores);
+                            break;
+                    }
+                }
+                else
+                {
+                    AccumulatePathLengths(blockRows, count, blockScores);
+                }
+                FinishScores(blockRows, blockScores);
+            }
+        }
+        finally
+        {
+            if (keys is not null)
+            {
+                ArrayPool<int>.Shared.Return(keys);
+            }
+        }
+    }
+
+    private void FinishScores(ReadOnlySpan<float> blockRows, Span<double> blockScores)
+    {
+        for (var r = 0; r < blockScores.Length; r++)
+        {
+            blockScores[r] = ContainsNaN(blockRows.Slice(r * FeatureCount, FeatureCount))
+                ? double.NaN
+                : ScoreOf(blockScores[r] / _roots.Length);
+        }
+    }
+
+    /// <summary>True when <paramref name="row"/> holds a NaN; eight values at a time where the hardware has vectors.</summary>
+    private static bool ContainsNaN(ReadOnlySpan<float> row)
+    {
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 8 <= row.Length; i += 8)
+            {
+                var v = Vector256.Create(row.Slice(i, 8));
+                if (!Vector256.EqualsAll(v, v))
+                {
+                    return true;
+                }
+            }
+        }
+        for (; i < row.Length; i++)
+        {
+            if (float.IsNaN(row[i]))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /// <summary>
     /// Lays every tree out as a complete binary tree of height <paramref name="depth"/> in breadth-first order, so
     /// the children of node k are 2k + 1 and 2k + 2 and a step needs no child pointer. A leaf above the last level
@@ -27,12 +152,22 @@ public sealed partial class IsolationForest
     {
         var internalCount = (1 << depth) - 1;
         var leafCount = 1 << depth;
-        var packed = new ulong[roots.Length * internalCount];
+        var scalarWords = roots.Length * internalCount;
+        var packed = new ulong[scalarWords + (roots.Length * leafCount) + VectorPadWords];
         var leafPaths = new float[roots.Length * leafCount];
         for (var t = 0; t < roots.Length; t++)
         {
-            Place(nodes, roots[t], 0, 0, depth, packed.AsSpan(t * internalCount, internalCount),
-                leafPaths.AsSpan(t * leafCount, leafCount));
+            var tree = packed.AsSpan(t * internalCount, internalCount);
+            Place(nodes, roots[t], 0, 0, depth, tree, leafPaths.AsSpan(t * leafCount, leafCount));
+
+            // The vector kernels' copy: per tree 2^depth split keys then 2^depth feature offsets (one slot of each
+            // unused), so a level's nodes are consecutive and load into registers for permutes.
+            var split = MemoryMarshal.Cast<ulong, int>(packed.AsSpan(scalarWords + (t * leafCount), leafCount));
+            for (var k = 0; k < internalCount; k++)
+            {
+                split[k] = (int)tree[k];
+                split[leafCount + k] = (int)(tree[k] >> 32);
+            }
         }
         return (packed, leafPaths);
     }
@@ -171,4 +306,20 @@ public sealed partial class IsolationForest
         var key = Unsafe.Add(ref group, (nuint)(node >> 32) + lane);
         return (2 * k) + 1 + (key > (int)node ? (nuint)1 : 0);
     }
+}
+
+/// <summary>The batch scoring kernels; <see cref="Auto"/> is the best this machine runs.</summary>
+internal enum ScoringPath
+{
+    /// <summary>The best kernel the machine supports.</summary>
+    Auto,
+
+    /// <summary>The scalar walk of the complete trees, 16 rows in flight.</summary>
+    Scalar,
+
+    /// <summary>8 rows per 256-bit vector, with AVX2 gathers.</summary>
+    Avx2,
+
+    /// <summary>16 rows per 512-bit vector, with AVX-512 gathers.</summary>
+    Avx512,
 }
