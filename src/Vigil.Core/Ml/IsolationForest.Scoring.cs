@@ -153,24 +153,31 @@ public sealed partial class IsolationForest
         var internalCount = (1 << depth) - 1;
         var leafCount = 1 << depth;
         var scalarWords = roots.Length * internalCount;
-        var packed = new ulong[scalarWords + (roots.Length * leafCount) + VectorPadWords];
+        var tableInts = VectorTableInts(depth);
+        var packed = new ulong[scalarWords + (roots.Length * tableInts / 2) + VectorPadWords];
         var leafPaths = new float[roots.Length * leafCount];
         for (var t = 0; t < roots.Length; t++)
         {
             var tree = packed.AsSpan(t * internalCount, internalCount);
             Place(nodes, roots[t], 0, 0, depth, tree, leafPaths.AsSpan(t * leafCount, leafCount));
 
-            // The vector kernels' copy: per tree 2^depth split keys then 2^depth feature offsets (one slot of each
-            // unused), so a level's nodes are consecutive and load into registers for permutes.
-            var split = MemoryMarshal.Cast<ulong, int>(packed.AsSpan(scalarWords + (t * leafCount), leafCount));
+            // The vector kernels' copy: per tree 2^depth split keys, 2^depth feature offsets and the offsets again
+            // as 16-bit words (one slot of each unused), so a level's nodes are consecutive and load into registers
+            // for permutes.
+            var table = MemoryMarshal.Cast<ulong, int>(packed.AsSpan(scalarWords + (t * tableInts / 2), tableInts / 2));
+            var narrow = MemoryMarshal.Cast<int, ushort>(table[(2 * leafCount)..]);
             for (var k = 0; k < internalCount; k++)
             {
-                split[k] = (int)tree[k];
-                split[leafCount + k] = (int)(tree[k] >> 32);
+                table[k] = (int)tree[k];
+                table[leafCount + k] = (int)(tree[k] >> 32);
+                narrow[k] = (ushort)(tree[k] >> 32);
             }
         }
         return (packed, leafPaths);
     }
+
+    /// <summary>Ints per tree in the vector kernels' tables: 2^depth keys, 2^depth offsets, 2^depth 16-bit offsets, even.</summary>
+    private static int VectorTableInts(int depth) => ((2 << depth) + (1 << depth) / 2 + 1) & ~1;
 
     private static void Place(IsolationNode[] nodes, int node, int position, int level, int depth, Span<ulong> packed,
         Span<float> leafPaths)
