@@ -111,7 +111,7 @@ public sealed partial class IsolationForest
     /// so a full-register load at any level's start stays inside the array.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private unsafe void AccumulateAvx512(int[] keyBlock, int count, Span<double> sums)
+    private unsafe void AccumulateAvx512(Span<int> keyBlock, int count, Span<double> sums)
     {
         var depth = MaxDepth;
         var leafCount = 1 << depth;
@@ -317,7 +317,7 @@ public sealed partial class IsolationForest
     /// keys and offsets gathered.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private unsafe void AccumulateAvx2(int[] keyBlock, int count, Span<double> sums)
+    private unsafe void AccumulateAvx2(Span<int> keyBlock, int count, Span<double> sums)
     {
         var depth = MaxDepth;
         var leafCount = 1 << depth;

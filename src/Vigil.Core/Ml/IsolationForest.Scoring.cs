@@ -18,6 +18,12 @@ public sealed partial class IsolationForest
     /// <summary>Rows that walk a tree side by side; the key block holds them feature-major, Lanes keys per feature.</summary>
     private const int Lanes = 16;
 
+    /// <summary>Rows per block of the node walk (for heights above <see cref="MaxPerfectDepth"/>).</summary>
+    private const int NodeWalkBlock = 128;
+
+    /// <summary>The largest key buffer taken on the stack (64 KiB); wider rows rent one.</summary>
+    private const int MaxStackKeys = 16 * 1024;
+
     /// <summary>Words past the vector kernels' node tables, so loading 16 keys from a level's start stays in the array.</summary>
     private const int VectorPadWords = 32;
 
@@ -36,7 +42,7 @@ public sealed partial class IsolationForest
     /// </summary>
     /// <exception cref="ArgumentException">The lengths do not agree with <see cref="FeatureCount"/>.</exception>
     /// <exception cref="PlatformNotSupportedException">The kernel needs instructions this machine lacks.</exception>
-    internal void ScoreBatch(ReadOnlySpan<float> rows, Span<double> scores, ScoringPath path)
+    internal unsafe void ScoreBatch(ReadOnlySpan<float> rows, Span<double> scores, ScoringPath path)
     {
         if ((long)scores.Length * FeatureCount != rows.Length)
         {
@@ -52,55 +58,63 @@ public sealed partial class IsolationForest
         {
             throw new PlatformNotSupportedException($"the {path} scoring kernel needs instructions this machine lacks.");
         }
-        // A multiple of the walks in flight, few enough rows that their values stay in L1.
-        var block = Math.Clamp(8192 / FeatureCount, 16, 128) & ~15;
-        int[]? keys = null;
-        if (_packed is not null && scores.Length > 0)
+        if (_packed is null)
         {
-            keys = ArrayPool<int>.Shared.Rent((block + Lanes) * FeatureCount);
+            for (var start = 0; start < scores.Length; start += NodeWalkBlock)
+            {
+                var count = Math.Min(NodeWalkBlock, scores.Length - start);
+                var blockRows = rows.Slice(start * FeatureCount, count * FeatureCount);
+                AccumulatePathLengths(blockRows, count, scores.Slice(start, count));
+                FinishScores(blockRows, scores.Slice(start, count));
+            }
+            return;
         }
+        if (scores.IsEmpty)
+        {
+            return;
+        }
+        // A block is a multiple of the 16 rows of a group, few enough rows that their keys stay in L1. The key
+        // buffer is aligned to 64 bytes, so a node's 16 keys are one cache line: on the stack when it is small
+        // (stack memory never moves), else rented and pinned while it is used.
+        var block = Math.Clamp(8192 / FeatureCount, Lanes, 128) & ~(Lanes - 1);
+        var keyCount = (block * FeatureCount) + (64 / sizeof(int));
+        int[]? rented = null;
+        var buffer = keyCount <= MaxStackKeys ? stackalloc int[keyCount] : (rented = ArrayPool<int>.Shared.Rent(keyCount));
         try
         {
-            for (var start = 0; start < scores.Length; start += block)
+            fixed (int* raw = buffer)
             {
-                var count = Math.Min(block, scores.Length - start);
-                var blockRows = rows.Slice(start * FeatureCount, count * FeatureCount);
-                var blockScores = scores.Slice(start, count);
-                if (keys is not null)
+                var skip = (int)((64 - ((nuint)raw & 63)) & 63) / sizeof(int);
+                var keys = buffer.Slice(skip, block * FeatureCount);
+                for (var start = 0; start < scores.Length; start += block)
                 {
-                    if (path == ScoringPath.Scalar)
-                    {
-                        ToOrderKeys(blockRows, count, keys);
-                    }
-                    else
-                    {
-                        ToOrderKeysAvx2(blockRows, count, keys);
-                    }
+                    var count = Math.Min(block, scores.Length - start);
+                    var blockRows = rows.Slice(start * FeatureCount, count * FeatureCount);
+                    var blockScores = scores.Slice(start, count);
                     switch (path)
                     {
                         case ScoringPath.Avx512:
+                            ToOrderKeysAvx2(blockRows, count, keys);
                             AccumulateAvx512(keys, count, blockScores);
                             break;
                         case ScoringPath.Avx2:
+                            ToOrderKeysAvx2(blockRows, count, keys);
                             AccumulateAvx2(keys, count, blockScores);
                             break;
                         default:
+                            ToOrderKeys(blockRows, count, keys);
                             AccumulatePerfect(keys, count, blockScores);
                             break;
                     }
+                    FinishScores(blockRows, blockScores);
                 }
-                else
-                {
-                    AccumulatePathLengths(blockRows, count, blockScores);
-                }
-                FinishScores(blockRows, blockScores);
             }
         }
         finally
         {
-            if (keys is not null)
+            if (rented is not null)
             {
-                ArrayPool<int>.Shared.Return(keys);
+                ArrayPool<int>.Shared.Return(rented);
             }
         }
     }
@@ -242,7 +256,7 @@ public sealed partial class IsolationForest
     /// block. The sums add the same floats in the same tree order as the node walk, so the scores are identical.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void AccumulatePerfect(int[] keyBlock, int count, Span<double> sums)
+    private void AccumulatePerfect(Span<int> keyBlock, int count, Span<double> sums)
     {
         // Bounds: keyBlock holds whole groups of Lanes × FeatureCount keys, every node's offset is below
         // Lanes × FeatureCount, and after depth steps k is in [2^depth − 1, 2^(depth+1) − 1), so k − internalCount
@@ -257,7 +271,7 @@ public sealed partial class IsolationForest
         sums[..count].Clear();
         for (var g = 0; g * Lanes < count; g++)
         {
-            ref var x = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(keyBlock), g * groupSize);
+            ref var x = ref Unsafe.Add(ref MemoryMarshal.GetReference(keyBlock), g * groupSize);
             lane.Clear();
             for (var t = 0; t < _roots.Length; t++)
             {
