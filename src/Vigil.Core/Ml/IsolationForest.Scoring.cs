@@ -42,6 +42,7 @@ public sealed partial class IsolationForest
     /// </summary>
     /// <exception cref="ArgumentException">The lengths do not agree with <see cref="FeatureCount"/>.</exception>
     /// <exception cref="PlatformNotSupportedException">The kernel needs instructions this machine lacks.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal unsafe void ScoreBatch(ReadOnlySpan<float> rows, Span<double> scores, ScoringPath path)
     {
         if ((long)scores.Length * FeatureCount != rows.Length)
@@ -119,6 +120,8 @@ public sealed partial class IsolationForest
         }
     }
 
+    // Optimised from the first call: at tier 0 the vector NaN check would cost more than the walk on wide rows.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void FinishScores(ReadOnlySpan<float> blockRows, Span<double> blockScores)
     {
         for (var r = 0; r < blockScores.Length; r++)
@@ -130,6 +133,7 @@ public sealed partial class IsolationForest
     }
 
     /// <summary>True when <paramref name="row"/> holds a NaN; eight values at a time where the hardware has vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool ContainsNaN(ReadOnlySpan<float> row)
     {
         var i = 0;
