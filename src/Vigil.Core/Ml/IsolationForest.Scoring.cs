@@ -10,8 +10,8 @@ namespace Vigil.Core.Ml;
 public sealed partial class IsolationForest
 {
     /// <summary>
-    /// The deepest height limit scored with complete trees: 2^10 leaves make 12 KiB per tree, beyond which the
-    /// layout stops fitting in cache and the node walk is as good.
+    /// The deepest height limit scored with complete trees: 2^10 leaves make 12 KiB per tree (22 KiB with the
+    /// vector kernels' tables), beyond which the layout stops fitting in cache and the node walk is as good.
     /// </summary>
     private const int MaxPerfectDepth = 10;
 
@@ -256,8 +256,8 @@ public sealed partial class IsolationForest
     /// exactly <see cref="MaxDepth"/> steps of <c>k = 2k + 1 + (key[feature] &gt; splitKey)</c>, all integer work,
     /// one load for the node and one for the row's key. <see cref="Lanes"/> rows walk a tree side by side so their
     /// chains of dependent loads overlap (one base register serves them all: the node carries the feature's offset
-    /// in the feature-major group); trees are the outer loop so one tree (3 KiB at ψ = 256) stays in L1 for the
-    /// block. The sums add the same floats in the same tree order as the node walk, so the scores are identical.
+    /// in the feature-major group); a group walks every tree before the next group starts. The sums add the same
+    /// floats in the same tree order as the node walk, so the scores are identical.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AccumulatePerfect(Span<int> keyBlock, int count, Span<double> sums)
