@@ -56,7 +56,10 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
     protected override void Process(string key, ref RapidActivityState state, bool created, in UserEvent evt, long timestampMs,
         IOutput<Alert> output)
     {
-        state ??= new RapidActivityState();
+        if (created)
+        {
+            state = RapidActivityState.Initial;
+        }
         var minute = Math.DivRem(evt.TimestampMs, 60_000L, out var rem) - (rem < 0 ? 1 : 0);
         if (minute > state.Minute)
         {
@@ -158,7 +161,7 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
         {
             _rings.Dequeue();
             ref var state = ref State.GetValueRefOrNullRef(filed.Key);
-            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref state) || state?.Recent is null)
+            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref state) || state.Recent is null)
             {
                 continue;
             }
@@ -181,7 +184,7 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
         var holding = new List<(string Key, long LatestMs)>();
         State.ForEach(holding, static (list, key, in state) =>
         {
-            if (state?.Recent is not null)
+            if (state.Recent is not null)
             {
                 list.Add((key, state.LatestMs));
             }
@@ -198,27 +201,32 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
 
 /// <summary>Per-user state of <see cref="RapidActivityOperator"/>: the baseline as numbers, and the events of the
 /// window only while it is open.</summary>
-public sealed class RapidActivityState
+/// <remarks>A struct inline in the operator's keyed-state page (no object per user). A new key's state is
+/// <see cref="Initial"/>, not default: the latest time and minute start below any event time.</remarks>
+public struct RapidActivityState
 {
+    /// <summary>The state of a user not seen yet.</summary>
+    public static RapidActivityState Initial => new() { LatestMs = long.MinValue, Minute = long.MinValue };
+
     /// <summary>Events within the window (ids kept for the evidence); null once the window has passed.</summary>
     public EventRing? Recent { get; set; }
 
     /// <summary>The latest event time seen.</summary>
-    public long LatestMs { get; set; } = long.MinValue;
+    public long LatestMs { get; set; }
 
     /// <summary>The minute (Unix minutes) being counted.</summary>
-    public long Minute { get; set; } = long.MinValue;
-
-    public int MinuteCount { get; set; }
+    public long Minute { get; set; }
 
     /// <summary>Exponentially weighted mean of events per active minute.</summary>
     public double Baseline { get; set; }
+
+    public int MinuteCount { get; set; }
 
     public int MinutesSeen { get; set; }
 
     public bool Above { get; set; }
 
-    public void Write(BinaryWriter writer)
+    public readonly void Write(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.Write(Recent is not null);
