@@ -149,6 +149,21 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         return ref Unsafe.NullRef<TState>();
     }
 
+    /// <summary>The slot of <paramref name="key"/> in the key table if this state holds it, else −1. A slot names the
+    /// key only while some state holds it: once dropped, the number may go to another key.</summary>
+    public int SlotOf(string key) => _keys.TryGetSlot(key, out var slot) && Holds(slot) ? slot : -1;
+
+    /// <summary>The state held in <paramref name="slot"/> without touching its TTL, or a null ref when this state holds
+    /// nothing there.</summary>
+    public ref TState GetValueRefAtSlotOrNullRef(int slot)
+    {
+        if (Holds(slot))
+        {
+            return ref _pages[slot >> Shift]!.Entries[slot & Mask].Value;
+        }
+        return ref Unsafe.NullRef<TState>();
+    }
+
     public bool TryGetValue(string key, out TState value)
     {
         if (_keys.TryGetSlot(key, out var slot) && Holds(slot))
@@ -219,6 +234,16 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         foreach (var slot in HeldSlots())
         {
             visitor(arg, _keys.KeyAt(slot)!, _pages[slot >> Shift]!.Entries[slot & Mask].Value);
+        }
+    }
+
+    /// <summary>Every slot held and its state, in slot order, without making the key strings.</summary>
+    public void ForEachSlot<TArg>(TArg arg, KeyedSlotVisitor<TState, TArg> visitor)
+    {
+        ArgumentNullException.ThrowIfNull(visitor);
+        foreach (var slot in HeldSlots())
+        {
+            visitor(arg, slot, _pages[slot >> Shift]!.Entries[slot & Mask].Value);
         }
     }
 
@@ -394,3 +419,6 @@ public sealed class KeyedState<TState> : IKeySlotHolder
 
 /// <summary>Visits one key of a <see cref="KeyedState{TState}"/>.</summary>
 public delegate void KeyedStateVisitor<TState, in TArg>(TArg arg, string key, in TState state);
+
+/// <summary>Visits one slot of a <see cref="KeyedState{TState}"/>.</summary>
+public delegate void KeyedSlotVisitor<TState, in TArg>(TArg arg, int slot, in TState state);

@@ -198,6 +198,36 @@ public sealed class CompactRuleStateTests
         Assert.Equal(bytes, Bytes(restored.Write));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void OnWatermark_ManyUsersIdle_EveryRingLetGoByTheSlotQueue(bool restartBetween)
+    {
+        var rule = new RapidActivityOperator(new RapidActivityOptions(), RuleDriver.Clock);
+        var d = new RuleDriver(() => rule);
+        // 3,000 users, one page view each, then (after an optional restart) a second round for a third of them, whose
+        // rings must survive the first release.
+        d.Feed(Enumerable.Range(0, 3_000).Select(u => d.Event(EventType.PageView, u * 0.01, user: $"u-{u}")));
+        if (restartBetween)
+        {
+            rule = new RapidActivityOperator(new RapidActivityOptions(), RuleDriver.Clock);
+            d.Restart();
+        }
+        d.Feed(Enumerable.Range(0, 1_000).Select(u => d.Event(EventType.PageView, 700 + (u * 0.01), user: $"u-{u * 3}")));
+
+        var holding = 0;
+        rule.State.ForEach(0, (_, _, in state) => holding += state.Recent is null ? 0 : 1);
+        Assert.Equal(1_000, holding);
+        Assert.Equal(3_000, rule.State.Count);
+
+        d.Feed(d.Event(EventType.PageView, 2_000, user: "u-clock"));
+        holding = 0;
+        rule.State.ForEach(0, (_, _, in state) => holding += state.Recent is null ? 0 : 1);
+        // Only the clock user's own ring is left; every user is still held (the baseline lives on).
+        Assert.Equal(1, holding);
+        Assert.Equal(3_001, rule.State.Count);
+    }
+
     public static TheoryData<string> Rules => ["ACCOUNT_TAKEOVER", "GEO_LOGIN", "RAPID_ACTIVITY"];
 
     [Theory]
