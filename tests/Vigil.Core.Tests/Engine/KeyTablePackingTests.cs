@@ -149,3 +149,72 @@ public sealed class KeyTablePackingTests
         Assert.Equal(0, state.ApproximateBytes);
     }
 }
+
+/// <summary>The last access kept as a 32-bit bucket: eviction and checkpoints behave as with the exact time.</summary>
+public sealed class KeyedStateAccessTests
+{
+    private static KeyedState<long> State() => new(TimeSpan.FromSeconds(16), Int64StateSerializer.Instance);
+
+    private static KeyedState<long> RoundTrip(KeyedState<long> state)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            state.Write(writer);
+        }
+        stream.Position = 0;
+        var restored = State();
+        restored.Read(new BinaryReader(stream));
+        return restored;
+    }
+
+    [Fact]
+    public void EvictExpired_RestoredMidway_EvictsTheSameKeysAtTheSameWatermarks()
+    {
+        var rng = new Random(9);
+        var once = State();
+        KeyedState<long>? restored = null;
+        var shadow = State();
+        long time = 1_700_000_000_000;
+        for (var step = 0; step < 20_000; step++)
+        {
+            time += rng.Next(0, 40);
+            var key = $"u-{rng.Next(400)}";
+            var at = time - rng.Next(0, 3_000);
+            once.GetOrAdd(key, at, out _) = step;
+            (restored ?? shadow).GetOrAdd(key, at, out _) = step;
+            if (step == 9_000)
+            {
+                restored = RoundTrip(shadow);
+            }
+            if (step % 50 == 0)
+            {
+                Assert.Equal(once.EvictExpired(time - 2_000), (restored ?? shadow).EvictExpired(time - 2_000));
+                Assert.Equal(once.Count, (restored ?? shadow).Count);
+            }
+        }
+        Assert.NotNull(restored);
+        Assert.True(once.Evicted > 1_000);
+        for (var u = 0; u < 400; u++)
+        {
+            Assert.Equal(once.ContainsKey($"u-{u}"), restored.ContainsKey($"u-{u}"));
+        }
+    }
+
+    [Fact]
+    public void EvictExpired_KeyRefiledFiftyYearsOnWithinOneTtl_NotEvictedEarly()
+    {
+        // One-second buckets: fifty years on is 1.6·10^9 buckets from the first key, inside the 32-bit range.
+        const long FiftyYears = 50L * 365 * 24 * 3_600_000;
+        var state = State();
+        state.GetOrAdd("first", 0, out _);
+        state.GetOrAdd("later", FiftyYears, out _);
+        state.GetOrAdd("later", FiftyYears + 5_000, out _);
+
+        // The stale entry of "later" in its first bucket is due at +17 s; its last access only at +21 s.
+        Assert.Equal(1, state.EvictExpired(FiftyYears + 18_000));
+        Assert.True(state.ContainsKey("later"));
+        Assert.Equal(1, state.EvictExpired(FiftyYears + 23_000));
+        Assert.Equal(0, state.Count);
+    }
+}
