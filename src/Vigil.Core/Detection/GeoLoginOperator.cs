@@ -62,40 +62,59 @@ public sealed class GeoLoginOperator(GeoLoginOptions options, IGeoLocator geo, T
         var login = new GeoLogin(evt.TimestampMs, evt.EventId, evt.IpAddress!, location.CountryCode, location.City,
             location.Latitude, location.Longitude, location.AccuracyRadiusKm, location.IsHosting);
         var packed = PackedLogin.From(login);
+        var place = LoginPlace.Of(location);
         if (options.ImpossibleTravelEnabled)
         {
             var (before, after) = state.Neighbours(login.TimeMs);
-            if (before is { } b)
+            if (before is { } b && TryPlace(b, out var beforePlace))
             {
-                CheckTravel(key, b, packed, login, true, evt, output);
+                CheckTravel(key, b, beforePlace, packed, place, login, true, evt, output);
             }
-            if (after is { } a)
+            if (after is { } a && TryPlace(a, out var afterPlace))
             {
-                CheckTravel(key, packed, a, login, false, evt, output);
+                CheckTravel(key, packed, place, a, afterPlace, login, false, evt, output);
             }
         }
-        if (options.NewCountryEnabled && state.Logins >= options.NewCountryAfterLogins && !state.KnowsCountry(packed.Country))
+        var country = CountryCodes.Pack(location.CountryCode);
+        if (options.NewCountryEnabled && state.Logins >= options.NewCountryAfterLogins && !state.KnowsCountry(country))
         {
             EmitNewCountry(key, in state, login, evt, output);
         }
         // Ids of logins no on-time login can be an impossible jump from are not needed for evidence any more.
         var watermark = Context.Watermark;
         var idsNeededAfter = watermark == long.MinValue ? long.MinValue : watermark - Context.AllowedLatenessMs - _travelHorizonMs;
-        state.Add(packed, options.MaxCountries, idsNeededAfter);
+        state.Add(packed, country, options.MaxCountries, idsNeededAfter);
+    }
+
+    /// <summary>Where a kept login was: its address looked up again (the state keeps no coordinates; the locator answers
+    /// the same for the same address, and casts them to float as the state used to keep them). False when the address
+    /// is no longer found, which only a replaced database does.</summary>
+    private bool TryPlace(in PackedLogin login, out LoginPlace place)
+    {
+        Span<char> scratch = stackalloc char[16];
+        if (geo.TryLookup(login.Ip.AsSpan(scratch), out var location))
+        {
+            place = LoginPlace.Of(location);
+            return true;
+        }
+        place = default;
+        return false;
     }
 
     /// <param name="user">The user.</param>
     /// <param name="from">The earlier login.</param>
+    /// <param name="fromPlace">Where it was.</param>
     /// <param name="to">The later login.</param>
+    /// <param name="toPlace">Where it was.</param>
     /// <param name="trigger">The login being processed, with its strings.</param>
     /// <param name="triggerIsTo">Whether <paramref name="trigger"/> is <paramref name="to"/> (else <paramref name="from"/>).</param>
     /// <param name="evt">The event.</param>
     /// <param name="output">Where alerts go.</param>
-    private void CheckTravel(string user, in PackedLogin from, in PackedLogin to, in GeoLogin trigger, bool triggerIsTo,
-        UserEvent evt, IOutput<Alert> output)
+    private void CheckTravel(string user, in PackedLogin from, in LoginPlace fromPlace, in PackedLogin to, in LoginPlace toPlace,
+        in GeoLogin trigger, bool triggerIsTo, UserEvent evt, IOutput<Alert> output)
     {
-        var km = GeoMath.DistanceKm(from.Latitude, from.Longitude, to.Latitude, to.Longitude);
-        if (km < options.MinDistanceKm || km <= from.RadiusKm + to.RadiusKm)
+        var km = GeoMath.DistanceKm(fromPlace.Latitude, fromPlace.Longitude, toPlace.Latitude, toPlace.Longitude);
+        if (km < options.MinDistanceKm || km <= fromPlace.RadiusKm + toPlace.RadiusKm)
         {
             return;
         }
@@ -105,17 +124,16 @@ public sealed class GeoLoginOperator(GeoLoginOptions options, IGeoLocator geo, T
         {
             return;
         }
-        // The other end's strings: its IP from the compact form, its city from the locator again.
+        // The other end's strings: its IP from the compact form, its city and country from the locator again.
         var other = triggerIsTo ? from : to;
         var otherIp = other.Ip.ToString() ?? "";
-        var otherCity = geo.TryLookup(otherIp, out var otherLocation) ? otherLocation.City : null;
         var fromIp = triggerIsTo ? otherIp : trigger.Ip;
         var toIp = triggerIsTo ? trigger.Ip : otherIp;
-        var fromCity = triggerIsTo ? otherCity : trigger.City;
-        var toCity = triggerIsTo ? trigger.City : otherCity;
-        var fromCountry = CountryCodes.Unpack(from.Country);
-        var toCountry = CountryCodes.Unpack(to.Country);
-        var hosting = from.Hosting || to.Hosting;
+        var fromCity = fromPlace.City;
+        var toCity = toPlace.City;
+        var fromCountry = fromPlace.Country;
+        var toCountry = toPlace.Country;
+        var hosting = fromPlace.Hosting || toPlace.Hosting;
         var shownSpeed = double.IsPositiveInfinity(speed) ? "at the same instant" : $"at {Evidence.Text(speed)} km/h";
         output.Emit(new Alert
         {
@@ -145,7 +163,7 @@ public sealed class GeoLoginOperator(GeoLoginOptions options, IGeoLocator geo, T
                 ["toCountry"] = toCountry,
                 ["fromCity"] = fromCity,
                 ["toCity"] = toCity,
-                ["accuracyRadiusKm"] = from.RadiusKm + to.RadiusKm,
+                ["accuracyRadiusKm"] = fromPlace.RadiusKm + toPlace.RadiusKm,
                 ["hostingNetwork"] = hosting,
             },
         });
@@ -186,19 +204,27 @@ public sealed class GeoLoginOperator(GeoLoginOptions options, IGeoLocator geo, T
 public readonly record struct GeoLogin(long TimeMs, string EventId, string Ip, string Country, string? City, double Latitude,
     double Longitude, int RadiusKm, bool Hosting);
 
-/// <summary>A login as <see cref="GeoLoginState"/> keeps it: numbers, the IP in compact form, and the event id (as a
-/// <see cref="CompactId"/>, no string for the usual forms) only while an impossible-travel alert could still cite it.</summary>
-public readonly record struct PackedLogin(long TimeMs, CompactId EventId, CompactIp Ip, float Latitude, float Longitude,
-    int RadiusKm, ushort Country, bool Hosting)
+/// <summary>A login as <see cref="GeoLoginState"/> keeps it: its time, the IP in compact form, and the event id (as a
+/// <see cref="CompactId"/>, no string for the usual forms) only while an impossible-travel alert could still cite it.
+/// Where it was is looked up again from the IP when a later login is compared with it.</summary>
+public readonly record struct PackedLogin(long TimeMs, CompactId EventId, CompactIp Ip)
 {
-    public static PackedLogin From(in GeoLogin login) => new(login.TimeMs, CompactId.From(login.EventId), CompactIp.From(login.Ip),
-        (float)login.Latitude, (float)login.Longitude, login.RadiusKm, CountryCodes.Pack(login.Country), login.Hosting);
+    public static PackedLogin From(in GeoLogin login) => new(login.TimeMs, CompactId.From(login.EventId), CompactIp.From(login.Ip));
+}
+
+/// <summary>Where a login was placed, as the rule compares it (coordinates as floats, as the state kept them when it
+/// kept them; strings straight from the locator).</summary>
+internal readonly record struct LoginPlace(float Latitude, float Longitude, int RadiusKm, string Country, string? City, bool Hosting)
+{
+    public static LoginPlace Of(in GeoLocation location) => new((float)location.Latitude, (float)location.Longitude,
+        location.AccuracyRadiusKm, location.CountryCode, location.City, location.IsHosting);
 }
 
 /// <summary>Per-user state of <see cref="GeoLoginOperator"/>: the last few located logins as numbers and the
 /// countries seen as packed codes.</summary>
 /// <remarks>A struct inline in the operator's keyed-state page: a user with one kept login and one country holds them in
-/// the struct; more logins or countries go to exact-size arrays in a side object.</remarks>
+/// the struct; more logins or countries go to exact-size arrays in a side object. A kept login is its time, event id
+/// and IP (48 bytes); the checkpoint form is the same since format 4.</remarks>
 public struct GeoLoginState
 {
     private const int Kept = 4;
@@ -265,8 +291,9 @@ public struct GeoLoginState
         return (before, after);
     }
 
-    /// <summary>Adds a login; event ids of logins at or before <paramref name="idsNeededAfter"/> are dropped.</summary>
-    public void Add(in PackedLogin login, int maxCountries, long idsNeededAfter = long.MinValue)
+    /// <summary>Adds a login from the country <paramref name="country"/> (<see cref="CountryCodes.Pack"/>); event ids of
+    /// logins at or before <paramref name="idsNeededAfter"/> are dropped.</summary>
+    public void Add(in PackedLogin login, ushort country, int maxCountries, long idsNeededAfter = long.MinValue)
     {
         var count = RecentCount;
         var merged = new LoginBuffer();
@@ -312,7 +339,7 @@ public struct GeoLoginState
             _hasLogin = false;
         }
         _logins++;
-        RememberCountry(login.Country, maxCountries);
+        RememberCountry(country, maxCountries);
     }
 
     private void RememberCountry(ushort code, int max)
@@ -366,11 +393,6 @@ public struct GeoLoginState
             writer.Write(l.TimeMs);
             StateIo.WriteNullable(writer, l.EventId.ToString());
             StateIo.WriteNullable(writer, l.Ip.ToString());
-            writer.Write(CountryCodes.Unpack(l.Country));
-            writer.Write(l.Latitude);
-            writer.Write(l.Longitude);
-            writer.Write(l.RadiusKm);
-            writer.Write(l.Hosting);
         }
     }
 
@@ -403,11 +425,7 @@ public struct GeoLoginState
         {
             var time = reader.ReadInt64();
             var eventId = CompactId.From(StateIo.ReadNullable(reader));
-            var ip = CompactIp.From(StateIo.ReadNullable(reader));
-            var country = CountryCodes.Pack(reader.ReadString());
-            var latitude = reader.ReadSingle();
-            var longitude = reader.ReadSingle();
-            recent[i] = new PackedLogin(time, eventId, ip, latitude, longitude, reader.ReadInt32(), country, reader.ReadBoolean());
+            recent[i] = new PackedLogin(time, eventId, CompactIp.From(StateIo.ReadNullable(reader)));
         }
         if (count == 1)
         {

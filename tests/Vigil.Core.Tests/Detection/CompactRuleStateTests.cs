@@ -125,7 +125,7 @@ public sealed class CompactRuleStateTests
             var country = CountryCodes.Pack(names[rng.Next(names.Length)]);
             var id = rng.Next(4) == 0 ? $"login {i}" : $"e-{i}";
             var idsNeededAfter = (i * 1_000L) - rng.Next(0, 8_000);
-            var login = new PackedLogin(time, CompactId.From(id), CompactIp.From($"10.0.0.{i % 256}"), 48.5f, 2.25f, 20, country, i % 7 == 0);
+            var login = new PackedLogin(time, CompactId.From(id), CompactIp.From($"10.0.0.{i % 256}"));
 
             var (before, after) = state.Neighbours(time);
             var expectedBefore = model.FindLast(m => m.Time <= time);
@@ -133,7 +133,7 @@ public sealed class CompactRuleStateTests
             Assert.Equal(expectedBefore == default ? null : expectedBefore.Time, before?.TimeMs);
             Assert.Equal(expectedAfter == default ? null : expectedAfter.Time, after?.TimeMs);
 
-            state.Add(login, 16, idsNeededAfter);
+            state.Add(login, country, 16, idsNeededAfter);
             var pos = model.Count;
             while (pos > 0 && model[pos - 1].Time > time)
             {
@@ -167,14 +167,13 @@ public sealed class CompactRuleStateTests
     public void GeoLoginState_OneLoginAndSeveral_RoundTripThroughACheckpoint()
     {
         var state = default(GeoLoginState);
-        state.Add(new PackedLogin(1_000, CompactId.From("e-1"), CompactIp.From("198.51.100.1"), 48.8566f, 2.3522f, 50,
-            CountryCodes.Pack("FR"), false), 16);
+        state.Add(new PackedLogin(1_000, CompactId.From("e-1"), CompactIp.From("198.51.100.1")), CountryCodes.Pack("FR"), 16);
         var one = Bytes(state.Write);
         Assert.Equal(one, Bytes(GeoLoginState.Read(Reader(one), 16).Write));
 
-        state.Add(new PackedLogin(2_000, CompactId.From("3f2504e0-4f89-41d3-9a0c-0305e82c3301"), CompactIp.From("2001:db8::1"),
-            40.7128f, -74.006f, 100, CountryCodes.Pack("US"), true), 16);
-        state.Add(new PackedLogin(1_500, default, CompactIp.From("198.51.100.1"), 48.8566f, 2.3522f, 50, CountryCodes.Pack("FR"), false), 16);
+        state.Add(new PackedLogin(2_000, CompactId.From("3f2504e0-4f89-41d3-9a0c-0305e82c3301"), CompactIp.From("2001:db8::1")),
+            CountryCodes.Pack("US"), 16);
+        state.Add(new PackedLogin(1_500, default, CompactIp.From("198.51.100.1")), CountryCodes.Pack("FR"), 16);
         var several = Bytes(state.Write);
         var restored = GeoLoginState.Read(Reader(several), 16);
 
@@ -182,6 +181,20 @@ public sealed class CompactRuleStateTests
         Assert.Equal(3, restored.RecentCount);
         Assert.Equal("2001:db8::1", restored.Recent(2).Ip.ToString());
         Assert.Equal(new List<string> { "US", "FR" }, restored.CountryNames());
+    }
+
+    [Theory]
+    [InlineData("198.51.100.1")]
+    [InlineData("0.0.0.0")]
+    [InlineData("255.255.255.255")]
+    [InlineData("10.0.0.01")]
+    [InlineData("2001:db8::1")]
+    public void CompactIpAsSpan_AnyAddress_GivesTheSameCharactersWithoutAString(string ip)
+    {
+        Span<char> scratch = stackalloc char[16];
+
+        Assert.Equal(ip, CompactIp.From(ip).AsSpan(scratch).ToString());
+        Assert.True(CompactIp.From(null).AsSpan(scratch).IsEmpty);
     }
 
     [Fact]
