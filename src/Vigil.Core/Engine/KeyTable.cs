@@ -102,6 +102,10 @@ public sealed class KeyTable
     public string? KeyAt(int slot) =>
         (uint)slot < (uint)_slotLimit ? _keys[slot >> PageShift]![slot & PageMask].ToString() : null;
 
+    /// <summary>Writes the key in <paramref name="slot"/> as <see cref="BinaryWriter.Write(string)"/> would, without
+    /// making the string (checkpoints write every key).</summary>
+    internal void WriteKey(BinaryWriter writer, int slot) => _keys[slot >> PageShift]![slot & PageMask].WriteTo(writer);
+
     internal void Attach(IKeySlotHolder holder) => _holders.Add(holder);
 
     /// <summary>A holder let <paramref name="slot"/> go: the slot is freed when no holder keeps a value in it.</summary>
@@ -339,32 +343,69 @@ internal readonly struct PackedKey : IEquatable<PackedKey>
     /// <summary>The text; null for none.</summary>
     public override string? ToString()
     {
+        if (IsNone)
+        {
+            return null;
+        }
+        if (IsText)
+        {
+            return _text;
+        }
+        Span<char> chars = stackalloc char[36];
+        return new string(chars[..Format(chars)]);
+    }
+
+    /// <summary>Writes the text as <see cref="BinaryWriter.Write(string)"/> does (a 7-bit encoded UTF-8 length, then the
+    /// UTF-8 bytes); the packed forms are ASCII, so they are written from the stack.</summary>
+    public void WriteTo(BinaryWriter writer)
+    {
+        if (_text is not null && !ReferenceEquals(_text, s_uuid) && !ReferenceEquals(_text, s_ipv4))
+        {
+            writer.Write(_text);
+            return;
+        }
+        Span<char> chars = stackalloc char[36];
+        var length = Format(chars);
+        Span<byte> bytes = stackalloc byte[36];
+        for (var i = 0; i < length; i++)
+        {
+            bytes[i] = (byte)chars[i];
+        }
+        writer.Write7BitEncodedInt(length);
+        writer.Write(bytes[..length]);
+    }
+
+    /// <summary>Writes a packed, UUID or IPv4 form into <paramref name="chars"/> (36 are enough); returns the length.</summary>
+    private int Format(Span<char> chars)
+    {
         if (ReferenceEquals(_text, s_uuid))
         {
             var bits = new UInt128(_high, _low);
-            return MemoryMarshal.Read<Guid>(MemoryMarshal.AsBytes(new ReadOnlySpan<UInt128>(in bits))).ToString("D");
+            MemoryMarshal.Read<Guid>(MemoryMarshal.AsBytes(new ReadOnlySpan<UInt128>(in bits))).TryFormat(chars, out var written, "D");
+            return written;
         }
         if (ReferenceEquals(_text, s_ipv4))
         {
             var v4 = (uint)_low;
-            return $"{v4 >> 24}.{(v4 >> 16) & 255}.{(v4 >> 8) & 255}.{v4 & 255}";
-        }
-        if (_text is not null)
-        {
-            return _text;
+            var written = 0;
+            for (var shift = 24; shift >= 0; shift -= 8)
+            {
+                if (shift != 24)
+                {
+                    chars[written++] = '.';
+                }
+                ((v4 >> shift) & 255).TryFormat(chars[written..], out var n, default, System.Globalization.CultureInfo.InvariantCulture);
+                written += n;
+            }
+            return written;
         }
         var length = (int)(_high >> (LengthShift - 64));
-        if (length == 0)
+        var packed = new UInt128(_high, _low);
+        for (var i = 0; i < length; i++)
         {
-            return null;
+            chars[i] = Symbol((int)(packed >> (6 * i)) & 63);
         }
-        return string.Create(length, new UInt128(_high, _low), static (chars, bits) =>
-        {
-            for (var i = 0; i < chars.Length; i++)
-            {
-                chars[i] = Symbol((int)(bits >> (6 * i)) & 63);
-            }
-        });
+        return length;
     }
 
     public bool Equals(PackedKey other) =>

@@ -284,7 +284,7 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         foreach (var slot in HeldSlots())
         {
             var page = _pages[slot >> Shift]!;
-            writer.Write(_keys.KeyAt(slot)!);
+            _keys.WriteKey(writer, slot);
             writer.Write(TracksAccess ? LastMsOf(_bucketBase + page.Access[slot & Mask]) : 0L);
             _serializer.Write(writer, page.Entries[slot & Mask]);
         }

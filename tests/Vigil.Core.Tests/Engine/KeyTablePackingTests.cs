@@ -218,3 +218,34 @@ public sealed class KeyedStateAccessTests
         Assert.Equal(0, state.Count);
     }
 }
+
+/// <summary>A packed key is written into checkpoints byte for byte as its string would be.</summary>
+public sealed class PackedKeyWriteTests
+{
+    [Theory]
+    [InlineData("u-004705")]
+    [InlineData("abcdefghijABCDEFGHIJ")]
+    [InlineData("3f2504e0-4f89-41d3-9a0c-0305e82c3301")]
+    [InlineData("81.0.3.7")]
+    [InlineData("255.255.255.255")]
+    [InlineData("alice@example.com")]
+    [InlineData("évé")]
+    [InlineData("")]
+    public void WriteKey_EveryForm_SameBytesAsTheString(string key)
+    {
+        var keys = new KeyTable();
+        var slot = keys.GetOrAddSlot(key);
+
+        Assert.Equal(Bytes(w => w.Write(key)), Bytes(w => keys.WriteKey(w, slot)));
+    }
+
+    private static byte[] Bytes(Action<BinaryWriter> write)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            write(writer);
+        }
+        return stream.ToArray();
+    }
+}
