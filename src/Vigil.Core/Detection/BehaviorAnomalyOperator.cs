@@ -460,7 +460,7 @@ public readonly record struct Activity(long TimeMs, bool Purchase, double Amount
 
 /// <summary>
 /// Per-user state of <see cref="BehaviorAnomalyOperator"/>, a value type held inline in the keyed state's pages
-/// (128 bytes for a user without recent searches or purchases): login hours as a byte histogram, known devices
+/// (120 bytes for a user without recent searches or purchases): login hours as a byte histogram, known devices
 /// as 32-bit hashes of the user agent, the session as a hash of its id with its login event id packed
 /// (<see cref="CompactId"/>), the hourly maxima as numbers, and the searches and purchases of the last two hours in a
 /// ring that exists only while one of them could still count (the operator releases it as the watermark passes).
@@ -471,7 +471,8 @@ public struct BehaviorState
     private const byte UnusualFlag = 1;
     private const byte NewDeviceFlag = 2;
     private const byte AboveFlag = 4;
-    private const int InlineDevices = 4;
+    // Two inline: most users have one or two devices; a third and more go to the small array.
+    private const int InlineDevices = 2;
 
     private HourHistogram _hours;
     private DeviceSlots _devices;
