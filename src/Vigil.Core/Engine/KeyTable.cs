@@ -30,6 +30,8 @@ public sealed class KeyTable
 
     private readonly List<IKeySlotHolder> _holders = [];
     private PackedKey[]?[] _keys = [];
+    // Keys per page: a page whose keys have all gone is dropped, so a peak of users leaves no 24 KB pages behind.
+    private int[] _pageCounts = [];
     // Slot + 1 per cell, 0 for an empty cell; the length is a power of two.
     private int[] _index = new int[16];
     private int[] _free = [];
@@ -100,7 +102,21 @@ public sealed class KeyTable
     /// <summary>The key in <paramref name="slot"/> (a new string unless the key is kept as one), or null when the slot
     /// is free.</summary>
     public string? KeyAt(int slot) =>
-        (uint)slot < (uint)_slotLimit ? _keys[slot >> PageShift]![slot & PageMask].ToString() : null;
+        (uint)slot < (uint)_slotLimit && _keys[slot >> PageShift] is { } page ? page[slot & PageMask].ToString() : null;
+
+    /// <summary>Pages of keys allocated (for tests: a page whose keys have all gone is dropped).</summary>
+    internal int KeyPages
+    {
+        get
+        {
+            var n = 0;
+            foreach (var page in _keys)
+            {
+                n += page is null ? 0 : 1;
+            }
+            return n;
+        }
+    }
 
     /// <summary>Writes the key in <paramref name="slot"/> as <see cref="BinaryWriter.Write(string)"/> would, without
     /// making the string (checkpoints write every key).</summary>
@@ -118,7 +134,12 @@ public sealed class KeyTable
                 return;
             }
         }
-        ref var key = ref _keys[slot >> PageShift]![slot & PageMask];
+        var pageIndex = slot >> PageShift;
+        if ((uint)slot >= (uint)_slotLimit || _keys[pageIndex] is not { } page)
+        {
+            return;
+        }
+        ref var key = ref page[slot & PageMask];
         if (key.IsNone)
         {
             return;
@@ -131,6 +152,10 @@ public sealed class KeyTable
         }
         key = default;
         _count--;
+        if (--_pageCounts[pageIndex] == 0)
+        {
+            _keys[pageIndex] = null;
+        }
         if (_lastSlot == slot)
         {
             _lastKey = null;
@@ -248,14 +273,16 @@ public sealed class KeyTable
         else
         {
             slot = _slotLimit++;
-            var page = slot >> PageShift;
-            if (page == _keys.Length)
+            if (slot >> PageShift == _keys.Length)
             {
                 Array.Resize(ref _keys, Math.Max(4, _keys.Length * 2));
+                Array.Resize(ref _pageCounts, _keys.Length);
             }
-            _keys[page] ??= new PackedKey[PageSize];
         }
-        _keys[slot >> PageShift]![slot & PageMask] = key;
+        // A freed slot may lie in a page dropped since.
+        var page = _keys[slot >> PageShift] ??= new PackedKey[PageSize];
+        page[slot & PageMask] = key;
+        _pageCounts[slot >> PageShift]++;
         return slot;
     }
 }

@@ -249,3 +249,43 @@ public sealed class PackedKeyWriteTests
         return stream.ToArray();
     }
 }
+
+/// <summary>The key table gives back the room of keys that went.</summary>
+public sealed class KeyTablePageTests
+{
+    [Fact]
+    public void Release_PeakOfKeysGone_EmptyPagesDroppedAndFreedSlotsReusable()
+    {
+        var state = new KeyedState<long>(Timeout.InfiniteTimeSpan, Int64StateSerializer.Instance);
+        for (var i = 0; i < 5_000; i++)
+        {
+            state.GetOrAdd($"u-{i}", 0, out _) = i;
+        }
+        Assert.Equal(5, state.Keys.KeyPages);
+
+        // All but the last key go: the four pages before its page are dropped.
+        for (var i = 0; i < 4_999; i++)
+        {
+            Assert.True(state.Remove($"u-{i}"));
+        }
+        Assert.Equal(1, state.Keys.KeyPages);
+        Assert.True(state.TryGetValue("u-4999", out var last));
+        Assert.Equal(4_999, last);
+
+        // New keys take freed slots in dropped pages, which come back.
+        for (var i = 0; i < 3_000; i++)
+        {
+            state.GetOrAdd($"v-{i}", 0, out _) = -i;
+        }
+        Assert.Equal(3_001, state.Keys.Count);
+        for (var i = 0; i < 3_000; i++)
+        {
+            Assert.True(state.TryGetValue($"v-{i}", out var value));
+            Assert.Equal(-i, value);
+        }
+        var seen = new List<string>();
+        state.ForEach(seen, static (list, key, in _) => list.Add(key));
+        Assert.Equal(3_001, seen.Count);
+        Assert.Contains("u-4999", seen);
+    }
+}
