@@ -115,6 +115,31 @@ public sealed record BehaviorAnomalyOptions
         var burst = Math.Max(Math.Min(1.0, (double)f.SearchesLastHour / BurstSearches), Math.Min(1.0, f.PurchaseAmountLastHour / BurstAmount));
         return (0.55 * burst) + (f.NewDevice ? 0.25 : 0) + (f.UnusualHour ? 0.2 : 0);
     }
+
+    /// <summary>
+    /// How <see cref="HeuristicScore"/> is made up, as shares of the <see cref="BehaviorModel"/> features that sum to 1
+    /// (all 0 when the score is 0): the burst term goes to searches or spending, whichever set it, the device term
+    /// to <c>newDevice</c>, the hour term to <c>loginHourRarity</c>. An alert the expert score raised explains itself
+    /// in the same terms as one the forest raised.
+    /// </summary>
+    public void ExpertAttribution(in BehaviorFeatures f, Span<double> attribution)
+    {
+        attribution.Clear();
+        var searches = Math.Min(1.0, (double)f.SearchesLastHour / BurstSearches);
+        var spending = Math.Min(1.0, f.PurchaseAmountLastHour / BurstAmount);
+        attribution[spending > searches ? 2 : 0] = 0.55 * Math.Max(searches, spending);
+        attribution[3] = f.NewDevice ? 0.25 : 0;
+        attribution[4] = f.UnusualHour ? 0.2 : 0;
+        var total = attribution[0] + attribution[2] + attribution[3] + attribution[4];
+        if (total <= 0)
+        {
+            return;
+        }
+        for (var i = 0; i < attribution.Length; i++)
+        {
+            attribution[i] /= total;
+        }
+    }
 }
 
 /// <summary>
@@ -131,9 +156,8 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
     private const long HourMs = 3_600_000;
     private const int MaxActivity = 4096;
 
-    // Users holding a ring, with the latest activity time when filed, in filing order. Checked as the watermark
-    // moves: 16 bytes an active user, where an event-time timer costs about 120 (its dictionary entry and heap slot).
-    private readonly Queue<(string Key, long LatestMs)> _rings = new();
+    // Users holding a ring, with the latest activity time when filed, checked as the watermark moves.
+    private readonly RingReleaseQueue _rings = new();
     private readonly BehaviorScorer _scorer = options.Scorer ?? options.HeuristicScore;
     private readonly BehaviorModel? _model = options.Scorer is not null ? null
         : options.SharedModel is { } shared ? shared
@@ -167,7 +191,7 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         if (state.AddActivity(evt.TimestampMs, evt.Type == EventType.Purchase, amount, evt.EventId))
         {
             // The ring lives only while an on-time event could still count what it holds; OnWatermark lets it go.
-            _rings.Enqueue((key, evt.TimestampMs));
+            _rings.Enqueue(State.SlotOf(key), evt.TimestampMs);
         }
         var from = evt.TimestampMs - HourMs;
         while (state.ActivityCount > 0 && (state.FirstActivityMs <= from - HourMs || state.ActivityCount > MaxActivity))
@@ -266,6 +290,11 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         var because = "";
         if (_model is not null)
         {
+            if (!(forestScore >= options.Threshold))
+            {
+                // The expert score raised it: explain that score, not the forest's below-threshold isolation.
+                options.ExpertAttribution(features, attribution);
+            }
             shares = Attribution(features, attribution);
             if (forestScore >= options.Threshold)
             {
@@ -407,10 +436,10 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
     public override void OnWatermark(long watermarkMs, IOutput<Alert> output)
     {
         base.OnWatermark(watermarkMs, output);
-        while (_rings.TryPeek(out var filed) && ReleaseAt(filed.LatestMs) < watermarkMs)
+        while (_rings.TryPeek(out var slot, out var filedMs) && ReleaseAt(filedMs) < watermarkMs)
         {
             _rings.Dequeue();
-            ref var state = ref State.GetValueRefOrNullRef(filed.Key);
+            ref var state = ref State.GetValueRefAtSlotOrNullRef(slot);
             if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref state) || !state.HoldsActivity)
             {
                 continue;
@@ -422,7 +451,7 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
             }
             else
             {
-                _rings.Enqueue((filed.Key, latest));
+                _rings.Enqueue(slot, latest);
             }
         }
     }
@@ -431,20 +460,15 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
     public override void Restore(BinaryReader reader)
     {
         base.Restore(reader);
-        _rings.Clear();
-        var holding = new List<(string Key, long LatestMs)>();
-        State.ForEach(holding, static (list, key, in state) =>
+        var holding = new List<(int Slot, long LatestMs)>();
+        State.ForEachSlot(holding, static (list, slot, in state) =>
         {
             if (state.HoldsActivity)
             {
-                list.Add((key, state.LatestActivityMs));
+                list.Add((slot, state.LatestActivityMs));
             }
         });
-        holding.Sort(static (a, b) => a.LatestMs != b.LatestMs ? a.LatestMs.CompareTo(b.LatestMs) : string.CompareOrdinal(a.Key, b.Key));
-        foreach (var entry in holding)
-        {
-            _rings.Enqueue(entry);
-        }
+        _rings.Refill(holding);
     }
 
     /// <summary>Local solar hour at the IP's longitude (15° an hour), which needs no time-zone data; UTC without one.</summary>
@@ -466,7 +490,7 @@ public readonly record struct Activity(long TimeMs, bool Purchase, double Amount
 
 /// <summary>
 /// Per-user state of <see cref="BehaviorAnomalyOperator"/>, a value type held inline in the keyed state's pages
-/// (128 bytes for a user without recent searches or purchases): login hours as a byte histogram, known devices
+/// (120 bytes for a user without recent searches or purchases): login hours as a byte histogram, known devices
 /// as 32-bit hashes of the user agent, the session as a hash of its id with its login event id packed
 /// (<see cref="CompactId"/>), the hourly maxima as numbers, and the searches and purchases of the last two hours in a
 /// ring that exists only while one of them could still count (the operator releases it as the watermark passes).
@@ -477,7 +501,8 @@ public struct BehaviorState
     private const byte UnusualFlag = 1;
     private const byte NewDeviceFlag = 2;
     private const byte AboveFlag = 4;
-    private const int InlineDevices = 4;
+    // Two inline: most users have one or two devices; a third and more go to the small array.
+    private const int InlineDevices = 2;
 
     private HourHistogram _hours;
     private DeviceSlots _devices;
