@@ -21,6 +21,16 @@ public sealed class KafkaAdminTests : IDisposable
     }
 
     [Fact]
+    public async Task PartitionCountAsync_ExistingTopic_GivesItsCount_UnreachableClusterGivesNull()
+    {
+        _broker.CreateTopic("counted", 6);
+
+        Assert.Equal(6, await KafkaAdmin.PartitionCountAsync(TestSupport.Options(_broker, "unused"), "counted", TimeSpan.FromSeconds(10), CancellationToken.None));
+        var nowhere = new KafkaOptions { BootstrapServers = "127.0.0.1:1", GroupId = "unused" };
+        Assert.Null(await KafkaAdmin.PartitionCountAsync(nowhere, "counted", TimeSpan.FromSeconds(1), CancellationToken.None));
+    }
+
+    [Fact]
     public async Task EnsureTopicsAsync_CalledTwiceAndWithExisting_IsIdempotent()
     {
         var options = TestSupport.Options(_broker, "unused");

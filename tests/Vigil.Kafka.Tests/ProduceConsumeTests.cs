@@ -12,6 +12,24 @@ public sealed class ProduceConsumeTests(ITestOutputHelper output) : IDisposable
     public void Dispose() => _broker.Dispose();
 
     [Fact]
+    public async Task FlushAsync_Delivered_ReturnsZero_CancelledWhileTheClusterIsAway_Throws()
+    {
+        _broker.CreateTopic("flushed", 1);
+        using (var producer = new KafkaProducer(TestSupport.Options(_broker, "unused"), new TestLogger<KafkaProducer>(output)))
+        {
+            producer.Produce("flushed", 0, null, [1, 2, 3], null);
+            Assert.Equal(0, await producer.FlushAsync(TimeSpan.FromSeconds(20), CancellationToken.None));
+        }
+
+        // Nothing listens there: the record stays queued, and only the token can end a flush with a minute to go.
+        var nowhere = new KafkaOptions { BootstrapServers = "127.0.0.1:1", GroupId = "unused" };
+        using var stuck = new KafkaProducer(nowhere, new TestLogger<KafkaProducer>(output, LogLevel.Critical));
+        stuck.Produce("flushed", 0, null, [4], null);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => stuck.FlushAsync(TimeSpan.FromMinutes(1), cancel.Token));
+    }
+
+    [Fact]
     public async Task ProduceThenConsume_1000KeyedMessages_EachReceivedOnceInKeyOrder()
     {
         const string topic = "keyed";
