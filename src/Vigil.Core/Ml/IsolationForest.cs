@@ -125,11 +125,25 @@ public sealed partial class IsolationForest
 
         var sampleSize = Math.Min(options.SampleSize, rowCount);
         var maxDepth = options.MaxDepth ?? BitOperations.Log2((uint)(sampleSize - 1)) + 1;
+        var likeScikitLearn = options.Randomness == IsolationForestRandomness.ScikitLearn;
         var treeSeeds = new ulong[options.Trees];
-        var seedState = options.Seed;
-        for (var t = 0; t < treeSeeds.Length; t++)
+        if (likeScikitLearn)
         {
-            treeSeeds[t] = Xoshiro256.SplitMix64(ref seedState);
+            // BaseBagging._fit: seeds = RandomState(seed).randint(2^31 − 1, size=n_estimators).
+            var twister = new MersenneTwister(0);
+            twister.Seed(options.Seed);
+            for (var t = 0; t < treeSeeds.Length; t++)
+            {
+                treeSeeds[t] = twister.NextBounded(int.MaxValue - 1);
+            }
+        }
+        else
+        {
+            var seedState = options.Seed;
+            for (var t = 0; t < treeSeeds.Length; t++)
+            {
+                treeSeeds[t] = Xoshiro256.SplitMix64(ref seedState);
+            }
         }
 
         var trees = new (IsolationNode[] Nodes, int[] Sizes)[options.Trees];
@@ -138,7 +152,7 @@ public sealed partial class IsolationForest
             var builder = new IsolationTreeBuilder(rowCount, featureCount, sampleSize, maxDepth);
             for (var t = 0; t < trees.Length; t++)
             {
-                trees[t] = builder.Build(span, treeSeeds[t]);
+                trees[t] = likeScikitLearn ? builder.BuildLikeScikitLearn(span, (uint)treeSeeds[t]) : builder.Build(span, treeSeeds[t]);
             }
         }
         else
@@ -150,7 +164,9 @@ public sealed partial class IsolationForest
                 () => new IsolationTreeBuilder(rowCount, featureCount, sampleSize, maxDepth),
                 (t, _, builder) =>
                 {
-                    trees[t] = builder.Build(data.Span, treeSeeds[t]);
+                    trees[t] = likeScikitLearn
+                        ? builder.BuildLikeScikitLearn(data.Span, (uint)treeSeeds[t])
+                        : builder.Build(data.Span, treeSeeds[t]);
                     return builder;
                 },
                 _ => { });
