@@ -75,6 +75,15 @@ public sealed partial class IsolationForest
     /// <summary>Nodes in all trees together (internal nodes and leaves).</summary>
     public int NodeCount => _nodes.Length;
 
+    /// <summary>The nodes of all trees (tests compare them with other implementations' trees).</summary>
+    internal ReadOnlySpan<IsolationNode> Nodes => _nodes;
+
+    /// <summary>The training rows that reached each node, parallel to <see cref="Nodes"/>.</summary>
+    internal ReadOnlySpan<int> NodeSizes => _sizes;
+
+    /// <summary>The index in <see cref="Nodes"/> of each tree's root.</summary>
+    internal ReadOnlySpan<int> Roots => _roots;
+
     /// <summary>
     /// c(n), the average path length of an unsuccessful search in a binary search tree of n keys, which normalises
     /// path lengths: 2H(n−1) − 2(n−1)/n with the harmonic number H(i) ≈ ln i + γ; c(n) = 0 for n ≤ 1 and, as in
