@@ -121,13 +121,9 @@ internal sealed class IsolationTreeBuilder
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public (IsolationNode[] Nodes, int[] Sizes) BuildLikeScikitLearn(ReadOnlySpan<float> data, uint baggingSeed)
     {
-        var twister = _twister ??= new MersenneTwister(0);
-        twister.Seed(baggingSeed);
-        var treeSeed = (uint)twister.NextBounded(int.MaxValue - 1);
-        twister.Seed(baggingSeed);
-        DrawSampleLikeScikitLearn(twister);
-        twister.Seed(treeSeed);
-        _randR = (uint)twister.NextBounded(int.MaxValue - 1);
+        var treeSeed = MersenneTwister.FirstBelowInt32Max(baggingSeed);
+        DrawSampleLikeScikitLearn(baggingSeed);
+        _randR = MersenneTwister.FirstBelowInt32Max(treeSeed);
         for (var f = 0; f < _featureCount; f++)
         {
             _features[f] = f;
@@ -143,22 +139,46 @@ internal sealed class IsolationTreeBuilder
     /// (n − 1 draws, so O(n) per tree), tracking selection when ratio ≤ 0.01 (draw, redraw repeats), reservoir
     /// sampling otherwise (ψ ≥ 0.99 n; no draw at all when ψ = n).
     /// </summary>
-    private void DrawSampleLikeScikitLearn(MersenneTwister twister)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void DrawSampleLikeScikitLearn(uint baggingSeed)
     {
         var n = _rowCount;
         var psi = _sampleSize;
         var rows = _rows;
+        if (psi == n)
+        {
+            // Reservoir sampling of all n: no draw, every row.
+            for (var i = 0; i < n; i++)
+            {
+                rows[i] = i;
+            }
+            return;
+        }
+        var twister = _twister ??= new MersenneTwister(0);
+        twister.Seed(baggingSeed);
         var ratio = (double)psi / n;
         if (ratio > 0.01 && ratio < 0.99)
         {
-            // permutation(n) = shuffle(arange(n)); _population is the identity between trees.
+            // permutation(n) = shuffle(arange(n)); _population is the identity between trees. The chosen rows are
+            // marked and collected in ascending order by one pass, which also restores the identity.
             var population = _population;
+            var chosen = _chosen ??= new bool[n];
             twister.Shuffle(population);
-            population.AsSpan(0, psi).CopyTo(rows);
+            for (var i = 0; i < psi; i++)
+            {
+                chosen[population[i]] = true;
+            }
+            var count = 0;
             for (var i = 0; i < n; i++)
             {
                 population[i] = i;
+                if (chosen[i])
+                {
+                    chosen[i] = false;
+                    rows[count++] = i;
+                }
             }
+            return;
         }
         else if (ratio < 0.2)
         {

@@ -71,6 +71,16 @@ public sealed class MersenneTwisterTests
     }
 
     [Fact]
+    public void FirstBelowInt32Max_ManySeeds_EqualsTheFullGeneratorsFirstRandint()
+    {
+        for (var seed = 0u; seed < 3000; seed++)
+        {
+            Assert.Equal(new MersenneTwister(seed).NextBounded(int.MaxValue - 1), MersenneTwister.FirstBelowInt32Max(seed));
+        }
+        Assert.Equal(new MersenneTwister(uint.MaxValue).NextBounded(int.MaxValue - 1), MersenneTwister.FirstBelowInt32Max(uint.MaxValue));
+    }
+
+    [Fact]
     public void Seed_AboveUInt32_SeedsAsRandomStateOfItsTwoHalves()
     {
         // numpy refuses integer seeds past 2^32 − 1; Vigil seeds them as RandomState([low half, high half]).
