@@ -136,6 +136,16 @@ public sealed class CliTests : IDisposable
             Assert.Equal(1.0, result.RootElement.GetProperty("auc").GetDouble());
         }
 
+        var (saveCode, _, saveErr) = await VigilProcess.RunAsync(_directory, s_timeout,
+            "ml", "iforest", "--csv", "points.csv", "--trees", "7", "--model-out", "forest.bin");
+        Assert.True(saveCode == 0, saveErr);
+        await using (var saved = File.OpenRead(Path.Combine(_directory, "forest.bin")))
+        {
+            var forest = Vigil.Core.Ml.IsolationForest.Load(saved);
+            Assert.Equal(7, forest.TreeCount);
+            Assert.Equal(2, forest.FeatureCount);
+        }
+
         var (badCode, _, badErr) = await VigilProcess.RunAsync(_directory, s_timeout, "ml", "iforest", "--csv", "points.csv", "--rng", "mt");
         Assert.Equal(2, badCode);
         Assert.Contains("--rng", badErr, StringComparison.Ordinal);

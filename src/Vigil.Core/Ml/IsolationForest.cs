@@ -11,7 +11,9 @@ namespace Vigil.Core.Ml;
 /// path length of x in a tree (edges walked, plus c(size) of the leaf it ends in, for the rows the height limit left
 /// unseparated) and c(n) the average path length of an unsuccessful search in a binary search tree of n keys.
 /// Scores are in (0, 1]: near 1 is anomalous, about 0.5 or below is normal. It matches scikit-learn's
-/// IsolationForest (whose score_samples returns −s).
+/// IsolationForest (whose score_samples returns −s): with <see cref="IsolationForestRandomness.ScikitLearn"/> tree for
+/// tree (seed s grows the trees of <c>random_state=s</c>), with the default <see cref="IsolationForestRandomness.Fast"/>
+/// in distribution.
 /// </summary>
 /// <remarks>
 /// Features are 32-bit floats, as scikit-learn converts them, in row-major order. A fitted forest is immutable and

@@ -11,6 +11,7 @@ public static class MlCommand
     private const string Help = """
         Usage: ./vigil ml iforest --csv FILE [--label-column label] [--trees 100] [--sample 256] [--seed 1]
                                   [--rng sklearn|fast] [--threshold 0.8] [--threads 1] [--repeat 1]
+                                  [--model-out FILE]
 
         Fits an isolation forest on every row of a CSV (a header row, numeric feature columns and one 0/1 label
         column, 1 = anomaly), scores every row, and prints one JSON object: rows, features, trees, sample, seed, rng,
@@ -28,6 +29,8 @@ public static class MlCommand
           --threshold S        a score at or above S is an anomaly (default 0.8, as ml.anomaly.threshold)
           --threads N          threads for fitting (trees) and scoring (rows); default 1. Results do not depend on it
           --repeat N           fit and score N times and report the median times (default 1)
+          --model-out FILE     also save the fitted forest there (Vigil's binary forest format, as the model
+                               registry stores it; scripts/compare-iforest-trees.py reads it)
 
         fitMs and scoreMs are measured in the process around the fit and the scoring alone, after one untimed
         warm-up fit and score, so neither the start of dotnet, the CSV parsing nor JIT compilation counts.
@@ -51,7 +54,7 @@ public static class MlCommand
 
     private static async Task<int> IsolationForestAsync(string[] args, CancellationToken ct)
     {
-        var cli = CliArgs.Parse(args, ["csv", "label-column", "trees", "sample", "seed", "rng", "threshold", "threads", "repeat"], ["help"]);
+        var cli = CliArgs.Parse(args, ["csv", "label-column", "trees", "sample", "seed", "rng", "threshold", "threads", "repeat", "model-out"], ["help"]);
         if (cli.Flag("help"))
         {
             await Console.Out.WriteLineAsync(Help);
@@ -138,6 +141,12 @@ public static class MlCommand
         while (++run < repeat);
         var fitMs = Median(fitTimes);
         var scoreMs = Median(scoreTimes);
+
+        if (cli.Get("model-out") is { } modelPath)
+        {
+            await using var file = File.Create(modelPath);
+            forest.Save(file);
+        }
 
         var anomalies = 0;
         foreach (var score in scores)
