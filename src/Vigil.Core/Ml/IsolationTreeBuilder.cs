@@ -1,5 +1,7 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Vigil.Core.Ml;
 
@@ -64,6 +66,7 @@ internal sealed class IsolationTreeBuilder
     private MersenneTwister? _twister;
     private uint _randR;
     private bool[]? _chosen;
+    private ulong[]? _chosenBits;
 
     public IsolationTreeBuilder(int rowCount, int featureCount, int sampleSize, int maxDepth)
     {
@@ -159,25 +162,28 @@ internal sealed class IsolationTreeBuilder
         var ratio = (double)psi / n;
         if (ratio > 0.01 && ratio < 0.99)
         {
-            // permutation(n) = shuffle(arange(n)); _population is the identity between trees. The chosen rows are
-            // marked and collected in ascending order by one pass, which also restores the identity.
+            // permutation(n)[:ψ]; _population is the identity between trees. The chosen rows are collected in
+            // ascending order through a bit set.
             var population = _population;
-            var chosen = _chosen ??= new bool[n];
-            twister.Shuffle(population);
+            var bits = _chosenBits ??= new ulong[(n + 63) / 64];
+            twister.Shuffle(population, psi);
             for (var i = 0; i < psi; i++)
             {
-                chosen[population[i]] = true;
+                var row = population[i];
+                bits[row >> 6] |= 1UL << row;
             }
             var count = 0;
-            for (var i = 0; i < n; i++)
+            for (var w = 0; w < bits.Length; w++)
             {
-                population[i] = i;
-                if (chosen[i])
+                var word = bits[w];
+                bits[w] = 0;
+                while (word != 0)
                 {
-                    chosen[i] = false;
-                    rows[count++] = i;
+                    rows[count++] = (w << 6) + BitOperations.TrailingZeroCount(word);
+                    word &= word - 1;
                 }
             }
+            Identity(population);
             return;
         }
         else if (ratio < 0.2)
@@ -215,6 +221,25 @@ internal sealed class IsolationTreeBuilder
             }
         }
         Array.Sort(rows, 0, psi);
+    }
+
+    private static void Identity(Span<int> values)
+    {
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var v = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+            var step = Vector256.Create(8);
+            for (; i + 8 <= values.Length; i += 8)
+            {
+                v.CopyTo(values.Slice(i, 8));
+                v += step;
+            }
+        }
+        for (; i < values.Length; i++)
+        {
+            values[i] = i;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -24,6 +24,7 @@ internal sealed class MersenneTwister
     // The block's outputs, tempered at the twist (vectorised), so a draw is one load.
     private readonly uint[] _out = new uint[N];
     private int _pos;
+    private uint[]? _draws;
 
     /// <summary>A generator seeded as <c>RandomState(seed)</c> seeds it.</summary>
     public MersenneTwister(uint seed) => Seed(seed);
@@ -189,31 +190,69 @@ internal sealed class MersenneTwister
     /// <c>permutation(n)</c> is this over 0 … n − 1): from the last position down to the second, swap with a position
     /// drawn by <see cref="NextBounded"/>.
     /// </summary>
+    public void Shuffle(Span<int> values) => Shuffle(values, values.Length);
+
+    /// <summary>
+    /// <see cref="Shuffle(Span{int})"/> when only the first <paramref name="head"/> positions are wanted (as in
+    /// <c>permutation(n)[:head]</c>): the same draws, and those positions get the same values; the others are left
+    /// in an unspecified order, which saves the writes a full shuffle makes to them.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Shuffle(Span<int> values)
+    public void Shuffle(Span<int> values, int head)
     {
-        // NextBounded with the generator's position in a local: this loop is most of a ScikitLearn fit's draws (n − 1
-        // positions per tree). (A branch-free variant that swaps a position with itself on a rejected draw measured
-        // slower: it chains each step to the previous one's store.)
+        ArgumentOutOfRangeException.ThrowIfNegative(head);
+        if (values.Length < 2)
+        {
+            return;
+        }
+        // This is most of a ScikitLearn fit's draws (n − 1 positions per tree), so it runs in two passes. First the
+        // positions are drawn without a data-dependent branch: about 28 % of the masked outputs are rejected, at
+        // random, and a branch on that mispredicts often. Each output's candidate is stored at the next free slot and
+        // the slot (and the position) advance only when it is accepted, so the loop carries just two counters. Then
+        // the swaps, in the same order. (Swapping in the first pass, a position with itself on a rejection, chains
+        // each step to the previous one's store and measured slower than branching.)
+        var count = values.Length - 1;
+        if (_draws is null || _draws.Length < count)
+        {
+            _draws = new uint[Math.Max(count, 2 * (_draws?.Length ?? 0))];
+        }
+        var draws = _draws;
         var outputs = _out;
         var pos = _pos;
-        for (var i = values.Length - 1; i > 0; i--)
+        var i = (uint)count;
+        var slot = 0;
+        while (i > 0)
         {
-            var mask = uint.MaxValue >> BitOperations.LeadingZeroCount((uint)i);
-            uint j;
-            do
+            if (pos >= N)
             {
-                if (pos >= N)
-                {
-                    Twist();
-                    pos = 0;
-                }
-                j = outputs[pos++] & mask;
+                Twist();
+                pos = 0;
             }
-            while (j > (uint)i);
-            (values[i], values[(int)j]) = (values[(int)j], values[i]);
+            // Positions i with the same highest bit share the mask.
+            var mask = uint.MaxValue >> BitOperations.LeadingZeroCount(i);
+            var low = (mask >> 1) + 1;
+            while (pos < N && i >= low)
+            {
+                var j = outputs[pos++] & mask;
+                var accept = j <= i ? 1 : 0;
+                draws[slot] = j;
+                slot += accept;
+                i -= (uint)accept;
+            }
         }
         _pos = pos;
+        var k = 0;
+        // A position at or past head is never read again once its step is done: move its value down, no swap.
+        for (; k < count && count - k >= head; k++)
+        {
+            values[(int)draws[k]] = values[count - k];
+        }
+        for (; k < count; k++)
+        {
+            var at = count - k;
+            var j = (int)draws[k];
+            (values[at], values[j]) = (values[j], values[at]);
+        }
     }
 
     private static ulong Mask(ulong max)

@@ -59,6 +59,29 @@ public sealed class MersenneTwisterTests
         values = Enumerable.Range(0, 1000).ToArray();
         twister.Shuffle(values);
         Assert.Equal(expected.Select(v => (int)v), values.Take(expected.Count));
+
+        // permutation(1000)[:10] without finishing the other positions: the same ten.
+        (twister, _) = Case(index, "permutation1000Head");
+        values = Enumerable.Range(0, 1000).ToArray();
+        twister.Shuffle(values, expected.Count);
+        Assert.Equal(expected.Select(v => (int)v), values.Take(expected.Count));
+    }
+
+    [Theory]
+    [InlineData(2, 1)]
+    [InlineData(257, 256)]
+    [InlineData(5000, 256)]
+    [InlineData(700, 0)]
+    public void Shuffle_Head_SameHeadAndSameDrawsAsAFullShuffle(int n, int head)
+    {
+        var full = new MersenneTwister(42);
+        var partial = new MersenneTwister(42);
+        var a = Enumerable.Range(0, n).ToArray();
+        var b = Enumerable.Range(0, n).ToArray();
+        full.Shuffle(a);
+        partial.Shuffle(b, head);
+        Assert.Equal(a.Take(head), b.Take(head));
+        Assert.Equal(full.NextUInt32(), partial.NextUInt32());
     }
 
     [Fact]
