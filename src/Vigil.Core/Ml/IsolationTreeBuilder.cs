@@ -61,11 +61,10 @@ internal sealed class IsolationTreeBuilder
     private int _count;
     private Xoshiro256 _rng;
 
-    // ScikitLearn randomness: numpy's generator for the bagging and the splitter's seed, the splitter's xorshift state,
-    // and the rows already chosen by tracking selection (allocated on first use).
+    // ScikitLearn randomness: numpy's generator for the bagging, the splitter's xorshift state, and the rows chosen for
+    // the tree as a bit set (allocated on first use).
     private MersenneTwister? _twister;
     private uint _randR;
-    private bool[]? _chosen;
     private ulong[]? _chosenBits;
 
     public IsolationTreeBuilder(int rowCount, int featureCount, int sampleSize, int maxDepth)
@@ -159,68 +158,66 @@ internal sealed class IsolationTreeBuilder
         }
         var twister = _twister ??= new MersenneTwister(0);
         twister.Seed(baggingSeed);
+        // Each method marks its ψ rows in a bit set; one pass over it lists them in ascending order and clears it.
+        var bits = _chosenBits ??= new ulong[(n + 63) / 64];
         var ratio = (double)psi / n;
         if (ratio > 0.01 && ratio < 0.99)
         {
-            // permutation(n)[:ψ]; _population is the identity between trees. The chosen rows are collected in
-            // ascending order through a bit set.
+            // permutation(n)[:ψ]; _population is the identity between trees.
             var population = _population;
-            var bits = _chosenBits ??= new ulong[(n + 63) / 64];
             twister.Shuffle(population, psi);
             for (var i = 0; i < psi; i++)
             {
                 var row = population[i];
                 bits[row >> 6] |= 1UL << row;
             }
-            var count = 0;
-            for (var w = 0; w < bits.Length; w++)
-            {
-                var word = bits[w];
-                bits[w] = 0;
-                while (word != 0)
-                {
-                    rows[count++] = (w << 6) + BitOperations.TrailingZeroCount(word);
-                    word &= word - 1;
-                }
-            }
             Identity(population);
-            return;
         }
         else if (ratio < 0.2)
         {
-            var chosen = _chosen ??= new bool[n];
+            // Tracking selection: draw from all n, again while the row is already taken.
             for (var i = 0; i < psi; i++)
             {
-                int j;
+                int row;
                 do
                 {
-                    j = (int)twister.NextBounded((ulong)(n - 1));
+                    row = (int)twister.NextBounded((ulong)(n - 1));
                 }
-                while (chosen[j]);
-                chosen[j] = true;
-                rows[i] = j;
-            }
-            for (var i = 0; i < psi; i++)
-            {
-                chosen[rows[i]] = false;
+                while ((bits[row >> 6] & (1UL << row)) != 0);
+                bits[row >> 6] |= 1UL << row;
             }
         }
         else
         {
+            // Reservoir sampling: row i replaces a uniform slot of the reservoir when the slot is below ψ.
             for (var i = 0; i < psi; i++)
             {
                 rows[i] = i;
             }
             for (var i = psi; i < n; i++)
             {
-                var j = (long)twister.NextBounded((ulong)i);
-                if (j < psi)
+                var slot = twister.NextBounded((ulong)i);
+                if (slot < (ulong)psi)
                 {
-                    rows[j] = i;
+                    rows[(int)slot] = i;
                 }
             }
+            for (var i = 0; i < psi; i++)
+            {
+                bits[rows[i] >> 6] |= 1UL << rows[i];
+            }
         }
-        Array.Sort(rows, 0, psi);
+        var count = 0;
+        for (var w = 0; w < bits.Length; w++)
+        {
+            var word = bits[w];
+            bits[w] = 0;
+            while (word != 0)
+            {
+                rows[count++] = (w << 6) + BitOperations.TrailingZeroCount(word);
+                word &= word - 1;
+            }
+        }
     }
 
     private static void Identity(Span<int> values)
