@@ -137,6 +137,7 @@ test('the segments, models and user pages show the trained models', async () => 
   await page.goto(vigil.baseUrl + '/#/models');
   await page.waitForSelector('#models dl');
   assert.match(await page.textContent('#models'), /Isolation Forest/);
+  assert.match(await page.textContent('#behavior-model'), /BEHAVIOR_ANOMALY .*(Learning: \d+ of 200|Version)/s, 'the stream-learnt forest has its own card');
   await page.screenshot({ path: join(screenshots, 'models.png'), fullPage: true });
   const alerts = await (await fetch(vigil.baseUrl + '/api/alerts?limit=50')).json();
   const user = alerts.items.find((a) => a.userId)?.userId;

@@ -115,6 +115,31 @@ public sealed record BehaviorAnomalyOptions
         var burst = Math.Max(Math.Min(1.0, (double)f.SearchesLastHour / BurstSearches), Math.Min(1.0, f.PurchaseAmountLastHour / BurstAmount));
         return (0.55 * burst) + (f.NewDevice ? 0.25 : 0) + (f.UnusualHour ? 0.2 : 0);
     }
+
+    /// <summary>
+    /// How <see cref="HeuristicScore"/> is made up, as shares of the <see cref="BehaviorModel"/> features that sum to 1
+    /// (all 0 when the score is 0): the burst term goes to searches or spending, whichever set it, the device term
+    /// to <c>newDevice</c>, the hour term to <c>loginHourRarity</c>. An alert the expert score raised explains itself
+    /// in the same terms as one the forest raised.
+    /// </summary>
+    public void ExpertAttribution(in BehaviorFeatures f, Span<double> attribution)
+    {
+        attribution.Clear();
+        var searches = Math.Min(1.0, (double)f.SearchesLastHour / BurstSearches);
+        var spending = Math.Min(1.0, f.PurchaseAmountLastHour / BurstAmount);
+        attribution[spending > searches ? 2 : 0] = 0.55 * Math.Max(searches, spending);
+        attribution[3] = f.NewDevice ? 0.25 : 0;
+        attribution[4] = f.UnusualHour ? 0.2 : 0;
+        var total = attribution[0] + attribution[2] + attribution[3] + attribution[4];
+        if (total <= 0)
+        {
+            return;
+        }
+        for (var i = 0; i < attribution.Length; i++)
+        {
+            attribution[i] /= total;
+        }
+    }
 }
 
 /// <summary>
@@ -266,6 +291,11 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         var because = "";
         if (_model is not null)
         {
+            if (!(forestScore >= options.Threshold))
+            {
+                // The expert score raised it: explain that score, not the forest's below-threshold isolation.
+                options.ExpertAttribution(features, attribution);
+            }
             shares = Attribution(features, attribution);
             if (forestScore >= options.Threshold)
             {

@@ -53,6 +53,17 @@ public sealed record BehaviorModelOptions
     }
 }
 
+/// <summary>One refit of a <see cref="BehaviorModel"/>: what the registry, ml_model_metrics and MODEL_TRAINED report.</summary>
+/// <param name="Version">The model's own version (1 for its first forest); alerts carry it as evidence.</param>
+/// <param name="EventTimeMs">The event time of the event that made the refit due.</param>
+/// <param name="SampleCount">Users in the sample the forest was fitted on.</param>
+/// <param name="TrainingMs">Wall time of the fit and of the metrics, in milliseconds.</param>
+/// <param name="Parameters">Trees, ψ, seed, threshold, normaliser and the sample's settings.</param>
+/// <param name="Metrics">The score distribution over (up to 2,000 of) the sample's rows: p50, p90, p99, maximum and
+/// the share at or above the threshold.</param>
+public sealed record BehaviorModelTrained(int Version, long EventTimeMs, int SampleCount, double TrainingMs,
+    IReadOnlyDictionary<string, double> Parameters, IReadOnlyDictionary<string, double?> Metrics);
+
 /// <summary>
 /// The Isolation Forest behind BEHAVIOR_ANOMALY, learnt in the stream. Its rows are the user's recent behaviour
 /// against their own habits, taken at each search or purchase: searches, purchases and spending in the last hour
@@ -89,6 +100,13 @@ public sealed class BehaviorModel
     private Xoshiro256 _rng;
     private long _trainedAtMs = long.MinValue;
     private volatile Fitted? _fitted;
+    private BehaviorModelTrained? _lastTraining;
+
+    /// <summary>The state format <see cref="WriteState"/> writes.</summary>
+    public const byte StateFormat = 1;
+
+    /// <summary>Rows of the sample whose scores make a refit's metrics (the first ones, so the figures are reproducible).</summary>
+    private const int MetricRows = 2_000;
 
     /// <param name="options">Sample and forest settings.</param>
     /// <param name="threshold">The anomaly threshold the forests carry (<c>ml.anomaly.threshold</c>).</param>
@@ -143,6 +161,15 @@ public sealed class BehaviorModel
 
     /// <summary>The settings.</summary>
     public BehaviorModelOptions Options => _options;
+
+    /// <summary>False for a model built around a given forest, which never refits and has nothing to checkpoint.</summary>
+    public bool Learns => !_fixed;
+
+    /// <summary>The latest refit's record (null before the first, and after a restore until the next refit).</summary>
+    public BehaviorModelTrained? LastTraining => Volatile.Read(ref _lastTraining);
+
+    /// <summary>Raised after each refit, on the thread whose event made it due, outside the sample's lock.</summary>
+    public event Action<BehaviorModelTrained>? Trained;
 
     /// <summary>Writes the behaviour vector of <paramref name="features"/> into <paramref name="vector"/> (<see cref="FeatureCount"/> slots).</summary>
     public static void ToVector(in BehaviorFeatures features, Span<float> vector)
@@ -202,13 +229,18 @@ public sealed class BehaviorModel
         {
             return;
         }
+        BehaviorModelTrained? trained;
         lock (_lock)
         {
-            ObserveLocked(userId, vector, timestampMs);
+            trained = ObserveLocked(userId, vector, timestampMs);
+        }
+        if (trained is not null)
+        {
+            Trained?.Invoke(trained);
         }
     }
 
-    private void ObserveLocked(string userId, ReadOnlySpan<float> vector, long timestampMs)
+    private BehaviorModelTrained? ObserveLocked(string userId, ReadOnlySpan<float> vector, long timestampMs)
     {
         if (_slots.TryGetValue(userId, out var slot))
         {
@@ -233,29 +265,184 @@ public sealed class BehaviorModel
         }
 
         var due = _fitted is null ? _owners.Count >= _options.MinTrainingUsers : timestampMs - _trainedAtMs >= _retrainMs;
-        if (due)
+        if (!due)
         {
-            var version = Version + 1;
-            var rows = _rows.ToArray();
-            var forest = IsolationForest.Fit(rows, FeatureCount, new IsolationForestOptions
+            return null;
+        }
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var version = Version + 1;
+        var rows = _rows.ToArray();
+        var forest = IsolationForest.Fit(rows, FeatureCount, new IsolationForestOptions
+        {
+            Trees = _options.Trees,
+            SampleSize = _options.SampleSize,
+            Seed = _options.Seed + (ulong)version,
+            Threshold = _threshold,
+        });
+        var normaliser = IsolationForest.AveragePathLength(forest.SampleSize);
+        if (_options.NormaliseBySample)
+        {
+            double sum = 0;
+            for (var r = 0; r < _owners.Count; r++)
             {
-                Trees = _options.Trees,
-                SampleSize = _options.SampleSize,
-                Seed = _options.Seed + (ulong)version,
-                Threshold = _threshold,
-            });
-            var normaliser = IsolationForest.AveragePathLength(forest.SampleSize);
-            if (_options.NormaliseBySample)
-            {
-                double sum = 0;
-                for (var r = 0; r < _owners.Count; r++)
-                {
-                    sum += forest.MeanPathLength(rows.AsSpan(r * FeatureCount, FeatureCount));
-                }
-                normaliser = Math.Max(1, sum / _owners.Count);
+                sum += forest.MeanPathLength(rows.AsSpan(r * FeatureCount, FeatureCount));
             }
-            _fitted = new Fitted(forest, normaliser, version);
-            _trainedAtMs = timestampMs;
+            normaliser = Math.Max(1, sum / _owners.Count);
+        }
+        _fitted = new Fitted(forest, normaliser, version);
+        _trainedAtMs = timestampMs;
+        var metrics = SampleMetrics(forest, normaliser, rows, _owners.Count);
+        var trained = new BehaviorModelTrained(version, timestampMs, _owners.Count,
+            System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, Parameters(normaliser), metrics);
+        Volatile.Write(ref _lastTraining, trained);
+        return trained;
+    }
+
+    private Dictionary<string, double> Parameters(double normaliser) => new(StringComparer.Ordinal)
+    {
+        ["trees"] = _options.Trees,
+        ["sampleSize"] = _options.SampleSize,
+        ["seed"] = _options.Seed,
+        ["threshold"] = _threshold,
+        ["normaliser"] = normaliser,
+        ["sampleUsers"] = _options.SampleUsers,
+        ["minTrainingUsers"] = _options.MinTrainingUsers,
+        ["retrainIntervalSeconds"] = _options.RetrainInterval.TotalSeconds,
+    };
+
+    private Dictionary<string, double?> SampleMetrics(IsolationForest forest, double normaliser, float[] rows, int users)
+    {
+        var n = Math.Min(users, MetricRows);
+        var scores = new double[n];
+        var above = 0;
+        for (var r = 0; r < n; r++)
+        {
+            scores[r] = double.Exp2(-forest.MeanPathLength(rows.AsSpan(r * FeatureCount, FeatureCount)) / normaliser);
+            if (scores[r] >= _threshold)
+            {
+                above++;
+            }
+        }
+        Array.Sort(scores);
+        return new Dictionary<string, double?>(StringComparer.Ordinal)
+        {
+            ["scoreP50"] = ClusterMetrics.Percentile(scores, 50),
+            ["scoreP90"] = ClusterMetrics.Percentile(scores, 90),
+            ["scoreP99"] = ClusterMetrics.Percentile(scores, 99),
+            ["scoreMax"] = n == 0 ? null : scores[^1],
+            ["shareAboveThreshold"] = n == 0 ? null : (double)above / n,
+        };
+    }
+
+    /// <summary>
+    /// Writes everything the model has learnt — the sample (each user's latest row), the replacement generator, the
+    /// time and version of the last refit and the forest in service — so that a model read back with
+    /// <see cref="ReadState"/> samples, refits and scores exactly as this one would have. Takes the sample's lock.
+    /// </summary>
+    public void WriteState(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        lock (_lock)
+        {
+            writer.Write(StateFormat);
+            writer.Write(_trainedAtMs);
+            _rng.Write(writer);
+            writer.Write(_owners.Count);
+            var rows = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_rows);
+            for (var u = 0; u < _owners.Count; u++)
+            {
+                writer.Write(_owners[u]);
+                for (var f = 0; f < FeatureCount; f++)
+                {
+                    writer.Write(rows[(u * FeatureCount) + f]);
+                }
+            }
+            if (_fitted is { } fitted)
+            {
+                writer.Write(fitted.Version);
+                writer.Write(fitted.Normaliser);
+                using var forest = new MemoryStream();
+                fitted.Forest.Save(forest);
+                writer.Write((int)forest.Length);
+                writer.Write(forest.GetBuffer(), 0, (int)forest.Length);
+            }
+            else
+            {
+                writer.Write(0);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Replaces everything learnt with what <see cref="WriteState"/> wrote (a model that never learns ignores it).
+    /// </summary>
+    /// <exception cref="InvalidDataException">An unknown format, a forest of another shape, or inconsistent data.</exception>
+    public void ReadState(BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var format = reader.ReadByte();
+        if (format != StateFormat)
+        {
+            throw new InvalidDataException($"behaviour model state format {format}; this build reads {StateFormat}.");
+        }
+        var trainedAtMs = reader.ReadInt64();
+        var rng = Xoshiro256.Read(reader);
+        var count = reader.ReadInt32();
+        if (count < 0 || count > _options.SampleUsers)
+        {
+            throw new InvalidDataException($"a behaviour sample of {count} users (this model holds at most {_options.SampleUsers}).");
+        }
+        var owners = new List<string>(count);
+        var rows = new List<float>(count * FeatureCount);
+        var slots = new Dictionary<string, int>(count, StringComparer.Ordinal);
+        for (var u = 0; u < count; u++)
+        {
+            var owner = reader.ReadString();
+            if (!slots.TryAdd(owner, u))
+            {
+                throw new InvalidDataException("a user twice in the behaviour sample.");
+            }
+            owners.Add(owner);
+            for (var f = 0; f < FeatureCount; f++)
+            {
+                rows.Add(reader.ReadSingle());
+            }
+        }
+        Fitted? fitted = null;
+        var version = reader.ReadInt32();
+        if (version > 0)
+        {
+            var normaliser = reader.ReadDouble();
+            var length = reader.ReadInt32();
+            if (length <= 0 || !(normaliser > 0))
+            {
+                throw new InvalidDataException("a behaviour forest without bytes or normaliser.");
+            }
+            var forest = IsolationForest.Load(new MemoryStream(reader.ReadBytes(length), writable: false));
+            if (forest.FeatureCount != FeatureCount)
+            {
+                throw new InvalidDataException($"a behaviour forest has {FeatureCount} features, not {forest.FeatureCount}.");
+            }
+            fitted = new Fitted(forest.Threshold == _threshold ? forest : forest.WithThreshold(_threshold), normaliser, version);
+        }
+        if (_fixed)
+        {
+            return;
+        }
+        lock (_lock)
+        {
+            _trainedAtMs = trainedAtMs;
+            _rng = rng;
+            _owners.Clear();
+            _owners.AddRange(owners);
+            _rows.Clear();
+            _rows.AddRange(rows);
+            _slots.Clear();
+            foreach (var (owner, slot) in slots)
+            {
+                _slots[owner] = slot;
+            }
+            _fitted = fitted;
         }
     }
 

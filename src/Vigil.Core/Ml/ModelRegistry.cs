@@ -23,6 +23,9 @@ public static class ModelKinds
     public const string KMeans = "kmeans";
 
     public const string IsolationForest = "iforest";
+
+    /// <summary>BEHAVIOR_ANOMALY's forest, learnt in the stream; its versions count its own refits.</summary>
+    public const string Behavior = "behavior";
 }
 
 /// <summary>

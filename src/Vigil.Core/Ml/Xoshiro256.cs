@@ -25,6 +25,30 @@ public struct Xoshiro256
         _s3 = SplitMix64(ref state);
     }
 
+    /// <summary>Writes the four state words, so a generator can be checkpointed and resumed where it was.</summary>
+    internal readonly void Write(BinaryWriter writer)
+    {
+        writer.Write(_s0);
+        writer.Write(_s1);
+        writer.Write(_s2);
+        writer.Write(_s3);
+    }
+
+    /// <summary>A generator in the state <see cref="Write"/> wrote.</summary>
+    internal static Xoshiro256 Read(BinaryReader reader)
+    {
+        var rng = default(Xoshiro256);
+        rng._s0 = reader.ReadUInt64();
+        rng._s1 = reader.ReadUInt64();
+        rng._s2 = reader.ReadUInt64();
+        rng._s3 = reader.ReadUInt64();
+        if ((rng._s0 | rng._s1 | rng._s2 | rng._s3) == 0)
+        {
+            throw new InvalidDataException("a generator state of all zeros.");
+        }
+        return rng;
+    }
+
     /// <summary>One step of SplitMix64: advances <paramref name="state"/> and returns a well-mixed 64-bit value.</summary>
     public static ulong SplitMix64(ref ulong state)
     {

@@ -173,7 +173,15 @@ public sealed class DetectionPipeline
             }
             if (options.BehaviorAnomaly.Enabled)
             {
-                Add(operators, new BehaviorAnomalyOperator(options.BehaviorAnomaly, options.Geo, alertClock));
+                var behavior = new BehaviorAnomalyOperator(options.BehaviorAnomaly, options.Geo, alertClock);
+                Add(operators, behavior);
+                if (options.BehaviorAnomaly.SharedModel is null && behavior.Model is { Learns: true } owned)
+                {
+                    // A model this pipeline owns (replay) is learnt from this pipeline's events alone, so it belongs in
+                    // the pipeline's checkpoints: a resumed replay then refits and alerts as an uninterrupted one.
+                    // A model shared by partitions (serve) is saved by its host instead.
+                    operators.Add(new BehaviorModelCheckpoint(owned));
+                }
             }
             if (options.ResetBombing.Enabled)
             {

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Vigil.Core.Detection;
 using Vigil.Core.Features;
 using Vigil.Core.Ml;
 using Vigil.Server.Ml;
@@ -15,8 +16,13 @@ namespace Vigil.Server.Api;
 /// <param name="History">Recorded trainings, newest first (ml_model_metrics).</param>
 /// <param name="Training">The trainer's state.</param>
 /// <param name="Sample">The training sample's fill.</param>
+/// <param name="Behavior">BEHAVIOR_ANOMALY's forest, learnt in the stream.</param>
 public sealed record MlMetricsReport([property: JsonPropertyName("kmeans")] ModelInfo? KMeans, [property: JsonPropertyName("iforest")] ModelInfo? IsolationForest, IReadOnlyList<ModelInfo> History,
-    TrainingStatus Training, SampleStatus Sample);
+    TrainingStatus Training, SampleStatus Sample, BehaviorModelStatus Behavior);
+
+/// <summary>BEHAVIOR_ANOMALY's forest, learnt in the stream: its version (0 while learning), the users in its sample,
+/// how many it needs before the first forest, and the record of its latest refit.</summary>
+public sealed record BehaviorModelStatus(int Version, int SampleUsers, int MinTrainingUsers, ModelInfo? Model);
 
 /// <summary>The trainer's state.</summary>
 public sealed record TrainingStatus(bool Running, DateTimeOffset? NextRunAt, RetrainOutcome? LastOutcome, double RetrainIntervalSeconds);
@@ -48,13 +54,14 @@ public static class MlApi
     }
 
     internal static async Task<Ok<MlMetricsReport>> MetricsAsync(ModelRegistry registry, ModelTrainerService trainer, FeatureReservoir reservoir,
-        MlOptions options, IVigilStore store, CancellationToken ct)
+        MlOptions options, IVigilStore store, BehaviorModel behavior, BehaviorModelHost behaviorHost, CancellationToken ct)
     {
         var current = registry.Current;
         var history = await store.RecentModelMetricsAsync(null, 50, ct);
         return TypedResults.Ok(new MlMetricsReport(current.SegmentsInfo, current.AnomalyInfo, history,
             new TrainingStatus(trainer.Running, trainer.NextRunAt, trainer.LastOutcome, options.RetrainInterval.TotalSeconds),
-            new SampleStatus(reservoir.Count, reservoir.Capacity)));
+            new SampleStatus(reservoir.Count, reservoir.Capacity),
+            new BehaviorModelStatus(behavior.Version, behavior.SampleCount, behavior.Options.MinTrainingUsers, behaviorHost.Latest)));
     }
 
     internal static async Task<Ok<SegmentsReport>> SegmentsAsync(ModelRegistry registry, IVigilStore store, CancellationToken ct)

@@ -221,6 +221,9 @@ public static class ServeCommand
         var ml = MlOptions.From(builder.Configuration, options.DataDirectory);
         var behaviorModel = new BehaviorModel(new BehaviorModelOptions { MinLogins = ml.MinLogins, Seed = (ulong)ml.Seed }, ml.AnomalyThreshold);
         services.AddSingleton(behaviorModel);
+        // Reads the model back before the ingest starts (hosted services start in order) and saves it after refits.
+        services.AddSingleton<BehaviorModelHost>();
+        services.AddHostedService(sp => sp.GetRequiredService<BehaviorModelHost>());
         services.AddSingleton(new PipelineOptions
         {
             BehaviorAnomaly = new BehaviorAnomalyOptions

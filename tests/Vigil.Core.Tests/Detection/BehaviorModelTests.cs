@@ -190,6 +190,31 @@ public sealed class BehaviorModelTests
         Assert.Null(alert.Evidence["forestScore"]);
         Assert.True((double)alert.Evidence["expertScore"]! >= 0.8);
         Assert.Contains("the model is still learning", alert.Summary, StringComparison.Ordinal);
+        // Explained in the expert score's own terms: the spree's searches first, then the new phone and the night hour.
+        var shares = Assert.IsType<List<Dictionary<string, object?>>>(alert.Evidence["attribution"]);
+        Assert.Equal(["searchesAboveOwnMax", "newDevice", "loginHourRarity"], shares.Select(s => (string)s["feature"]!).ToArray());
+        Assert.Equal(1.0, shares.Sum(s => (double)s["share"]!), 2);
+    }
+
+    [Fact]
+    public void ExpertAttribution_SpendingBurstOnly_AllOnSpending()
+    {
+        var options = new BehaviorAnomalyOptions();
+        var attribution = new double[BehaviorModel.FeatureCount];
+
+        options.ExpertAttribution(new BehaviorFeatures(14, false, false, 3, 4, 3000, 20), attribution);
+
+        Assert.Equal([0, 0, 1, 0, 0], attribution);
+    }
+
+    [Fact]
+    public void ExpertAttribution_NothingUnusual_AllZero()
+    {
+        var attribution = new double[BehaviorModel.FeatureCount];
+
+        new BehaviorAnomalyOptions().ExpertAttribution(new BehaviorFeatures(14, false, false, 0, 0, 0, 20), attribution);
+
+        Assert.All(attribution, a => Assert.Equal(0, a));
     }
 
     [Fact]

@@ -44,7 +44,10 @@ export function renderModels(view, me) {
           load();
         } }) : null),
       el('div', { class: 'models' }, el('div', {}, el('h2', { text: 'Segmentation (K-Means)' }), model(m.kmeans)),
-        el('div', {}, el('h2', { text: 'Anomaly (Isolation Forest)' }), model(m.iforest))),
+        el('div', {}, el('h2', { text: 'Anomaly (Isolation Forest)' }), model(m.iforest)),
+        el('div', { id: 'behavior-model' }, el('h2', { text: 'BEHAVIOR_ANOMALY (forest learnt in the stream)' }),
+          m.behavior?.model ? model(m.behavior.model)
+            : el('p', { class: 'empty', text: `Learning: ${fmt.format(m.behavior?.sampleUsers ?? 0)} of ${fmt.format(m.behavior?.minTrainingUsers ?? 0)} established users seen before the first forest${m.behavior?.version ? ` (forest v${m.behavior.version} in service)` : ''}.` }))),
       el('h2', { text: 'History' }),
       el('table', {}, el('thead', {}, el('tr', {}, ['Kind', 'Version', 'Trained', 'Sample', 'Key metric'].map((h) => el('th', { text: h })))),
         el('tbody', {}, (m.history ?? []).map((h) => el('tr', {}, el('td', { text: h.kind }), el('td', { text: h.version }),
