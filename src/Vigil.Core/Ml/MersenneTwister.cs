@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Vigil.Core.Ml;
@@ -216,11 +217,14 @@ internal sealed class MersenneTwister
         {
             _draws = new uint[Math.Max(count, 2 * (_draws?.Length ?? 0))];
         }
-        var draws = _draws;
-        var outputs = _out;
+        // Bounds: slot < count ≤ draws.Length while i > 0, pos < N = outputs.Length, and every draw is at most the
+        // position it is for, below values.Length; the loops index without checks.
+        ref var draws = ref MemoryMarshal.GetArrayDataReference(_draws);
+        ref var outputs = ref MemoryMarshal.GetArrayDataReference(_out);
+        ref var first = ref MemoryMarshal.GetReference(values);
         var pos = _pos;
         var i = (uint)count;
-        var slot = 0;
+        nuint slot = 0;
         while (i > 0)
         {
             if (pos >= N)
@@ -233,11 +237,11 @@ internal sealed class MersenneTwister
             var low = (mask >> 1) + 1;
             while (pos < N && i >= low)
             {
-                var j = outputs[pos++] & mask;
-                var accept = j <= i ? 1 : 0;
-                draws[slot] = j;
+                var j = Unsafe.Add(ref outputs, pos++) & mask;
+                var accept = j <= i ? 1u : 0u;
+                Unsafe.Add(ref draws, slot) = j;
                 slot += accept;
-                i -= (uint)accept;
+                i -= accept;
             }
         }
         _pos = pos;
@@ -245,13 +249,13 @@ internal sealed class MersenneTwister
         // A position at or past head is never read again once its step is done: move its value down, no swap.
         for (; k < count && count - k >= head; k++)
         {
-            values[(int)draws[k]] = values[count - k];
+            Unsafe.Add(ref first, Unsafe.Add(ref draws, k)) = Unsafe.Add(ref first, count - k);
         }
         for (; k < count; k++)
         {
-            var at = count - k;
-            var j = (int)draws[k];
-            (values[at], values[j]) = (values[j], values[at]);
+            ref var at = ref Unsafe.Add(ref first, count - k);
+            ref var other = ref Unsafe.Add(ref first, Unsafe.Add(ref draws, k));
+            (at, other) = (other, at);
         }
     }
 
