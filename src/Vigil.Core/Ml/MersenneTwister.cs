@@ -274,9 +274,11 @@ internal sealed class MersenneTwister
         {
             // Eight words at a time. Word i needs words i + 1 (not yet rewritten: chunks go up) and i + 397 (not yet
             // rewritten below 227; above, i − 227, already rewritten, as the recurrence wants).
+            // All indices below stay within the 624 words (the loop bounds), so the loads go unchecked.
+            ref var first = ref MemoryMarshal.GetArrayDataReference(key);
             for (; i + 8 <= N - M; i += 8)
             {
-                TwistVector(key, i, i + M);
+                TwistVector(ref first, (nuint)i, (nuint)(i + M));
             }
             for (; i < N - M; i++)
             {
@@ -284,7 +286,7 @@ internal sealed class MersenneTwister
             }
             for (; i + 8 <= N - 1; i += 8)
             {
-                TwistVector(key, i, i + (M - N));
+                TwistVector(ref first, (nuint)i, (nuint)(i + (M - N)));
             }
         }
         for (; i < N - M; i++)
@@ -301,14 +303,16 @@ internal sealed class MersenneTwister
         i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
+            ref var words = ref MemoryMarshal.GetArrayDataReference(key);
+            ref var tempered = ref MemoryMarshal.GetArrayDataReference(outputs);
             for (; i + 8 <= N; i += 8)
             {
-                var y = Vector256.Create(key.AsSpan(i, 8));
+                var y = Vector256.LoadUnsafe(ref words, (nuint)i);
                 y ^= Vector256.ShiftRightLogical(y, 11);
                 y ^= Vector256.ShiftLeft(y, 7) & Vector256.Create(0x9D2C5680u);
                 y ^= Vector256.ShiftLeft(y, 15) & Vector256.Create(0xEFC60000u);
                 y ^= Vector256.ShiftRightLogical(y, 18);
-                y.CopyTo(outputs.AsSpan(i, 8));
+                y.StoreUnsafe(ref tempered, (nuint)i);
             }
         }
         for (; i < N; i++)
@@ -326,13 +330,13 @@ internal sealed class MersenneTwister
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void TwistVector(uint[] key, int i, int far)
+    private static void TwistVector(ref uint key, nuint i, nuint far)
     {
-        var current = Vector256.Create(key.AsSpan(i, 8));
-        var next = Vector256.Create(key.AsSpan(i + 1, 8));
+        var current = Vector256.LoadUnsafe(ref key, i);
+        var next = Vector256.LoadUnsafe(ref key, i + 1);
         var y = (current & Vector256.Create(UpperMask)) | (next & Vector256.Create(LowerMask));
         var odd = Vector256<uint>.Zero - (y & Vector256<uint>.One);
-        var result = Vector256.Create(key.AsSpan(far, 8)) ^ Vector256.ShiftRightLogical(y, 1) ^ (odd & Vector256.Create(MatrixA));
-        result.CopyTo(key.AsSpan(i, 8));
+        var result = Vector256.LoadUnsafe(ref key, far) ^ Vector256.ShiftRightLogical(y, 1) ^ (odd & Vector256.Create(MatrixA));
+        result.StoreUnsafe(ref key, i);
     }
 }
