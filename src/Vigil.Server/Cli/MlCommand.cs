@@ -29,8 +29,8 @@ public static class MlCommand
           --threshold S        a score at or above S is an anomaly (default 0.8, as ml.anomaly.threshold)
           --threads N          threads for fitting (trees) and scoring (rows); default 1. Results do not depend on it
           --repeat N           fit and score N times and report the median times (default 1)
-          --model-out FILE     also save the fitted forest there (Vigil's binary forest format, as the model
-                               registry stores it; scripts/compare-iforest-trees.py reads it)
+          --model-out FILE     also save the fitted forest there (Vigil's binary forest format, that of
+                               IsolationForest.Save; scripts/compare-iforest-trees.py reads it)
 
         fitMs and scoreMs are measured in the process around the fit and the scoring alone, after one untimed
         warm-up fit and score, so neither the start of dotnet, the CSV parsing nor JIT compilation counts.
