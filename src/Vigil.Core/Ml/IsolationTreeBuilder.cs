@@ -279,10 +279,11 @@ internal sealed class IsolationTreeBuilder
         var drawn = 0;
         var visited = 0;
         var last = _featureCount; // f_i: [last, n) holds features drawn and not constant
-        var split32 = false;
+        var hasSplit = false;
         feature = 0;
         split = 0;
         mid = lo;
+        // max_features = 1: stop after one feature that is not constant, or when only constant ones are left.
         while (last > total && (visited < 1 || visited <= found + drawn))
         {
             visited++;
@@ -325,13 +326,13 @@ internal sealed class IsolationTreeBuilder
             feature = f;
             split = LargestFloatNotAbove(threshold);
             mid = Partition(lo, hi, split);
-            split32 = true;
+            hasSplit = true;
         }
         // The known constant features keep their order for the siblings and children; the newly found ones follow.
         _constantFeatures.AsSpan(0, known).CopyTo(features);
         features.AsSpan(known, found).CopyTo(_constantFeatures.AsSpan(known));
         constants = total;
-        return split32;
+        return hasSplit;
     }
 
     /// <summary>scikit-learn's <c>our_rand_r</c>: a 32-bit xorshift (a zero state becomes 1), reduced mod 2^31.</summary>
