@@ -13,7 +13,8 @@ namespace Vigil.Benchmarks;
 /// State per idle user for the standard per-user rule set (what <c>vigil serve</c> runs per partition: the user rules
 /// and the ML features), measured on the managed heap. Each user logs in, views three pages and logs out; an hour
 /// later (event time) the windows of that activity have closed and what is left is the state an idle user costs
-/// until its TTL lets it go. Run: <c>dotnet run -c Release --project bench/Vigil.Benchmarks -- state [users]</c>.
+/// until its TTL lets it go. Measured for the per-user rule set alone and with the ML features operator.
+/// Run: <c>dotnet run -c Release --project bench/Vigil.Benchmarks -- state [users] [geo directory]</c>.
 /// </summary>
 internal static class StateFootprint
 {
@@ -25,15 +26,36 @@ internal static class StateFootprint
             geo = Vigil.Geo.MmdbGeoLocator.Open(geoDirectory);
         }
         var start = DateTimeOffset.UtcNow.AddHours(-3).ToUnixTimeMilliseconds();
+        var stepMs = Math.Max(1, 3_600_000 / users);
+        if (geo is not null)
+        {
+            // The locator's cache is bounded (65,536 results, ~7 MB) and not per-user state: it is filled before the
+            // first heap reading, so that it is not counted against the users (every address is looked up once).
+            for (var u = 0; u < users; u++)
+            {
+                geo.TryLookup(IpOf(u), out _);
+            }
+        }
+        // The rule set alone (every per-user detection rule, BEHAVIOR_ANOMALY included), then with the ML features
+        // operator as serve adds it (issue 6's feature engineering).
+        Pipeline("rules", users, stepMs, start, geo, withFeatures: false);
+        Pipeline("rules+features", users, stepMs, start, geo, withFeatures: true);
+        Breakdown(users, stepMs, start, geo);
+        (geo as IDisposable)?.Dispose();
+    }
+
+    private static string IpOf(int u) => $"{81 + (u % 100)}.{(u >> 16) & 255}.{(u >> 8) & 255}.{u & 255}";
+
+    private static void Pipeline(string name, int users, long stepMs, long start, IGeoLocator? geo, bool withFeatures)
+    {
         var options = new PipelineOptions
         {
             Scope = DetectionScope.PerUser,
             Geo = geo,
-            ExtraPerUserOperators = () => [new UserFeaturesOperator(geo: geo)],
+            ExtraPerUserOperators = withFeatures ? () => [new UserFeaturesOperator(geo: geo)] : null,
         };
         var alerts = new List<Alert>();
         // Event bytes are built before the first heap reading so that only the pipeline's state is counted.
-        var stepMs = Math.Max(1, 3_600_000 / users);
         var messages = new byte[5][];
         var before = GC.GetTotalMemory(forceFullCollection: true);
         DetectionPipeline? pipeline = new DetectionPipeline(options, TimeProvider.System);
@@ -43,7 +65,7 @@ internal static class StateFootprint
         {
             var t = start + ((long)u * stepMs);
             var user = "user-" + u.ToString("D7", CultureInfo.InvariantCulture);
-            var ip = $"{81 + (u % 100)}.{(u >> 16) & 255}.{(u >> 8) & 255}.{u & 255}";
+            var ip = IpOf(u);
             for (var i = 0; i < types.Length; i++)
             {
                 messages[i] = Encoding.UTF8.GetBytes(
@@ -63,11 +85,8 @@ internal static class StateFootprint
         pipeline.Tick(alerts);
         var idle = GC.GetTotalMemory(forceFullCollection: true) - before;
         var checkpoint = pipeline.Snapshot();
-        Console.WriteLine($$"""{"users":{{users}},"geo":{{(geo is not null ? "true" : "false")}},"heapBytesPerActiveUser":{{active / (double)users:F0}},"heapBytesPerIdleUser":{{idle / (double)users:F0}},"checkpointBytesPerIdleUser":{{checkpoint.Length / (double)users:F1}},"keys":{{pipeline.TrackedKeys}},"estimatedStateBytes":{{pipeline.StateBytes}}}""");
+        Console.WriteLine($$"""{"pipeline":"{{name}}","users":{{users}},"geo":{{(geo is not null ? "true" : "false")}},"heapBytesPerActiveUser":{{active / (double)users:F0}},"heapBytesPerIdleUser":{{idle / (double)users:F0}},"checkpointBytesPerIdleUser":{{checkpoint.Length / (double)users:F1}},"keys":{{pipeline.TrackedKeys}},"estimatedStateBytes":{{pipeline.StateBytes}}}""");
         GC.KeepAlive(pipeline);
-        pipeline = null;
-        Breakdown(users, stepMs, start, geo);
-        (geo as IDisposable)?.Dispose();
     }
 
     /// <summary>The same traffic through each per-user operator alone (events decoded beforehand, so key strings are
@@ -82,7 +101,7 @@ internal static class StateFootprint
         {
             var t = start + ((long)u * stepMs);
             var user = "user-" + u.ToString("D7", CultureInfo.InvariantCulture);
-            var ip = $"{81 + (u % 100)}.{(u >> 16) & 255}.{(u >> 8) & 255}.{u & 255}";
+            var ip = IpOf(u);
             for (var i = 0; i < types.Length; i++)
             {
                 decoder.TryDecode(Encoding.UTF8.GetBytes(

@@ -68,29 +68,28 @@ public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeo
     protected override void Process(string key, ref AccountTakeoverState state, bool created, in UserEvent evt, long timestampMs,
         IOutput<Alert> output)
     {
-        state ??= new AccountTakeoverState();
         switch (evt.Type)
         {
             case EventType.LoginFailed:
                 // One entry to start: most users who fail, fail once; the ring doubles as failures come.
-                state.Failures ??= new EventRing(MaxFailures, 1);
-                state.Failures.Add(new RingEntry(evt.TimestampMs, evt.EventId, null, evt.IpAddress));
-                state.Failures.DropThrough(state.Failures.LatestMs - (long)options.FailuresWithin.TotalMilliseconds);
+                var failures = state.Failures ??= new EventRing(MaxFailures, 1);
+                failures.Add(new RingEntry(evt.TimestampMs, evt.EventId, null, evt.IpAddress));
+                failures.DropThrough(failures.LatestMs - (long)options.FailuresWithin.TotalMilliseconds);
                 break;
             case EventType.LoginSuccess:
-                OnSuccess(state, evt);
+                OnSuccess(ref state, evt);
                 break;
             case EventType.PasswordResetRequested:
                 // Recovering through the reset link proves control of the mailbox: the failures before it were the owner's.
                 state.Failures = null;
                 break;
             default:
-                OnChange(key, state, evt, output);
+                OnChange(key, ref state, evt, output);
                 break;
         }
     }
 
-    private void OnSuccess(AccountTakeoverState state, UserEvent evt)
+    private void OnSuccess(ref AccountTakeoverState state, UserEvent evt)
     {
         string? country = null;
         var hosting = false;
@@ -141,7 +140,7 @@ public sealed class AccountTakeoverOperator(AccountTakeoverOptions options, IGeo
         }
     }
 
-    private void OnChange(string user, AccountTakeoverState state, UserEvent evt, IOutput<Alert> output)
+    private void OnChange(string user, ref AccountTakeoverState state, UserEvent evt, IOutput<Alert> output)
     {
         if (state.Pending is not { } pending || evt.TimestampMs < pending.TimeMs
             || evt.TimestampMs - pending.TimeMs > (long)options.ChangeWithin.TotalMilliseconds)
@@ -203,28 +202,112 @@ public sealed record PendingTakeover(long TimeMs, string SuccessEventId, string?
 /// <summary>Per-user state of <see cref="AccountTakeoverOperator"/>: the IPs the user logged in from as 64-bit
 /// hashes and the countries as packed codes (the rule only asks whether one is new, and how many), the recent
 /// failures and a pending takeover.</summary>
-public sealed class AccountTakeoverState
+/// <remarks>A struct inline in the operator's keyed-state page: the latest IP and country sit in it (most users have one
+/// of each), and everything else (older IPs and countries, failures, a pending takeover) in one side object that only
+/// the users who need it get, so an idle user with one IP costs 24 bytes and no object.</remarks>
+public struct AccountTakeoverState
 {
-    // Least recent first; exact-size arrays, as most users have one or two of each.
-    private ulong[] _ips = [];
-    private ushort[] _countries = [];
+    private ulong _ip;
+    private AccountTakeoverHistory? _more;
+    private ushort _country;
+    private bool _hasIp;
+    private bool _hasCountry;
 
     /// <summary>IPs remembered.</summary>
-    public int KnownIpCount => _ips.Length;
+    public readonly int KnownIpCount => _more?.Ips is { } ips ? ips.Length : _hasIp ? 1 : 0;
 
     /// <summary>Countries remembered.</summary>
-    public int KnownCountryCount => _countries.Length;
+    public readonly int KnownCountryCount => _more?.Countries is { } codes ? codes.Length : _hasCountry ? 1 : 0;
 
     /// <summary>Whether the IP with this <see cref="StateIo.StableHash"/> is remembered.</summary>
-    public bool KnowsIp(ulong hash) => Array.IndexOf(_ips, hash) >= 0;
+    public readonly bool KnowsIp(ulong hash) =>
+        _more?.Ips is { } ips ? Array.IndexOf(ips, hash) >= 0 : _hasIp && _ip == hash;
 
     /// <summary>Whether the country with this <see cref="CountryCodes.Pack"/> code is remembered.</summary>
-    public bool KnowsCountry(ushort code) => Array.IndexOf(_countries, code) >= 0;
+    public readonly bool KnowsCountry(ushort code) =>
+        _more?.Countries is { } codes ? Array.IndexOf(codes, code) >= 0 : _hasCountry && _country == code;
 
     /// <summary>Remembers an IP as the most recent, forgetting the least recent beyond <paramref name="max"/>.</summary>
-    public void RememberIp(ulong hash, int max) => _ips = Remember(_ips, hash, max);
+    public void RememberIp(ulong hash, int max)
+    {
+        if (_more?.Ips is { } ips)
+        {
+            _more.Ips = Remember(ips, hash, max);
+        }
+        else if (!_hasIp || _ip == hash || max <= 1)
+        {
+            _ip = hash;
+            _hasIp = true;
+        }
+        else
+        {
+            // A second IP: both move to the side object, least recent first.
+            More.Ips = [_ip, hash];
+            _ip = 0;
+            _hasIp = false;
+        }
+    }
 
-    public void RememberCountry(ushort code, int max) => _countries = Remember(_countries, code, max);
+    /// <summary>Remembers a country as the most recent, forgetting the least recent beyond <paramref name="max"/>.</summary>
+    public void RememberCountry(ushort code, int max)
+    {
+        if (_more?.Countries is { } codes)
+        {
+            _more.Countries = Remember(codes, code, max);
+        }
+        else if (!_hasCountry || _country == code || max <= 1)
+        {
+            _country = code;
+            _hasCountry = true;
+        }
+        else
+        {
+            More.Countries = [_country, code];
+            _country = 0;
+            _hasCountry = false;
+        }
+    }
+
+    /// <summary>Recent failed logins; null when none.</summary>
+    public EventRing? Failures
+    {
+        readonly get => _more?.Failures;
+        set
+        {
+            if (value is null && _more is null)
+            {
+                return;
+            }
+            More.Failures = value;
+            Trim();
+        }
+    }
+
+    /// <summary>A success that started the sequence and waits for a sensitive change; null when none.</summary>
+    public PendingTakeover? Pending
+    {
+        readonly get => _more?.Pending;
+        set
+        {
+            if (value is null && _more is null)
+            {
+                return;
+            }
+            More.Pending = value;
+            Trim();
+        }
+    }
+
+    private AccountTakeoverHistory More => _more ??= new AccountTakeoverHistory();
+
+    // The side object goes as soon as it holds nothing, so a user whose failures led nowhere is back to 24 bytes.
+    private void Trim()
+    {
+        if (_more is { Ips: null, Countries: null, Failures: null, Pending: null })
+        {
+            _more = null;
+        }
+    }
 
     private static T[] Remember<T>(T[] known, T value, int max)
         where T : unmanaged, IEquatable<T>
@@ -248,28 +331,47 @@ public sealed class AccountTakeoverState
         return bigger;
     }
 
-    /// <summary>Recent failed logins; null when none.</summary>
-    public EventRing? Failures { get; set; }
-
-    public PendingTakeover? Pending { get; set; }
-
-    public void Write(BinaryWriter writer)
+    public readonly void Write(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.Write(_ips.Length);
-        foreach (var hash in _ips)
+        if (_more?.Ips is { } ips)
         {
-            writer.Write(hash);
+            writer.Write(ips.Length);
+            foreach (var hash in ips)
+            {
+                writer.Write(hash);
+            }
         }
-        writer.Write(_countries.Length);
-        foreach (var code in _countries)
+        else
         {
-            writer.Write(CountryCodes.Unpack(code));
+            writer.Write(_hasIp ? 1 : 0);
+            if (_hasIp)
+            {
+                writer.Write(_ip);
+            }
         }
-        writer.Write(Failures is not null);
-        Failures?.Write(writer);
-        writer.Write(Pending is not null);
-        if (Pending is { } p)
+        if (_more?.Countries is { } codes)
+        {
+            writer.Write(codes.Length);
+            foreach (var code in codes)
+            {
+                writer.Write(CountryCodes.Unpack(code));
+            }
+        }
+        else
+        {
+            writer.Write(_hasCountry ? 1 : 0);
+            if (_hasCountry)
+            {
+                writer.Write(CountryCodes.Unpack(_country));
+            }
+        }
+        var failures = Failures;
+        writer.Write(failures is not null);
+        failures?.Write(writer);
+        var pending = Pending;
+        writer.Write(pending is not null);
+        if (pending is { } p)
         {
             writer.Write(p.TimeMs);
             writer.Write(p.SuccessEventId);
@@ -293,16 +395,35 @@ public sealed class AccountTakeoverState
         {
             throw new InvalidDataException($"A checkpointed takeover state claims {ips} IPs; at most {maxKnown} fit.");
         }
-        var state = new AccountTakeoverState { _ips = new ulong[ips] };
-        for (var i = 0; i < ips; i++)
+        var state = default(AccountTakeoverState);
+        if (ips == 1)
         {
-            state._ips[i] = reader.ReadUInt64();
+            state._ip = reader.ReadUInt64();
+            state._hasIp = true;
+        }
+        else if (ips > 1)
+        {
+            var hashes = new ulong[ips];
+            for (var i = 0; i < ips; i++)
+            {
+                hashes[i] = reader.ReadUInt64();
+            }
+            state.More.Ips = hashes;
         }
         var countries = StateIo.ReadList(reader, maxKnown);
-        state._countries = new ushort[countries.Count];
-        for (var i = 0; i < countries.Count; i++)
+        if (countries.Count == 1)
         {
-            state._countries[i] = CountryCodes.Pack(countries[i]);
+            state._country = CountryCodes.Pack(countries[0]);
+            state._hasCountry = true;
+        }
+        else if (countries.Count > 1)
+        {
+            var codes = new ushort[countries.Count];
+            for (var i = 0; i < countries.Count; i++)
+            {
+                codes[i] = CountryCodes.Pack(countries[i]);
+            }
+            state.More.Countries = codes;
         }
         state.Failures = reader.ReadBoolean() ? EventRing.Read(reader, 32) : null;
         if (reader.ReadBoolean())
@@ -312,5 +433,15 @@ public sealed class AccountTakeoverState
                 reader.ReadInt32(), StateIo.ReadList(reader, 1024), reader.ReadBoolean(), StateIo.ReadNullable(reader));
         }
         return state;
+    }
+
+    /// <summary>What a user with more than one IP or country, recent failures or a pending takeover keeps besides the
+    /// inline fields (IPs and countries least recent first, in exact-size arrays).</summary>
+    private sealed class AccountTakeoverHistory
+    {
+        public ulong[]? Ips;
+        public ushort[]? Countries;
+        public EventRing? Failures;
+        public PendingTakeover? Pending;
     }
 }

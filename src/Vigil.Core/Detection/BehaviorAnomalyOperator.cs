@@ -156,9 +156,8 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
     private const long HourMs = 3_600_000;
     private const int MaxActivity = 4096;
 
-    // Users holding a ring, with the latest activity time when filed, in filing order. Checked as the watermark
-    // moves: 16 bytes an active user, where an event-time timer costs about 120 (its dictionary entry and heap slot).
-    private readonly Queue<(string Key, long LatestMs)> _rings = new();
+    // Users holding a ring, with the latest activity time when filed, checked as the watermark moves.
+    private readonly RingReleaseQueue _rings = new();
     private readonly BehaviorScorer _scorer = options.Scorer ?? options.HeuristicScore;
     private readonly BehaviorModel? _model = options.Scorer is not null ? null
         : options.SharedModel is { } shared ? shared
@@ -192,7 +191,7 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         if (state.AddActivity(evt.TimestampMs, evt.Type == EventType.Purchase, amount, evt.EventId))
         {
             // The ring lives only while an on-time event could still count what it holds; OnWatermark lets it go.
-            _rings.Enqueue((key, evt.TimestampMs));
+            _rings.Enqueue(State.SlotOf(key), evt.TimestampMs);
         }
         var from = evt.TimestampMs - HourMs;
         while (state.ActivityCount > 0 && (state.FirstActivityMs <= from - HourMs || state.ActivityCount > MaxActivity))
@@ -437,10 +436,10 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
     public override void OnWatermark(long watermarkMs, IOutput<Alert> output)
     {
         base.OnWatermark(watermarkMs, output);
-        while (_rings.TryPeek(out var filed) && ReleaseAt(filed.LatestMs) < watermarkMs)
+        while (_rings.TryPeek(out var slot, out var filedMs) && ReleaseAt(filedMs) < watermarkMs)
         {
             _rings.Dequeue();
-            ref var state = ref State.GetValueRefOrNullRef(filed.Key);
+            ref var state = ref State.GetValueRefAtSlotOrNullRef(slot);
             if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref state) || !state.HoldsActivity)
             {
                 continue;
@@ -452,7 +451,7 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
             }
             else
             {
-                _rings.Enqueue((filed.Key, latest));
+                _rings.Enqueue(slot, latest);
             }
         }
     }
@@ -461,20 +460,15 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
     public override void Restore(BinaryReader reader)
     {
         base.Restore(reader);
-        _rings.Clear();
-        var holding = new List<(string Key, long LatestMs)>();
-        State.ForEach(holding, static (list, key, in state) =>
+        var holding = new List<(int Slot, long LatestMs)>();
+        State.ForEachSlot(holding, static (list, slot, in state) =>
         {
             if (state.HoldsActivity)
             {
-                list.Add((key, state.LatestActivityMs));
+                list.Add((slot, state.LatestActivityMs));
             }
         });
-        holding.Sort(static (a, b) => a.LatestMs != b.LatestMs ? a.LatestMs.CompareTo(b.LatestMs) : string.CompareOrdinal(a.Key, b.Key));
-        foreach (var entry in holding)
-        {
-            _rings.Enqueue(entry);
-        }
+        _rings.Refill(holding);
     }
 
     /// <summary>Local solar hour at the IP's longitude (15° an hour), which needs no time-zone data; UTC without one.</summary>
@@ -496,7 +490,7 @@ public readonly record struct Activity(long TimeMs, bool Purchase, double Amount
 
 /// <summary>
 /// Per-user state of <see cref="BehaviorAnomalyOperator"/>, a value type held inline in the keyed state's pages
-/// (128 bytes for a user without recent searches or purchases): login hours as a byte histogram, known devices
+/// (120 bytes for a user without recent searches or purchases): login hours as a byte histogram, known devices
 /// as 32-bit hashes of the user agent, the session as a hash of its id with its login event id packed
 /// (<see cref="CompactId"/>), the hourly maxima as numbers, and the searches and purchases of the last two hours in a
 /// ring that exists only while one of them could still count (the operator releases it as the watermark passes).
@@ -507,7 +501,8 @@ public struct BehaviorState
     private const byte UnusualFlag = 1;
     private const byte NewDeviceFlag = 2;
     private const byte AboveFlag = 4;
-    private const int InlineDevices = 4;
+    // Two inline: most users have one or two devices; a third and more go to the small array.
+    private const int InlineDevices = 2;
 
     private HourHistogram _hours;
     private DeviceSlots _devices;

@@ -102,6 +102,31 @@ public readonly struct CompactIp : IEquatable<CompactIp>
         return TryPackV4(ip, out var v4) && v4 != 0 ? new CompactIp(null, v4) : new CompactIp(ip, 0);
     }
 
+    /// <summary>The address as characters: the kept text, or a packed IPv4 address written into
+    /// <paramref name="scratch"/> (16 characters are enough); empty for none. Allocates nothing.</summary>
+    public ReadOnlySpan<char> AsSpan(Span<char> scratch)
+    {
+        if (_text is not null)
+        {
+            return _text;
+        }
+        if (_v4 == 0)
+        {
+            return [];
+        }
+        var written = 0;
+        for (var shift = 24; shift >= 0; shift -= 8)
+        {
+            if (shift != 24)
+            {
+                scratch[written++] = '.';
+            }
+            ((_v4 >> shift) & 255).TryFormat(scratch[written..], out var n, default, System.Globalization.CultureInfo.InvariantCulture);
+            written += n;
+        }
+        return scratch[..written];
+    }
+
     /// <summary>The address text (a new string for a packed IPv4 address); null for none.</summary>
     public override string? ToString() =>
         _text ?? (_v4 == 0 ? null : $"{_v4 >> 24}.{(_v4 >> 16) & 255}.{(_v4 >> 8) & 255}.{_v4 & 255}");

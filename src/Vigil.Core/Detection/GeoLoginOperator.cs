@@ -55,7 +55,6 @@ public sealed class GeoLoginOperator(GeoLoginOptions options, IGeoLocator geo, T
     protected override void Process(string key, ref GeoLoginState state, bool created, in UserEvent evt, long timestampMs,
         IOutput<Alert> output)
     {
-        state ??= new GeoLoginState();
         if (!geo.TryLookup(evt.IpAddress, out var location))
         {
             return;
@@ -63,40 +62,59 @@ public sealed class GeoLoginOperator(GeoLoginOptions options, IGeoLocator geo, T
         var login = new GeoLogin(evt.TimestampMs, evt.EventId, evt.IpAddress!, location.CountryCode, location.City,
             location.Latitude, location.Longitude, location.AccuracyRadiusKm, location.IsHosting);
         var packed = PackedLogin.From(login);
+        var place = LoginPlace.Of(location);
         if (options.ImpossibleTravelEnabled)
         {
             var (before, after) = state.Neighbours(login.TimeMs);
-            if (before is { } b)
+            if (before is { } b && TryPlace(b, out var beforePlace))
             {
-                CheckTravel(key, b, packed, login, true, evt, output);
+                CheckTravel(key, b, beforePlace, packed, place, login, true, evt, output);
             }
-            if (after is { } a)
+            if (after is { } a && TryPlace(a, out var afterPlace))
             {
-                CheckTravel(key, packed, a, login, false, evt, output);
+                CheckTravel(key, packed, place, a, afterPlace, login, false, evt, output);
             }
         }
-        if (options.NewCountryEnabled && state.Logins >= options.NewCountryAfterLogins && !state.KnowsCountry(packed.Country))
+        var country = CountryCodes.Pack(location.CountryCode);
+        if (options.NewCountryEnabled && state.Logins >= options.NewCountryAfterLogins && !state.KnowsCountry(country))
         {
-            EmitNewCountry(key, state, login, evt, output);
+            EmitNewCountry(key, in state, login, evt, output);
         }
         // Ids of logins no on-time login can be an impossible jump from are not needed for evidence any more.
         var watermark = Context.Watermark;
         var idsNeededAfter = watermark == long.MinValue ? long.MinValue : watermark - Context.AllowedLatenessMs - _travelHorizonMs;
-        state.Add(packed, options.MaxCountries, idsNeededAfter);
+        state.Add(packed, country, options.MaxCountries, idsNeededAfter);
+    }
+
+    /// <summary>Where a kept login was: its address looked up again (the state keeps no coordinates; the locator answers
+    /// the same for the same address, and casts them to float as the state used to keep them). False when the address
+    /// is no longer found, which only a replaced database does.</summary>
+    private bool TryPlace(in PackedLogin login, out LoginPlace place)
+    {
+        Span<char> scratch = stackalloc char[16];
+        if (geo.TryLookup(login.Ip.AsSpan(scratch), out var location))
+        {
+            place = LoginPlace.Of(location);
+            return true;
+        }
+        place = default;
+        return false;
     }
 
     /// <param name="user">The user.</param>
     /// <param name="from">The earlier login.</param>
+    /// <param name="fromPlace">Where it was.</param>
     /// <param name="to">The later login.</param>
+    /// <param name="toPlace">Where it was.</param>
     /// <param name="trigger">The login being processed, with its strings.</param>
     /// <param name="triggerIsTo">Whether <paramref name="trigger"/> is <paramref name="to"/> (else <paramref name="from"/>).</param>
     /// <param name="evt">The event.</param>
     /// <param name="output">Where alerts go.</param>
-    private void CheckTravel(string user, in PackedLogin from, in PackedLogin to, in GeoLogin trigger, bool triggerIsTo,
-        UserEvent evt, IOutput<Alert> output)
+    private void CheckTravel(string user, in PackedLogin from, in LoginPlace fromPlace, in PackedLogin to, in LoginPlace toPlace,
+        in GeoLogin trigger, bool triggerIsTo, UserEvent evt, IOutput<Alert> output)
     {
-        var km = GeoMath.DistanceKm(from.Latitude, from.Longitude, to.Latitude, to.Longitude);
-        if (km < options.MinDistanceKm || km <= from.RadiusKm + to.RadiusKm)
+        var km = GeoMath.DistanceKm(fromPlace.Latitude, fromPlace.Longitude, toPlace.Latitude, toPlace.Longitude);
+        if (km < options.MinDistanceKm || km <= fromPlace.RadiusKm + toPlace.RadiusKm)
         {
             return;
         }
@@ -106,17 +124,16 @@ public sealed class GeoLoginOperator(GeoLoginOptions options, IGeoLocator geo, T
         {
             return;
         }
-        // The other end's strings: its IP from the compact form, its city from the locator again.
+        // The other end's strings: its IP from the compact form, its city and country from the locator again.
         var other = triggerIsTo ? from : to;
         var otherIp = other.Ip.ToString() ?? "";
-        var otherCity = geo.TryLookup(otherIp, out var otherLocation) ? otherLocation.City : null;
         var fromIp = triggerIsTo ? otherIp : trigger.Ip;
         var toIp = triggerIsTo ? trigger.Ip : otherIp;
-        var fromCity = triggerIsTo ? otherCity : trigger.City;
-        var toCity = triggerIsTo ? trigger.City : otherCity;
-        var fromCountry = CountryCodes.Unpack(from.Country);
-        var toCountry = CountryCodes.Unpack(to.Country);
-        var hosting = from.Hosting || to.Hosting;
+        var fromCity = fromPlace.City;
+        var toCity = toPlace.City;
+        var fromCountry = fromPlace.Country;
+        var toCountry = toPlace.Country;
+        var hosting = fromPlace.Hosting || toPlace.Hosting;
         var shownSpeed = double.IsPositiveInfinity(speed) ? "at the same instant" : $"at {Evidence.Text(speed)} km/h";
         output.Emit(new Alert
         {
@@ -134,7 +151,7 @@ public sealed class GeoLoginOperator(GeoLoginOptions options, IGeoLocator geo, T
                 + (hosting ? "; one end is a hosting or VPN network, so likely a VPN switch" : "; two parties hold this account: confirm with the user and end the other session"),
             Evidence = new Dictionary<string, object?>
             {
-                [Evidence.EventIds] = new List<string> { from.EventId ?? "", to.EventId ?? "" },
+                [Evidence.EventIds] = new List<string> { from.EventId.ToString() ?? "", to.EventId.ToString() ?? "" },
                 [Evidence.Entity] = Evidence.User(user),
                 ["distanceKm"] = Evidence.Round(km),
                 ["minutes"] = Evidence.Round(elapsedMs / 60_000.0),
@@ -146,13 +163,13 @@ public sealed class GeoLoginOperator(GeoLoginOptions options, IGeoLocator geo, T
                 ["toCountry"] = toCountry,
                 ["fromCity"] = fromCity,
                 ["toCity"] = toCity,
-                ["accuracyRadiusKm"] = from.RadiusKm + to.RadiusKm,
+                ["accuracyRadiusKm"] = fromPlace.RadiusKm + toPlace.RadiusKm,
                 ["hostingNetwork"] = hosting,
             },
         });
     }
 
-    private void EmitNewCountry(string user, GeoLoginState state, GeoLogin login, UserEvent evt, IOutput<Alert> output)
+    private void EmitNewCountry(string user, in GeoLoginState state, GeoLogin login, UserEvent evt, IOutput<Alert> output)
     {
         var known = state.CountryNames();
         output.Emit(new Alert
@@ -187,52 +204,81 @@ public sealed class GeoLoginOperator(GeoLoginOptions options, IGeoLocator geo, T
 public readonly record struct GeoLogin(long TimeMs, string EventId, string Ip, string Country, string? City, double Latitude,
     double Longitude, int RadiusKm, bool Hosting);
 
-/// <summary>A login as <see cref="GeoLoginState"/> keeps it: numbers, the IP in compact form, and the event id only
-/// while an impossible-travel alert could still cite it.</summary>
-public readonly record struct PackedLogin(long TimeMs, string? EventId, CompactIp Ip, float Latitude, float Longitude,
-    int RadiusKm, ushort Country, bool Hosting)
+/// <summary>A login as <see cref="GeoLoginState"/> keeps it: its time, the IP in compact form, and the event id (as a
+/// <see cref="CompactId"/>, no string for the usual forms) only while an impossible-travel alert could still cite it.
+/// Where it was is looked up again from the IP when a later login is compared with it.</summary>
+public readonly record struct PackedLogin(long TimeMs, CompactId EventId, CompactIp Ip)
 {
-    public static PackedLogin From(in GeoLogin login) => new(login.TimeMs, login.EventId, CompactIp.From(login.Ip),
-        (float)login.Latitude, (float)login.Longitude, login.RadiusKm, CountryCodes.Pack(login.Country), login.Hosting);
+    public static PackedLogin From(in GeoLogin login) => new(login.TimeMs, CompactId.From(login.EventId), CompactIp.From(login.Ip));
+}
+
+/// <summary>Where a login was placed, as the rule compares it (coordinates as floats, as the state kept them when it
+/// kept them; strings straight from the locator).</summary>
+internal readonly record struct LoginPlace(float Latitude, float Longitude, int RadiusKm, string Country, string? City, bool Hosting)
+{
+    public static LoginPlace Of(in GeoLocation location) => new((float)location.Latitude, (float)location.Longitude,
+        location.AccuracyRadiusKm, location.CountryCode, location.City, location.IsHosting);
 }
 
 /// <summary>Per-user state of <see cref="GeoLoginOperator"/>: the last few located logins as numbers and the
 /// countries seen as packed codes.</summary>
-public sealed class GeoLoginState
+/// <remarks>A struct inline in the operator's keyed-state page: a user with one kept login and one country holds them in
+/// the struct; more logins or countries go to exact-size arrays in a side object. A kept login is its time, event id
+/// and IP (48 bytes); the checkpoint form is the same since format 4.</remarks>
+public struct GeoLoginState
 {
     private const int Kept = 4;
 
-    // Oldest first; exact-size arrays, as most users have one or two of each.
-    private PackedLogin[] _recent = [];
-    private ushort[] _countries = [];
+    private PackedLogin _login;
+    private GeoLoginHistory? _more;
+    private int _logins;
+    private ushort _country;
+    private bool _hasLogin;
+    private bool _hasCountry;
 
     /// <summary>Located logins seen.</summary>
-    public int Logins { get; private set; }
+    public readonly int Logins => _logins;
 
     /// <summary>Countries remembered.</summary>
-    public int CountryCount => _countries.Length;
+    public readonly int CountryCount => _more?.Countries is { } codes ? codes.Length : _hasCountry ? 1 : 0;
+
+    /// <summary>Logins kept (at most four).</summary>
+    public readonly int RecentCount => _more?.Recent is { } recent ? recent.Length : _hasLogin ? 1 : 0;
 
     /// <summary>Whether the country with this <see cref="CountryCodes.Pack"/> code was logged in from.</summary>
-    public bool KnowsCountry(ushort code) => Array.IndexOf(_countries, code) >= 0;
+    public readonly bool KnowsCountry(ushort code) =>
+        _more?.Countries is { } codes ? Array.IndexOf(codes, code) >= 0 : _hasCountry && _country == code;
 
     /// <summary>Countries logged in from, least recent first.</summary>
-    public List<string> CountryNames()
+    public readonly List<string> CountryNames()
     {
-        var names = new List<string>(_countries.Length);
-        foreach (var code in _countries)
+        var names = new List<string>(CountryCount);
+        if (_more?.Countries is { } codes)
         {
-            names.Add(CountryCodes.Unpack(code));
+            foreach (var code in codes)
+            {
+                names.Add(CountryCodes.Unpack(code));
+            }
+        }
+        else if (_hasCountry)
+        {
+            names.Add(CountryCodes.Unpack(_country));
         }
         return names;
     }
 
+    /// <summary>The <paramref name="index"/>-th kept login, oldest first.</summary>
+    public readonly PackedLogin Recent(int index) => _more?.Recent is { } recent ? recent[index] : _login;
+
     /// <summary>The latest login at or before <paramref name="timeMs"/> and the earliest after it.</summary>
-    public (PackedLogin? Before, PackedLogin? After) Neighbours(long timeMs)
+    public readonly (PackedLogin? Before, PackedLogin? After) Neighbours(long timeMs)
     {
         PackedLogin? before = null;
         PackedLogin? after = null;
-        foreach (var login in _recent)
+        var count = RecentCount;
+        for (var i = 0; i < count; i++)
         {
+            var login = Recent(i);
             if (login.TimeMs <= timeMs)
             {
                 before = login;
@@ -245,94 +291,166 @@ public sealed class GeoLoginState
         return (before, after);
     }
 
-    /// <summary>Adds a login; event ids of logins at or before <paramref name="idsNeededAfter"/> are dropped.</summary>
-    public void Add(in PackedLogin login, int maxCountries, long idsNeededAfter = long.MinValue)
+    /// <summary>Adds a login from the country <paramref name="country"/> (<see cref="CountryCodes.Pack"/>); event ids of
+    /// logins at or before <paramref name="idsNeededAfter"/> are dropped.</summary>
+    public void Add(in PackedLogin login, ushort country, int maxCountries, long idsNeededAfter = long.MinValue)
     {
-        var pos = _recent.Length;
-        while (pos > 0 && _recent[pos - 1].TimeMs > login.TimeMs)
+        var count = RecentCount;
+        var merged = new LoginBuffer();
+        var pos = count;
+        while (pos > 0 && Recent(pos - 1).TimeMs > login.TimeMs)
         {
             pos--;
         }
         // Insert at pos; beyond Kept the oldest falls out.
-        var merged = new PackedLogin[_recent.Length + 1];
-        Array.Copy(_recent, 0, merged, 0, pos);
-        merged[pos] = login;
-        Array.Copy(_recent, pos, merged, pos + 1, _recent.Length - pos);
-        var next = merged.Length <= Kept ? merged : merged[1..];
-        for (var i = 0; i < next.Length; i++)
+        for (var i = 0; i < pos; i++)
         {
-            if (next[i].EventId is not null && next[i].TimeMs <= idsNeededAfter)
+            merged[i] = Recent(i);
+        }
+        merged[pos] = login;
+        for (var i = pos; i < count; i++)
+        {
+            merged[i + 1] = Recent(i);
+        }
+        var total = count + 1;
+        var first = total <= Kept ? 0 : 1;
+        var kept = total - first;
+        for (var i = first; i < total; i++)
+        {
+            if (!merged[i].EventId.IsNone && merged[i].TimeMs <= idsNeededAfter)
             {
-                next[i] = next[i] with { EventId = null };
+                merged[i] = merged[i] with { EventId = default };
             }
         }
-        _recent = next;
-        Logins++;
-        var at = Array.IndexOf(_countries, login.Country);
-        if (at >= 0)
+        if (kept == 1)
         {
-            Array.Copy(_countries, at + 1, _countries, at, _countries.Length - at - 1);
-            _countries[^1] = login.Country;
-        }
-        else if (_countries.Length >= maxCountries)
-        {
-            Array.Copy(_countries, 1, _countries, 0, _countries.Length - 1);
-            _countries[^1] = login.Country;
+            _login = merged[first];
+            _hasLogin = true;
         }
         else
         {
-            var bigger = new ushort[_countries.Length + 1];
-            Array.Copy(_countries, bigger, _countries.Length);
-            bigger[^1] = login.Country;
-            _countries = bigger;
+            var recent = _more?.Recent is { } existing && existing.Length == kept ? existing : new PackedLogin[kept];
+            for (var i = 0; i < kept; i++)
+            {
+                recent[i] = merged[first + i];
+            }
+            More.Recent = recent;
+            _login = default;
+            _hasLogin = false;
+        }
+        _logins++;
+        RememberCountry(country, maxCountries);
+    }
+
+    private void RememberCountry(ushort code, int max)
+    {
+        if (_more?.Countries is { } codes)
+        {
+            var at = Array.IndexOf(codes, code);
+            if (at >= 0)
+            {
+                Array.Copy(codes, at + 1, codes, at, codes.Length - at - 1);
+                codes[^1] = code;
+            }
+            else if (codes.Length >= max)
+            {
+                Array.Copy(codes, 1, codes, 0, codes.Length - 1);
+                codes[^1] = code;
+            }
+            else
+            {
+                var bigger = new ushort[codes.Length + 1];
+                Array.Copy(codes, bigger, codes.Length);
+                bigger[^1] = code;
+                _more.Countries = bigger;
+            }
+        }
+        else if (!_hasCountry || _country == code || max <= 1)
+        {
+            _country = code;
+            _hasCountry = true;
+        }
+        else
+        {
+            More.Countries = [_country, code];
+            _country = 0;
+            _hasCountry = false;
         }
     }
 
-    public void Write(BinaryWriter writer)
+    private GeoLoginHistory More => _more ??= new GeoLoginHistory();
+
+    public readonly void Write(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.Write(Logins);
+        writer.Write(_logins);
         StateIo.WriteList(writer, CountryNames());
-        writer.Write(_recent.Length);
-        foreach (var l in _recent)
+        var count = RecentCount;
+        writer.Write(count);
+        for (var i = 0; i < count; i++)
         {
+            var l = Recent(i);
             writer.Write(l.TimeMs);
-            StateIo.WriteNullable(writer, l.EventId);
+            StateIo.WriteNullable(writer, l.EventId.ToString());
             StateIo.WriteNullable(writer, l.Ip.ToString());
-            writer.Write(CountryCodes.Unpack(l.Country));
-            writer.Write(l.Latitude);
-            writer.Write(l.Longitude);
-            writer.Write(l.RadiusKm);
-            writer.Write(l.Hosting);
         }
     }
 
     public static GeoLoginState Read(BinaryReader reader, int maxCountries)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        var state = new GeoLoginState { Logins = reader.ReadInt32() };
+        var state = new GeoLoginState { _logins = reader.ReadInt32() };
         var countries = StateIo.ReadList(reader, maxCountries);
-        state._countries = new ushort[countries.Count];
-        for (var i = 0; i < countries.Count; i++)
+        if (countries.Count == 1)
         {
-            state._countries[i] = CountryCodes.Pack(countries[i]);
+            state._country = CountryCodes.Pack(countries[0]);
+            state._hasCountry = true;
+        }
+        else if (countries.Count > 1)
+        {
+            var codes = new ushort[countries.Count];
+            for (var i = 0; i < countries.Count; i++)
+            {
+                codes[i] = CountryCodes.Pack(countries[i]);
+            }
+            state.More.Countries = codes;
         }
         var count = reader.ReadInt32();
         if (count < 0 || count > Kept)
         {
             throw new InvalidDataException($"A checkpointed login history claims {count} logins.");
         }
-        state._recent = new PackedLogin[count];
+        var recent = new PackedLogin[count];
         for (var i = 0; i < count; i++)
         {
             var time = reader.ReadInt64();
-            var eventId = StateIo.ReadNullable(reader);
-            var ip = CompactIp.From(StateIo.ReadNullable(reader));
-            var country = CountryCodes.Pack(reader.ReadString());
-            var latitude = reader.ReadSingle();
-            var longitude = reader.ReadSingle();
-            state._recent[i] = new PackedLogin(time, eventId, ip, latitude, longitude, reader.ReadInt32(), country, reader.ReadBoolean());
+            var eventId = CompactId.From(StateIo.ReadNullable(reader));
+            recent[i] = new PackedLogin(time, eventId, CompactIp.From(StateIo.ReadNullable(reader)));
+        }
+        if (count == 1)
+        {
+            state._login = recent[0];
+            state._hasLogin = true;
+        }
+        else if (count > 1)
+        {
+            state.More.Recent = recent;
         }
         return state;
+    }
+
+    /// <summary>Room for the kept logins and the one being added.</summary>
+    [System.Runtime.CompilerServices.InlineArray(Kept + 1)]
+    private struct LoginBuffer
+    {
+        private PackedLogin _element;
+    }
+
+    /// <summary>What a user with more than one kept login or country holds besides the inline fields (oldest and least
+    /// recent first, exact-size arrays).</summary>
+    private sealed class GeoLoginHistory
+    {
+        public PackedLogin[]? Recent;
+        public ushort[]? Countries;
     }
 }

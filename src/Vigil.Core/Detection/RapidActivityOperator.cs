@@ -45,9 +45,8 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
 {
     private readonly HashSet<string> _scratch = new(StringComparer.Ordinal);
 
-    // Users holding a ring, with the latest time when filed, in filing order, checked as the watermark moves: 16 bytes
-    // an active user, where an event-time timer costs about 120 (its dictionary entry and heap slot).
-    private readonly Queue<(string Key, long LatestMs)> _rings = new();
+    // Users holding a ring, checked as the watermark moves.
+    private readonly RingReleaseQueue _rings = new();
 
     // Failed logins belong to the brute-force rules: a burst of them is password guessing, not a session driven by a script.
     protected override string? KeyOf(in UserEvent evt) =>
@@ -56,7 +55,10 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
     protected override void Process(string key, ref RapidActivityState state, bool created, in UserEvent evt, long timestampMs,
         IOutput<Alert> output)
     {
-        state ??= new RapidActivityState();
+        if (created)
+        {
+            state = RapidActivityState.Initial;
+        }
         var minute = Math.DivRem(evt.TimestampMs, 60_000L, out var rem) - (rem < 0 ? 1 : 0);
         if (minute > state.Minute)
         {
@@ -79,7 +81,7 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
         {
             // The ring lives only while the window can still count its events; OnWatermark lets it go.
             ring = state.Recent = new EventRing(options.AbsoluteLimit + 1, 4);
-            _rings.Enqueue((key, state.LatestMs));
+            _rings.Enqueue(State.SlotOf(key), state.LatestMs);
         }
         ring.Add(new RingEntry(evt.TimestampMs, evt.EventId, null, evt.IpAddress));
         ring.DropThrough(endMs - windowMs);
@@ -154,11 +156,11 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
     public override void OnWatermark(long watermarkMs, IOutput<Alert> output)
     {
         base.OnWatermark(watermarkMs, output);
-        while (_rings.TryPeek(out var filed) && ReleaseAt(filed.LatestMs) < watermarkMs)
+        while (_rings.TryPeek(out var slot, out var filedMs) && ReleaseAt(filedMs) < watermarkMs)
         {
             _rings.Dequeue();
-            ref var state = ref State.GetValueRefOrNullRef(filed.Key);
-            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref state) || state?.Recent is null)
+            ref var state = ref State.GetValueRefAtSlotOrNullRef(slot);
+            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref state) || state.Recent is null)
             {
                 continue;
             }
@@ -168,7 +170,7 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
             }
             else
             {
-                _rings.Enqueue((filed.Key, state.LatestMs));
+                _rings.Enqueue(slot, state.LatestMs);
             }
         }
     }
@@ -177,20 +179,15 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
     public override void Restore(BinaryReader reader)
     {
         base.Restore(reader);
-        _rings.Clear();
-        var holding = new List<(string Key, long LatestMs)>();
-        State.ForEach(holding, static (list, key, in state) =>
+        var holding = new List<(int Slot, long LatestMs)>();
+        State.ForEachSlot(holding, static (list, slot, in state) =>
         {
-            if (state?.Recent is not null)
+            if (state.Recent is not null)
             {
-                list.Add((key, state.LatestMs));
+                list.Add((slot, state.LatestMs));
             }
         });
-        holding.Sort(static (a, b) => a.LatestMs != b.LatestMs ? a.LatestMs.CompareTo(b.LatestMs) : string.CompareOrdinal(a.Key, b.Key));
-        foreach (var entry in holding)
-        {
-            _rings.Enqueue(entry);
-        }
+        _rings.Refill(holding);
     }
 
     private static string Truncate(string text) => text.Length <= 60 ? text : string.Concat(text.AsSpan(0, 57), "...");
@@ -198,27 +195,32 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
 
 /// <summary>Per-user state of <see cref="RapidActivityOperator"/>: the baseline as numbers, and the events of the
 /// window only while it is open.</summary>
-public sealed class RapidActivityState
+/// <remarks>A struct inline in the operator's keyed-state page (no object per user). A new key's state is
+/// <see cref="Initial"/>, not default: the latest time and minute start below any event time.</remarks>
+public struct RapidActivityState
 {
+    /// <summary>The state of a user not seen yet.</summary>
+    public static RapidActivityState Initial => new() { LatestMs = long.MinValue, Minute = long.MinValue };
+
     /// <summary>Events within the window (ids kept for the evidence); null once the window has passed.</summary>
     public EventRing? Recent { get; set; }
 
     /// <summary>The latest event time seen.</summary>
-    public long LatestMs { get; set; } = long.MinValue;
+    public long LatestMs { get; set; }
 
     /// <summary>The minute (Unix minutes) being counted.</summary>
-    public long Minute { get; set; } = long.MinValue;
-
-    public int MinuteCount { get; set; }
+    public long Minute { get; set; }
 
     /// <summary>Exponentially weighted mean of events per active minute.</summary>
     public double Baseline { get; set; }
+
+    public int MinuteCount { get; set; }
 
     public int MinutesSeen { get; set; }
 
     public bool Above { get; set; }
 
-    public void Write(BinaryWriter writer)
+    public readonly void Write(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.Write(Recent is not null);

@@ -50,10 +50,10 @@ public static class CheckpointFormat
 {
     public const uint Magic = 0x4B434756; // "VGCK" read as little-endian
 
-    public const ushort CurrentVersion = 3;
+    public const ushort CurrentVersion = 4;
 
     /// <summary>The oldest version this build reads.</summary>
-    public const ushort OldestReadableVersion = 3;
+    public const ushort OldestReadableVersion = 4;
 
     internal const int HeaderSize = 4 + 2 + 2 + 8;
 }

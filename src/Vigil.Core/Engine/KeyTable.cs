@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Vigil.Core.Engine;
@@ -5,12 +6,17 @@ namespace Vigil.Core.Engine;
 /// <summary>
 /// The keys of one key space (the users of a partition, say) numbered as slots, shared by every
 /// <see cref="KeyedState{TState}"/> keyed the same way: each state keeps its values in arrays indexed by slot, so a
-/// key and its dictionary entry are held once however many operators keep state for it.
+/// key is held once however many operators keep state for it.
 /// </summary>
 /// <remarks>
+/// <para>A key is kept packed (<see cref="PackedKey"/>: 24 bytes and no string object for ids of up to 20 characters of
+/// <c>[0-9A-Za-z_-]</c>, canonical UUIDs and IPv4 addresses) in pages indexed by slot, and found through an
+/// open-addressing index of slot numbers (linear probing, at most three quarters full): about 32 bytes a key, where a
+/// string, its dictionary entry and a slot reference cost about 100. <see cref="KeyAt"/> makes the string again, which
+/// only checkpoints and restores ask for.</para>
 /// <para>A slot is freed (and its number reused) only once no attached state holds a value for it. The last key
 /// resolved is remembered by reference, so the operators of a pipeline, which all see the same event and so the same
-/// key string, pay one dictionary lookup per event between them.</para>
+/// key string, pay one lookup per event between them.</para>
 /// <para>Not thread-safe: one table per partition runtime, driven by its thread.</para>
 /// </remarks>
 public sealed class KeyTable
@@ -19,22 +25,26 @@ public sealed class KeyTable
     internal const int PageSize = 1 << PageShift;
     internal const int PageMask = PageSize - 1;
 
-    // Dictionary<string, int> entry (hash, next, key, value: 24), its bucket (4), the slot's key reference (8) and the
-    // string object's header, length and terminator (~22).
-    private const int OverheadPerKey = 24 + 4 + 8 + 22;
+    // A key kept as its string also pays the string object's header, length and terminator.
+    private const int StringOverhead = 22;
 
-    private readonly Dictionary<string, int> _slots = new(StringComparer.Ordinal);
     private readonly List<IKeySlotHolder> _holders = [];
-    private string?[]?[] _keys = [];
+    private PackedKey[]?[] _keys = [];
+    // Keys per page: a page whose keys have all gone is dropped, so a peak of users leaves no 24 KB pages behind.
+    private int[] _pageCounts = [];
+    // Slot + 1 per cell, 0 for an empty cell; the length is a power of two.
+    private int[] _index = new int[16];
     private int[] _free = [];
+    private int _count;
     private int _freeCount;
     private int _slotLimit;
-    private long _keyChars;
+    private long _textChars;
+    private int _textKeys;
     private string? _lastKey;
     private int _lastSlot = -1;
 
     /// <summary>Keys with a slot.</summary>
-    public int Count => _slots.Count;
+    public int Count => _count;
 
     /// <summary>One past the highest slot number ever handed out: the range to scan for held slots.</summary>
     public int SlotLimit => _slotLimit;
@@ -43,7 +53,8 @@ public sealed class KeyTable
     public int Holders => _holders.Count;
 
     /// <summary>Approximate heap bytes of the keys and the slot numbering (not of the states).</summary>
-    public long ApproximateBytes => (_slots.Count * (long)OverheadPerKey) + (_keyChars * 2);
+    public long ApproximateBytes => _count == 0 ? 0
+        : (_count * (long)Unsafe.SizeOf<PackedKey>()) + (_index.Length * 4L) + (_textKeys * (long)StringOverhead) + (_textChars * 2);
 
     /// <summary>The slot of <paramref name="key"/>, given a new one when absent. A new slot is freed again only through
     /// a holder letting it go, so callers hold what they add.</summary>
@@ -53,10 +64,17 @@ public sealed class KeyTable
         {
             return _lastSlot;
         }
-        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_slots, key, out var exists);
-        if (!exists)
+        var packed = PackedKey.From(key);
+        var cell = Find(packed, out var slot);
+        if (slot < 0)
         {
-            slot = Allocate(key);
+            if ((_count + 1) * 4 > _index.Length * 3)
+            {
+                Grow();
+                cell = Find(packed, out _);
+            }
+            slot = Allocate(packed);
+            _index[cell] = slot + 1;
         }
         _lastKey = key;
         _lastSlot = slot;
@@ -71,7 +89,8 @@ public sealed class KeyTable
             slot = _lastSlot;
             return true;
         }
-        if (_slots.TryGetValue(key, out slot))
+        Find(PackedKey.From(key), out slot);
+        if (slot >= 0)
         {
             _lastKey = key;
             _lastSlot = slot;
@@ -80,8 +99,28 @@ public sealed class KeyTable
         return false;
     }
 
-    /// <summary>The key in <paramref name="slot"/>, or null when the slot is free.</summary>
-    public string? KeyAt(int slot) => (uint)slot < (uint)_slotLimit ? _keys[slot >> PageShift]![slot & PageMask] : null;
+    /// <summary>The key in <paramref name="slot"/> (a new string unless the key is kept as one), or null when the slot
+    /// is free.</summary>
+    public string? KeyAt(int slot) =>
+        (uint)slot < (uint)_slotLimit && _keys[slot >> PageShift] is { } page ? page[slot & PageMask].ToString() : null;
+
+    /// <summary>Pages of keys allocated (for tests: a page whose keys have all gone is dropped).</summary>
+    internal int KeyPages
+    {
+        get
+        {
+            var n = 0;
+            foreach (var page in _keys)
+            {
+                n += page is null ? 0 : 1;
+            }
+            return n;
+        }
+    }
+
+    /// <summary>Writes the key in <paramref name="slot"/> as <see cref="BinaryWriter.Write(string)"/> would, without
+    /// making the string (checkpoints write every key).</summary>
+    internal void WriteKey(BinaryWriter writer, int slot) => _keys[slot >> PageShift]![slot & PageMask].WriteTo(writer);
 
     internal void Attach(IKeySlotHolder holder) => _holders.Add(holder);
 
@@ -95,14 +134,28 @@ public sealed class KeyTable
                 return;
             }
         }
-        ref var key = ref _keys[slot >> PageShift]![slot & PageMask];
-        if (key is null)
+        var pageIndex = slot >> PageShift;
+        if ((uint)slot >= (uint)_slotLimit || _keys[pageIndex] is not { } page)
         {
             return;
         }
-        _slots.Remove(key);
-        _keyChars -= key.Length;
-        key = null;
+        ref var key = ref page[slot & PageMask];
+        if (key.IsNone)
+        {
+            return;
+        }
+        RemoveFromIndex(key, slot);
+        if (key.IsText)
+        {
+            _textKeys--;
+            _textChars -= key.ToString()!.Length;
+        }
+        key = default;
+        _count--;
+        if (--_pageCounts[pageIndex] == 0)
+        {
+            _keys[pageIndex] = null;
+        }
         if (_lastSlot == slot)
         {
             _lastKey = null;
@@ -113,17 +166,105 @@ public sealed class KeyTable
             Array.Resize(ref _free, Math.Max(16, _free.Length * 2));
         }
         _free[_freeCount++] = slot;
-        if (_slots.Count == 0)
+        if (_count == 0)
         {
-            // Everything went: start numbering again so the pages of the states can be dropped.
+            // Everything went: start numbering again so the pages of the states can be dropped, and let a large index go.
             _freeCount = 0;
             _slotLimit = 0;
+            if (_index.Length > 1024)
+            {
+                _index = new int[16];
+            }
         }
     }
 
-    private int Allocate(string key)
+    /// <summary>The index cell of <paramref name="key"/>, or the empty cell where it would go; <paramref name="slot"/>
+    /// is its slot, or −1 when absent.</summary>
+    private int Find(in PackedKey key, out int slot)
     {
-        _keyChars += key.Length;
+        var index = _index;
+        var mask = index.Length - 1;
+        var cell = key.GetHashCode() & mask;
+        while (true)
+        {
+            var entry = index[cell];
+            if (entry == 0)
+            {
+                slot = -1;
+                return cell;
+            }
+            var candidate = entry - 1;
+            if (_keys[candidate >> PageShift]![candidate & PageMask].Equals(key))
+            {
+                slot = candidate;
+                return cell;
+            }
+            cell = (cell + 1) & mask;
+        }
+    }
+
+    private int HomeCell(int slot, int mask) => _keys[slot >> PageShift]![slot & PageMask].GetHashCode() & mask;
+
+    /// <summary>Empties the cell of <paramref name="slot"/> and shifts back the entries after it that probed past it,
+    /// so that every key stays reachable from its home cell without tombstones.</summary>
+    private void RemoveFromIndex(in PackedKey key, int slot)
+    {
+        var index = _index;
+        var mask = index.Length - 1;
+        var hole = key.GetHashCode() & mask;
+        while (index[hole] != slot + 1)
+        {
+            hole = (hole + 1) & mask;
+        }
+        var next = hole;
+        while (true)
+        {
+            next = (next + 1) & mask;
+            var entry = index[next];
+            if (entry == 0)
+            {
+                break;
+            }
+            var home = HomeCell(entry - 1, mask);
+            // The entry may move into the hole unless its home lies cyclically in (hole, next].
+            var stays = hole <= next ? home > hole && home <= next : home > hole || home <= next;
+            if (!stays)
+            {
+                index[hole] = entry;
+                hole = next;
+            }
+        }
+        index[hole] = 0;
+    }
+
+    private void Grow()
+    {
+        var bigger = new int[_index.Length * 2];
+        var mask = bigger.Length - 1;
+        foreach (var entry in _index)
+        {
+            if (entry == 0)
+            {
+                continue;
+            }
+            var cell = HomeCell(entry - 1, mask);
+            while (bigger[cell] != 0)
+            {
+                cell = (cell + 1) & mask;
+            }
+            bigger[cell] = entry;
+        }
+        _index = bigger;
+    }
+
+    private int Allocate(in PackedKey key)
+    {
+        if (key.IsText)
+        {
+            _textKeys++;
+            _textChars += key.ToString()!.Length;
+        }
+        _count++;
         int slot;
         if (_freeCount > 0)
         {
@@ -132,14 +273,16 @@ public sealed class KeyTable
         else
         {
             slot = _slotLimit++;
-            var page = slot >> PageShift;
-            if (page == _keys.Length)
+            if (slot >> PageShift == _keys.Length)
             {
                 Array.Resize(ref _keys, Math.Max(4, _keys.Length * 2));
+                Array.Resize(ref _pageCounts, _keys.Length);
             }
-            _keys[page] ??= new string?[PageSize];
         }
-        _keys[slot >> PageShift]![slot & PageMask] = key;
+        // A freed slot may lie in a page dropped since.
+        var page = _keys[slot >> PageShift] ??= new PackedKey[PageSize];
+        page[slot & PageMask] = key;
+        _pageCounts[slot >> PageShift]++;
         return slot;
     }
 }
@@ -161,4 +304,219 @@ public static class KeySpaces
 
     /// <summary>Tenants.</summary>
     public const string Tenant = "tenant";
+}
+
+/// <summary>
+/// A key or identifier in 24 bytes with no string object for the usual forms: up to 20 characters of
+/// <c>[0-9A-Za-z_-]</c> packed six bits each (<c>u-004705</c>, <c>e-797f54cc048cf653</c>), a canonical lower-case UUID
+/// as its 16 bytes, a canonical dotted IPv4 address as its 32 bits, anything else as the string itself.
+/// <see cref="ToString"/> gives back exactly the text it was made from (a new string for the packed forms).
+/// </summary>
+/// <remarks>The form is a function of the text, so two keys are equal exactly when their packed forms are.</remarks>
+internal readonly struct PackedKey : IEquatable<PackedKey>
+{
+    private const int MaxPacked = 20;
+    private const int LengthShift = 120;
+
+    // Mark the UUID and IPv4 forms: compared by reference, never shown. Both texts pack six bits a character, so no
+    // key kept as text can equal them.
+    private static readonly string s_uuid = new(['u', 'u', 'i', 'd']);
+    private static readonly string s_ipv4 = new(['i', 'p', 'v', '4']);
+
+    // Two halves rather than a UInt128, whose 16-byte alignment would pad the struct (and every state holding it) to 32.
+    private readonly ulong _low;
+    private readonly ulong _high;
+    private readonly string? _text;
+
+    private PackedKey(ulong low, ulong high, string? text)
+    {
+        _low = low;
+        _high = high;
+        _text = text;
+    }
+
+    /// <summary>No key.</summary>
+    public bool IsNone => _text is null && _low == 0 && _high == 0;
+
+    /// <summary>Whether the key is held as its string (no packed form fits it).</summary>
+    public bool IsText => _text is not null && !ReferenceEquals(_text, s_uuid) && !ReferenceEquals(_text, s_ipv4);
+
+    /// <summary>The packed form of <paramref name="text"/>; <see cref="IsNone"/> for null.</summary>
+    public static PackedKey From(string? text)
+    {
+        if (text is null)
+        {
+            return default;
+        }
+        if (text.Length is > 0 and <= MaxPacked)
+        {
+            if (TryPack(text, out var low, out var high))
+            {
+                return new PackedKey(low, high, null);
+            }
+            if (text.Length >= 7 && TryPackV4(text, out var v4))
+            {
+                return new PackedKey(v4, 0, s_ipv4);
+            }
+        }
+        else if (text.Length == 36 && Guid.TryParseExact(text, "D", out var uuid) && IsCanonical(uuid, text))
+        {
+            var bits = MemoryMarshal.Read<UInt128>(MemoryMarshal.AsBytes(new ReadOnlySpan<Guid>(in uuid)));
+            return new PackedKey((ulong)bits, (ulong)(bits >> 64), s_uuid);
+        }
+        return new PackedKey(0, 0, text);
+    }
+
+    /// <summary>The text; null for none.</summary>
+    public override string? ToString()
+    {
+        if (IsNone)
+        {
+            return null;
+        }
+        if (IsText)
+        {
+            return _text;
+        }
+        Span<char> chars = stackalloc char[36];
+        return new string(chars[..Format(chars)]);
+    }
+
+    /// <summary>Writes the text as <see cref="BinaryWriter.Write(string)"/> does (a 7-bit encoded UTF-8 length, then the
+    /// UTF-8 bytes); the packed forms are ASCII, so they are written from the stack.</summary>
+    public void WriteTo(BinaryWriter writer)
+    {
+        if (_text is not null && !ReferenceEquals(_text, s_uuid) && !ReferenceEquals(_text, s_ipv4))
+        {
+            writer.Write(_text);
+            return;
+        }
+        Span<char> chars = stackalloc char[36];
+        var length = Format(chars);
+        Span<byte> bytes = stackalloc byte[36];
+        for (var i = 0; i < length; i++)
+        {
+            bytes[i] = (byte)chars[i];
+        }
+        writer.Write7BitEncodedInt(length);
+        writer.Write(bytes[..length]);
+    }
+
+    /// <summary>Writes a packed, UUID or IPv4 form into <paramref name="chars"/> (36 are enough); returns the length.</summary>
+    private int Format(Span<char> chars)
+    {
+        if (ReferenceEquals(_text, s_uuid))
+        {
+            var bits = new UInt128(_high, _low);
+            MemoryMarshal.Read<Guid>(MemoryMarshal.AsBytes(new ReadOnlySpan<UInt128>(in bits))).TryFormat(chars, out var written, "D");
+            return written;
+        }
+        if (ReferenceEquals(_text, s_ipv4))
+        {
+            var v4 = (uint)_low;
+            var written = 0;
+            for (var shift = 24; shift >= 0; shift -= 8)
+            {
+                if (shift != 24)
+                {
+                    chars[written++] = '.';
+                }
+                ((v4 >> shift) & 255).TryFormat(chars[written..], out var n, default, System.Globalization.CultureInfo.InvariantCulture);
+                written += n;
+            }
+            return written;
+        }
+        var length = (int)(_high >> (LengthShift - 64));
+        var packed = new UInt128(_high, _low);
+        for (var i = 0; i < length; i++)
+        {
+            chars[i] = Symbol((int)(packed >> (6 * i)) & 63);
+        }
+        return length;
+    }
+
+    public bool Equals(PackedKey other) =>
+        _low == other._low && _high == other._high
+        && (ReferenceEquals(_text, other._text) || string.Equals(_text, other._text, StringComparison.Ordinal));
+
+    public override bool Equals(object? obj) => obj is PackedKey other && Equals(other);
+
+    /// <summary>A hash seeded per process (as string hashes are), so keys chosen to collide cannot be precomputed.</summary>
+    public override int GetHashCode() => IsText ? _text!.GetHashCode(StringComparison.Ordinal) : HashCode.Combine(_low, _high);
+
+    private static bool TryPack(string text, out ulong low, out ulong high)
+    {
+        var bits = (UInt128)(uint)text.Length << LengthShift;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var code = Code(text[i]);
+            if (code < 0)
+            {
+                low = high = 0;
+                return false;
+            }
+            bits |= (UInt128)(uint)code << (6 * i);
+        }
+        low = (ulong)bits;
+        high = (ulong)(bits >> 64);
+        return true;
+    }
+
+    private static int Code(char c) => c switch
+    {
+        >= '0' and <= '9' => c - '0',
+        >= 'a' and <= 'z' => c - 'a' + 10,
+        >= 'A' and <= 'Z' => c - 'A' + 36,
+        '-' => 62,
+        '_' => 63,
+        _ => -1,
+    };
+
+    private static char Symbol(int code) => code switch
+    {
+        < 10 => (char)('0' + code),
+        < 36 => (char)('a' + code - 10),
+        < 62 => (char)('A' + code - 36),
+        62 => '-',
+        _ => '_',
+    };
+
+    /// <summary>Four decimal octets 0–255 without leading zeros: the form that prints back identically.</summary>
+    private static bool TryPackV4(string ip, out uint value)
+    {
+        value = 0;
+        var i = 0;
+        for (var octets = 0; octets < 4; octets++)
+        {
+            if (octets > 0)
+            {
+                if (i >= ip.Length || ip[i] != '.')
+                {
+                    return false;
+                }
+                i++;
+            }
+            var start = i;
+            uint octet = 0;
+            while (i < ip.Length && char.IsAsciiDigit(ip[i]) && i - start < 3)
+            {
+                octet = (octet * 10) + (uint)(ip[i] - '0');
+                i++;
+            }
+            var digits = i - start;
+            if (digits == 0 || octet > 255 || (digits > 1 && ip[start] == '0'))
+            {
+                return false;
+            }
+            value = (value << 8) | octet;
+        }
+        return i == ip.Length;
+    }
+
+    // Upper-case or braced spellings parse too; only the form ToString("D") prints back is kept as bytes.
+    private static bool IsCanonical(Guid uuid, string id)
+    {
+        Span<char> text = stackalloc char[36];
+        return uuid.TryFormat(text, out var written, "D") && written == 36 && text.SequenceEqual(id);
+    }
 }

@@ -14,8 +14,10 @@ namespace Vigil.Core.Engine;
 /// <para>TTL: a key expires when the watermark passes its last access + TTL. Keys are filed in time buckets
 /// (TTL/16 wide by default) by last access; <see cref="EvictExpired"/> only walks buckets that have wholly expired,
 /// so eviction costs O(evicted) amortised, never a scan of every key. A key re-filed in a later bucket leaves a
-/// stale entry behind that is skipped when its bucket comes up; which bucket a key is in follows from its last
-/// access, so it is not stored.</para>
+/// stale entry behind that is skipped when its bucket comes up. Eviction reads a last access only through its bucket,
+/// so that is what is kept: a 32-bit bucket number relative to the first one this state filed (4 bytes a key, in an
+/// array beside the states so a state's alignment does not pad it), and checkpoints carry the bucket's last
+/// millisecond.</para>
 /// <para>The refs returned by <see cref="GetOrAdd"/> and <see cref="GetValueRefOrNullRef"/> point into a page that
 /// stays put while the key is held. Not thread-safe.</para>
 /// </remarks>
@@ -36,16 +38,15 @@ public sealed class KeyedState<TState> : IKeySlotHolder
     private int _count;
     private long _filed;
     private long _evictedThrough = long.MinValue;
+    private long _bucketBase;
+    private bool _hasBucketBase;
 
-    private struct Entry
+    private sealed class Page(bool tracksAccess)
     {
-        public TState Value;
-        public long LastAccessMs;
-    }
+        public readonly TState[] Entries = new TState[KeyTable.PageSize];
 
-    private sealed class Page
-    {
-        public readonly Entry[] Entries = new Entry[KeyTable.PageSize];
+        // The bucket of each key's last access, relative to the state's base; none with an infinite TTL.
+        public readonly int[] Access = tracksAccess ? new int[KeyTable.PageSize] : [];
         public readonly ulong[] Held = new ulong[KeyTable.PageSize / 64];
         public int Count;
     }
@@ -80,7 +81,9 @@ public sealed class KeyedState<TState> : IKeySlotHolder
     /// <summary>Approximate heap bytes of the fixed-size state held (not of objects a state references), with the
     /// keys themselves when the key table is this state's own (a shared table is counted once by its owner).</summary>
     public long ApproximateBytes =>
-        (_count * (long)(Unsafe.SizeOf<Entry>() + 4)) + ((_filed - _count) * 4) + (_ownsKeys ? _keys.ApproximateBytes : 0);
+        (_count * (long)(Unsafe.SizeOf<TState>() + (TracksAccess ? 8 : 0))) + ((_filed - _count) * 4) + (_ownsKeys ? _keys.ApproximateBytes : 0);
+
+    private bool TracksAccess => _bucketMs != long.MaxValue;
 
     /// <summary>Numbers keys through <paramref name="keys"/>, shared with the other states keyed the same way. Only
     /// while this state is empty and still has its own table (an operator calls it when opened).</summary>
@@ -106,7 +109,6 @@ public sealed class KeyedState<TState> : IKeySlotHolder
     {
         var slot = _keys.GetOrAddSlot(key);
         var page = PageOf(slot);
-        ref var entry = ref page.Entries[slot & Mask];
         ref var held = ref page.Held[(slot & Mask) >> 6];
         var bit = 1UL << slot;
         if ((held & bit) == 0)
@@ -115,27 +117,34 @@ public sealed class KeyedState<TState> : IKeySlotHolder
             page.Count++;
             _count++;
             created = true;
-            entry.LastAccessMs = eventTimeMs;
-            File(slot, BucketOf(eventTimeMs));
+            if (TracksAccess)
+            {
+                var bucket = FloorDiv(eventTimeMs, _bucketMs);
+                page.Access[slot & Mask] = Relative(bucket);
+                File(slot, FilingBucket(bucket));
+            }
         }
         else
         {
             created = false;
-            if (eventTimeMs > entry.LastAccessMs)
+            if (TracksAccess)
             {
-                var before = entry.LastAccessMs;
-                entry.LastAccessMs = eventTimeMs;
-                if (_bucketMs != long.MaxValue)
+                // A later access in the same bucket changes nothing eviction reads.
+                ref var access = ref page.Access[slot & Mask];
+                var bucket = FloorDiv(eventTimeMs, _bucketMs);
+                var before = _bucketBase + access;
+                if (bucket > before)
                 {
-                    var bucket = BucketOf(eventTimeMs);
-                    if (bucket != BucketOf(before))
+                    access = Relative(bucket);
+                    var filing = FilingBucket(bucket);
+                    if (filing != FilingBucket(before))
                     {
-                        File(slot, bucket);
+                        File(slot, filing);
                     }
                 }
             }
         }
-        return ref entry.Value;
+        return ref page.Entries[slot & Mask];
     }
 
     /// <summary>The state of <paramref name="key"/> without touching its TTL, or a null ref (test with
@@ -144,7 +153,22 @@ public sealed class KeyedState<TState> : IKeySlotHolder
     {
         if (_keys.TryGetSlot(key, out var slot) && Holds(slot))
         {
-            return ref _pages[slot >> Shift]!.Entries[slot & Mask].Value;
+            return ref _pages[slot >> Shift]!.Entries[slot & Mask];
+        }
+        return ref Unsafe.NullRef<TState>();
+    }
+
+    /// <summary>The slot of <paramref name="key"/> in the key table if this state holds it, else −1. A slot names the
+    /// key only while some state holds it: once dropped, the number may go to another key.</summary>
+    public int SlotOf(string key) => _keys.TryGetSlot(key, out var slot) && Holds(slot) ? slot : -1;
+
+    /// <summary>The state held in <paramref name="slot"/> without touching its TTL, or a null ref when this state holds
+    /// nothing there.</summary>
+    public ref TState GetValueRefAtSlotOrNullRef(int slot)
+    {
+        if (Holds(slot))
+        {
+            return ref _pages[slot >> Shift]!.Entries[slot & Mask];
         }
         return ref Unsafe.NullRef<TState>();
     }
@@ -153,7 +177,7 @@ public sealed class KeyedState<TState> : IKeySlotHolder
     {
         if (_keys.TryGetSlot(key, out var slot) && Holds(slot))
         {
-            value = _pages[slot >> Shift]!.Entries[slot & Mask].Value;
+            value = _pages[slot >> Shift]!.Entries[slot & Mask];
             return true;
         }
         value = default!;
@@ -198,7 +222,7 @@ public sealed class KeyedState<TState> : IKeySlotHolder
             {
                 // Every held key is filed in a bucket not yet walked, and this is the lowest of them: the key is in
                 // this one (not only a stale entry here) exactly when its last access does not put it in a later one.
-                if (Holds(slot) && FloorDiv(_pages[slot >> Shift]!.Entries[slot & Mask].LastAccessMs, _bucketMs) <= bucket)
+                if (Holds(slot) && _bucketBase + _pages[slot >> Shift]!.Access[slot & Mask] <= bucket)
                 {
                     Drop(slot);
                     evicted++;
@@ -218,7 +242,17 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         ArgumentNullException.ThrowIfNull(visitor);
         foreach (var slot in HeldSlots())
         {
-            visitor(arg, _keys.KeyAt(slot)!, _pages[slot >> Shift]!.Entries[slot & Mask].Value);
+            visitor(arg, _keys.KeyAt(slot)!, _pages[slot >> Shift]!.Entries[slot & Mask]);
+        }
+    }
+
+    /// <summary>Every slot held and its state, in slot order, without making the key strings.</summary>
+    public void ForEachSlot<TArg>(TArg arg, KeyedSlotVisitor<TState, TArg> visitor)
+    {
+        ArgumentNullException.ThrowIfNull(visitor);
+        foreach (var slot in HeldSlots())
+        {
+            visitor(arg, slot, _pages[slot >> Shift]!.Entries[slot & Mask]);
         }
     }
 
@@ -237,9 +271,11 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         _bucketOrder.Clear();
         _filed = 0;
         _evictedThrough = long.MinValue;
+        _hasBucketBase = false;
     }
 
-    /// <summary>Writes every key with its last access and state.</summary>
+    /// <summary>Writes every key with its last access (the last millisecond of its bucket, which files it in the
+    /// same bucket again; 0 with an infinite TTL) and state.</summary>
     public void Write(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
@@ -247,10 +283,10 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         writer.Write(_evictedThrough);
         foreach (var slot in HeldSlots())
         {
-            ref var entry = ref _pages[slot >> Shift]!.Entries[slot & Mask];
-            writer.Write(_keys.KeyAt(slot)!);
-            writer.Write(entry.LastAccessMs);
-            _serializer.Write(writer, entry.Value);
+            var page = _pages[slot >> Shift]!;
+            _keys.WriteKey(writer, slot);
+            writer.Write(TracksAccess ? LastMsOf(_bucketBase + page.Access[slot & Mask]) : 0L);
+            _serializer.Write(writer, page.Entries[slot & Mask]);
         }
     }
 
@@ -315,10 +351,13 @@ public sealed class KeyedState<TState> : IKeySlotHolder
             page.Held[(slot & Mask) >> 6] |= 1UL << slot;
             page.Count++;
             _count++;
-            ref var entry = ref page.Entries[slot & Mask];
-            entry.Value = _serializer.Read(reader);
-            entry.LastAccessMs = lastAccess;
-            File(slot, BucketOf(lastAccess));
+            page.Entries[slot & Mask] = _serializer.Read(reader);
+            if (TracksAccess)
+            {
+                var bucket = FloorDiv(lastAccess, _bucketMs);
+                page.Access[slot & Mask] = Relative(bucket);
+                File(slot, FilingBucket(bucket));
+            }
         }
     }
 
@@ -339,7 +378,7 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         {
             Array.Resize(ref _pages, Math.Max(Math.Max(4, p + 1), _pages.Length * 2));
         }
-        return _pages[p] ??= new Page();
+        return _pages[p] ??= new Page(TracksAccess);
     }
 
     private void Drop(int slot)
@@ -347,7 +386,7 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         var p = slot >> Shift;
         var page = _pages[p]!;
         page.Held[(slot & Mask) >> 6] &= ~(1UL << slot);
-        page.Entries[slot & Mask] = default;
+        page.Entries[slot & Mask] = default!;
         _count--;
         if (--page.Count == 0)
         {
@@ -357,16 +396,30 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         _keys.Release(slot);
     }
 
-    /// <summary>The bucket a key last accessed at <paramref name="lastAccessMs"/> is filed in: a bucket already
+    /// <summary>The bucket a key whose last access falls in <paramref name="bucket"/> is filed in: a bucket already
     /// evicted is never walked again, so an old time goes in the next one.</summary>
-    private long BucketOf(long lastAccessMs)
+    private long FilingBucket(long bucket) =>
+        _evictedThrough != long.MinValue && bucket <= _evictedThrough ? _evictedThrough + 1 : bucket;
+
+    /// <summary>A bucket as kept per key: relative to the first bucket this state kept, which leaves 2^31 buckets either
+    /// side (68 years with the one-second buckets of a 16-second TTL, 24 days with the 1 ms floor of a TTL under 32
+    /// ms). Beyond that the value is clamped, and a key refiled out there may go up to one TTL early.</summary>
+    private int Relative(long bucket)
     {
-        if (_bucketMs == long.MaxValue)
+        if (!_hasBucketBase)
         {
-            return long.MaxValue;
+            _bucketBase = bucket;
+            _hasBucketBase = true;
         }
-        var bucket = FloorDiv(lastAccessMs, _bucketMs);
-        return _evictedThrough != long.MinValue && bucket <= _evictedThrough ? _evictedThrough + 1 : bucket;
+        return (int)Math.Clamp(bucket - _bucketBase, int.MinValue, int.MaxValue);
+    }
+
+    /// <summary>The last millisecond of <paramref name="bucket"/> (saturating at the ends of time).</summary>
+    private long LastMsOf(long bucket)
+    {
+        var start = bucket * _bucketMs;
+        return bucket != 0 && start / bucket != _bucketMs ? (bucket < 0 ? long.MinValue : long.MaxValue)
+            : start > long.MaxValue - (_bucketMs - 1) ? long.MaxValue : start + (_bucketMs - 1);
     }
 
     private void File(int slot, long bucket)
@@ -394,3 +447,6 @@ public sealed class KeyedState<TState> : IKeySlotHolder
 
 /// <summary>Visits one key of a <see cref="KeyedState{TState}"/>.</summary>
 public delegate void KeyedStateVisitor<TState, in TArg>(TArg arg, string key, in TState state);
+
+/// <summary>Visits one slot of a <see cref="KeyedState{TState}"/>.</summary>
+public delegate void KeyedSlotVisitor<TState, in TArg>(TArg arg, int slot, in TState state);

@@ -1,5 +1,8 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Vigil.Core.Ml;
 
@@ -7,13 +10,153 @@ namespace Vigil.Core.Ml;
 public sealed partial class IsolationForest
 {
     /// <summary>
-    /// The deepest height limit scored with complete trees: 2^10 leaves make 12 KiB per tree, beyond which the
-    /// layout stops fitting in cache and the node walk is as good.
+    /// The deepest height limit scored with complete trees: 2^10 leaves make 12 KiB per tree (22 KiB with the
+    /// vector kernels' tables), beyond which the layout stops fitting in cache and the node walk is as good.
     /// </summary>
     private const int MaxPerfectDepth = 10;
 
     /// <summary>Rows that walk a tree side by side; the key block holds them feature-major, Lanes keys per feature.</summary>
     private const int Lanes = 16;
+
+    /// <summary>Rows per block of the node walk (for heights above <see cref="MaxPerfectDepth"/>).</summary>
+    private const int NodeWalkBlock = 128;
+
+    /// <summary>The largest key buffer taken on the stack (64 KiB); wider rows rent one.</summary>
+    private const int MaxStackKeys = 16 * 1024;
+
+    /// <summary>Words past the vector kernels' node tables, so loading 16 keys from a level's start stays in the array.</summary>
+    private const int VectorPadWords = 32;
+
+    /// <summary>
+    /// The kernel <see cref="ScoreBatch(ReadOnlySpan{float}, Span{double})"/> picks for this machine: AVX-512 when
+    /// the runtime accelerates 512-bit vectors, else AVX2, else the scalar walk. All give bit-identical scores.
+    /// </summary>
+    internal static ScoringPath BestPath { get; } =
+        Avx512F.IsSupported && Vector512.IsHardwareAccelerated ? ScoringPath.Avx512
+        : Avx2.IsSupported && Vector256.IsHardwareAccelerated ? ScoringPath.Avx2
+        : ScoringPath.Scalar;
+
+    /// <summary>
+    /// <see cref="ScoreBatch(ReadOnlySpan{float}, Span{double})"/> with the kernel chosen by the caller, so tests and
+    /// benchmarks can run every kernel on one machine.
+    /// </summary>
+    /// <exception cref="ArgumentException">The lengths do not agree with <see cref="FeatureCount"/>.</exception>
+    /// <exception cref="PlatformNotSupportedException">The kernel needs instructions this machine lacks.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal unsafe void ScoreBatch(ReadOnlySpan<float> rows, Span<double> scores, ScoringPath path)
+    {
+        if ((long)scores.Length * FeatureCount != rows.Length)
+        {
+            throw new ArgumentException(
+                $"{rows.Length} values are not {scores.Length} rows of {FeatureCount} features.", nameof(rows));
+        }
+        if (path == ScoringPath.Auto)
+        {
+            path = BestPath;
+        }
+        if ((path == ScoringPath.Avx512 && !(Avx512F.IsSupported && Vector512.IsHardwareAccelerated))
+            || (path == ScoringPath.Avx2 && !Avx2.IsSupported))
+        {
+            throw new PlatformNotSupportedException($"the {path} scoring kernel needs instructions this machine lacks.");
+        }
+        if (_packed is null)
+        {
+            for (var start = 0; start < scores.Length; start += NodeWalkBlock)
+            {
+                var count = Math.Min(NodeWalkBlock, scores.Length - start);
+                var blockRows = rows.Slice(start * FeatureCount, count * FeatureCount);
+                AccumulatePathLengths(blockRows, count, scores.Slice(start, count));
+                FinishScores(blockRows, scores.Slice(start, count));
+            }
+            return;
+        }
+        if (scores.IsEmpty)
+        {
+            return;
+        }
+        // A block is a multiple of the 16 rows of a group, few enough rows that their keys stay in L1. The key
+        // buffer is aligned to 64 bytes, so a node's 16 keys are one cache line: on the stack when it is small
+        // (stack memory never moves), else rented and pinned while it is used.
+        var block = Math.Clamp(8192 / FeatureCount, Lanes, 128) & ~(Lanes - 1);
+        var keyCount = (block * FeatureCount) + (64 / sizeof(int));
+        int[]? rented = null;
+        var buffer = keyCount <= MaxStackKeys ? stackalloc int[keyCount] : (rented = ArrayPool<int>.Shared.Rent(keyCount));
+        try
+        {
+            fixed (int* raw = buffer)
+            {
+                var skip = (int)((64 - ((nuint)raw & 63)) & 63) / sizeof(int);
+                var keys = buffer.Slice(skip, block * FeatureCount);
+                for (var start = 0; start < scores.Length; start += block)
+                {
+                    var count = Math.Min(block, scores.Length - start);
+                    var blockRows = rows.Slice(start * FeatureCount, count * FeatureCount);
+                    var blockScores = scores.Slice(start, count);
+                    switch (path)
+                    {
+                        case ScoringPath.Avx512:
+                            ToOrderKeysAvx2(blockRows, count, keys);
+                            AccumulateAvx512(keys, count, blockScores);
+                            break;
+                        case ScoringPath.Avx2:
+                            ToOrderKeysAvx2(blockRows, count, keys);
+                            AccumulateAvx2(keys, count, blockScores);
+                            break;
+                        default:
+                            ToOrderKeys(blockRows, count, keys);
+                            AccumulatePerfect(keys, count, blockScores);
+                            break;
+                    }
+                    FinishScores(blockRows, blockScores);
+                }
+            }
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<int>.Shared.Return(rented);
+            }
+        }
+    }
+
+    // Optimised from the first call: at tier 0 the vector NaN check would cost more than the walk on wide rows.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void FinishScores(ReadOnlySpan<float> blockRows, Span<double> blockScores)
+    {
+        for (var r = 0; r < blockScores.Length; r++)
+        {
+            blockScores[r] = ContainsNaN(blockRows.Slice(r * FeatureCount, FeatureCount))
+                ? double.NaN
+                : ScoreOf(blockScores[r] / _roots.Length);
+        }
+    }
+
+    /// <summary>True when <paramref name="row"/> holds a NaN; eight values at a time where the hardware has vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool ContainsNaN(ReadOnlySpan<float> row)
+    {
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 8 <= row.Length; i += 8)
+            {
+                var v = Vector256.Create(row.Slice(i, 8));
+                if (!Vector256.EqualsAll(v, v))
+                {
+                    return true;
+                }
+            }
+        }
+        for (; i < row.Length; i++)
+        {
+            if (float.IsNaN(row[i]))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
 
     /// <summary>
     /// Lays every tree out as a complete binary tree of height <paramref name="depth"/> in breadth-first order, so
@@ -27,15 +170,32 @@ public sealed partial class IsolationForest
     {
         var internalCount = (1 << depth) - 1;
         var leafCount = 1 << depth;
-        var packed = new ulong[roots.Length * internalCount];
+        var scalarWords = roots.Length * internalCount;
+        var tableInts = VectorTableInts(depth);
+        var packed = new ulong[scalarWords + (roots.Length * tableInts / 2) + VectorPadWords];
         var leafPaths = new float[roots.Length * leafCount];
         for (var t = 0; t < roots.Length; t++)
         {
-            Place(nodes, roots[t], 0, 0, depth, packed.AsSpan(t * internalCount, internalCount),
-                leafPaths.AsSpan(t * leafCount, leafCount));
+            var tree = packed.AsSpan(t * internalCount, internalCount);
+            Place(nodes, roots[t], 0, 0, depth, tree, leafPaths.AsSpan(t * leafCount, leafCount));
+
+            // The vector kernels' copy: per tree 2^depth split keys, 2^depth feature offsets and the offsets again
+            // as 16-bit words (one slot of each unused), so a level's nodes are consecutive and load into registers
+            // for permutes.
+            var table = MemoryMarshal.Cast<ulong, int>(packed.AsSpan(scalarWords + (t * tableInts / 2), tableInts / 2));
+            var narrow = MemoryMarshal.Cast<int, ushort>(table[(2 * leafCount)..]);
+            for (var k = 0; k < internalCount; k++)
+            {
+                table[k] = (int)tree[k];
+                table[leafCount + k] = (int)(tree[k] >> 32);
+                narrow[k] = (ushort)(tree[k] >> 32);
+            }
         }
         return (packed, leafPaths);
     }
+
+    /// <summary>Ints per tree in the vector kernels' tables: 2^depth keys, 2^depth offsets, 2^depth 16-bit offsets, even.</summary>
+    private static int VectorTableInts(int depth) => ((2 << depth) + (1 << depth) / 2 + 1) & ~1;
 
     private static void Place(IsolationNode[] nodes, int node, int position, int level, int depth, Span<ulong> packed,
         Span<float> leafPaths)
@@ -96,11 +256,11 @@ public sealed partial class IsolationForest
     /// exactly <see cref="MaxDepth"/> steps of <c>k = 2k + 1 + (key[feature] &gt; splitKey)</c>, all integer work,
     /// one load for the node and one for the row's key. <see cref="Lanes"/> rows walk a tree side by side so their
     /// chains of dependent loads overlap (one base register serves them all: the node carries the feature's offset
-    /// in the feature-major group); trees are the outer loop so one tree (3 KiB at ψ = 256) stays in L1 for the
-    /// block. The sums add the same floats in the same tree order as the node walk, so the scores are identical.
+    /// in the feature-major group); a group walks every tree before the next group starts. The sums add the same
+    /// floats in the same tree order as the node walk, so the scores are identical.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void AccumulatePerfect(int[] keyBlock, int count, Span<double> sums)
+    private void AccumulatePerfect(Span<int> keyBlock, int count, Span<double> sums)
     {
         // Bounds: keyBlock holds whole groups of Lanes × FeatureCount keys, every node's offset is below
         // Lanes × FeatureCount, and after depth steps k is in [2^depth − 1, 2^(depth+1) − 1), so k − internalCount
@@ -115,7 +275,7 @@ public sealed partial class IsolationForest
         sums[..count].Clear();
         for (var g = 0; g * Lanes < count; g++)
         {
-            ref var x = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(keyBlock), g * groupSize);
+            ref var x = ref Unsafe.Add(ref MemoryMarshal.GetReference(keyBlock), g * groupSize);
             lane.Clear();
             for (var t = 0; t < _roots.Length; t++)
             {
@@ -171,4 +331,20 @@ public sealed partial class IsolationForest
         var key = Unsafe.Add(ref group, (nuint)(node >> 32) + lane);
         return (2 * k) + 1 + (key > (int)node ? (nuint)1 : 0);
     }
+}
+
+/// <summary>The batch scoring kernels; <see cref="Auto"/> is the best this machine runs.</summary>
+internal enum ScoringPath
+{
+    /// <summary>The best kernel the machine supports.</summary>
+    Auto,
+
+    /// <summary>The scalar walk of the complete trees, 16 rows in flight.</summary>
+    Scalar,
+
+    /// <summary>8 rows per 256-bit vector, with AVX2 gathers.</summary>
+    Avx2,
+
+    /// <summary>16 rows per 512-bit vector, with AVX-512 gathers.</summary>
+    Avx512,
 }

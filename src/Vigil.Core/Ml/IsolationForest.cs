@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -248,57 +247,7 @@ public sealed partial class IsolationForest
     /// as <see cref="Score"/> on each; the trees are walked for a block of rows at a time so they stay in cache.
     /// </summary>
     /// <exception cref="ArgumentException">The lengths do not agree with <see cref="FeatureCount"/>.</exception>
-    public void ScoreBatch(ReadOnlySpan<float> rows, Span<double> scores)
-    {
-        if ((long)scores.Length * FeatureCount != rows.Length)
-        {
-            throw new ArgumentException(
-                $"{rows.Length} values are not {scores.Length} rows of {FeatureCount} features.", nameof(rows));
-        }
-        // A multiple of the eight walks in flight, few enough rows that their values stay in L1.
-        var block = Math.Clamp(8192 / FeatureCount, 16, 128) & ~15;
-        int[]? keys = null;
-        if (_packed is not null && scores.Length > 0)
-        {
-            keys = ArrayPool<int>.Shared.Rent((block + Lanes) * FeatureCount);
-        }
-        try
-        {
-            for (var start = 0; start < scores.Length; start += block)
-            {
-                var count = Math.Min(block, scores.Length - start);
-                var blockRows = rows.Slice(start * FeatureCount, count * FeatureCount);
-                var blockScores = scores.Slice(start, count);
-                if (keys is not null)
-                {
-                    ToOrderKeys(blockRows, count, keys);
-                    AccumulatePerfect(keys, count, blockScores);
-                }
-                else
-                {
-                    AccumulatePathLengths(blockRows, count, blockScores);
-                }
-                FinishScores(blockRows, blockScores);
-            }
-        }
-        finally
-        {
-            if (keys is not null)
-            {
-                ArrayPool<int>.Shared.Return(keys);
-            }
-        }
-    }
-
-    private void FinishScores(ReadOnlySpan<float> blockRows, Span<double> blockScores)
-    {
-        for (var r = 0; r < blockScores.Length; r++)
-        {
-            blockScores[r] = HasNaN(blockRows.Slice(r * FeatureCount, FeatureCount))
-                ? double.NaN
-                : ScoreOf(blockScores[r] / _roots.Length);
-        }
-    }
+    public void ScoreBatch(ReadOnlySpan<float> rows, Span<double> scores) => ScoreBatch(rows, scores, ScoringPath.Auto);
 
     /// <summary>
     /// <see cref="ScoreBatch(ReadOnlySpan{float}, Span{double})"/> with the rows split into chunks scored on up to

@@ -216,9 +216,9 @@ public sealed class BehaviorStateTests
     }
 
     [Fact]
-    public void SizeOf_IdleState_IsAtMost128Bytes()
+    public void SizeOf_IdleState_IsAtMost120Bytes()
     {
-        Assert.InRange(System.Runtime.CompilerServices.Unsafe.SizeOf<BehaviorState>(), 64, 128);
+        Assert.InRange(System.Runtime.CompilerServices.Unsafe.SizeOf<BehaviorState>(), 64, 120);
         Assert.Equal(24, System.Runtime.CompilerServices.Unsafe.SizeOf<CompactId>());
     }
 

@@ -66,7 +66,8 @@ public sealed class KeyedStateTests
             s.GetOrAdd("user-" + i, i, out _);
         }
         var full = s.ApproximateBytes;
-        Assert.InRange(full / 1000, 60, 300);
+        // A long (8, no last access with an infinite TTL), the packed key (24) and its index cell (≈ 8).
+        Assert.InRange(full / 1000, 32, 300);
         for (var i = 0; i < 1000; i++)
         {
             s.Remove("user-" + i);
