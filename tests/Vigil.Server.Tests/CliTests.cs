@@ -115,6 +115,43 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task MlIforest_RngChoices_ReportTheirGeneratorAndScikitLearnIsDefault()
+    {
+        // 300 rows on a line and three far off it: both generators find the three, and the JSON says which generator ran.
+        var lines = new List<string> { "a,b,label" };
+        for (var i = 0; i < 300; i++)
+        {
+            lines.Add(FormattableString.Invariant($"{i % 17},{(i * 7) % 23},0"));
+        }
+        lines.AddRange(["90,-40,1", "-60,80,1", "120,120,1"]);
+        await File.WriteAllLinesAsync(Path.Combine(_directory, "points.csv"), lines);
+
+        foreach (var (flag, expected) in new[] { ((string?)null, "sklearn"), ("sklearn", "sklearn"), ("fast", "fast") })
+        {
+            string[] args = flag is null ? ["ml", "iforest", "--csv", "points.csv", "--seed", "0"] : ["ml", "iforest", "--csv", "points.csv", "--seed", "0", "--rng", flag];
+            var (code, stdout, stderr) = await VigilProcess.RunAsync(_directory, s_timeout, args);
+            Assert.True(code == 0, stderr);
+            using var result = JsonDocument.Parse(stdout.Trim());
+            Assert.Equal(expected, result.RootElement.GetProperty("rng").GetString());
+            Assert.Equal(1.0, result.RootElement.GetProperty("auc").GetDouble());
+        }
+
+        var (saveCode, _, saveErr) = await VigilProcess.RunAsync(_directory, s_timeout,
+            "ml", "iforest", "--csv", "points.csv", "--trees", "7", "--model-out", "forest.bin");
+        Assert.True(saveCode == 0, saveErr);
+        await using (var saved = File.OpenRead(Path.Combine(_directory, "forest.bin")))
+        {
+            var forest = Vigil.Core.Ml.IsolationForest.Load(saved);
+            Assert.Equal(7, forest.TreeCount);
+            Assert.Equal(2, forest.FeatureCount);
+        }
+
+        var (badCode, _, badErr) = await VigilProcess.RunAsync(_directory, s_timeout, "ml", "iforest", "--csv", "points.csv", "--rng", "mt");
+        Assert.Equal(2, badCode);
+        Assert.Contains("--rng", badErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Serve_BeyondLoopbackWithoutKeys_RefusesToStartNamingTheSetting()
     {
         await using var process = VigilProcess.Start(_directory, null, "serve", "--urls", $"http://0.0.0.0:{VigilProcess.FreePort()}");

@@ -10,7 +10,9 @@ namespace Vigil.Core.Ml;
 /// path length of x in a tree (edges walked, plus c(size) of the leaf it ends in, for the rows the height limit left
 /// unseparated) and c(n) the average path length of an unsuccessful search in a binary search tree of n keys.
 /// Scores are in (0, 1]: near 1 is anomalous, about 0.5 or below is normal. It matches scikit-learn's
-/// IsolationForest (whose score_samples returns −s).
+/// IsolationForest (whose score_samples returns −s): with <see cref="IsolationForestRandomness.ScikitLearn"/> tree for
+/// tree (seed s grows the trees of <c>random_state=s</c>), with the default <see cref="IsolationForestRandomness.Fast"/>
+/// in distribution.
 /// </summary>
 /// <remarks>
 /// Features are 32-bit floats, as scikit-learn converts them, in row-major order. A fitted forest is immutable and
@@ -74,6 +76,15 @@ public sealed partial class IsolationForest
     /// <summary>Nodes in all trees together (internal nodes and leaves).</summary>
     public int NodeCount => _nodes.Length;
 
+    /// <summary>The nodes of all trees (tests compare them with other implementations' trees).</summary>
+    internal ReadOnlySpan<IsolationNode> Nodes => _nodes;
+
+    /// <summary>The training rows that reached each node, parallel to <see cref="Nodes"/>.</summary>
+    internal ReadOnlySpan<int> NodeSizes => _sizes;
+
+    /// <summary>The index in <see cref="Nodes"/> of each tree's root.</summary>
+    internal ReadOnlySpan<int> Roots => _roots;
+
     /// <summary>
     /// c(n), the average path length of an unsuccessful search in a binary search tree of n keys, which normalises
     /// path lengths: 2H(n−1) − 2(n−1)/n with the harmonic number H(i) ≈ ln i + γ; c(n) = 0 for n ≤ 1 and, as in
@@ -124,11 +135,25 @@ public sealed partial class IsolationForest
 
         var sampleSize = Math.Min(options.SampleSize, rowCount);
         var maxDepth = options.MaxDepth ?? BitOperations.Log2((uint)(sampleSize - 1)) + 1;
+        var likeScikitLearn = options.Randomness == IsolationForestRandomness.ScikitLearn;
         var treeSeeds = new ulong[options.Trees];
-        var seedState = options.Seed;
-        for (var t = 0; t < treeSeeds.Length; t++)
+        if (likeScikitLearn)
         {
-            treeSeeds[t] = Xoshiro256.SplitMix64(ref seedState);
+            // BaseBagging._fit: seeds = RandomState(seed).randint(2^31 − 1, size=n_estimators).
+            var twister = new MersenneTwister(0);
+            twister.Seed(options.Seed);
+            for (var t = 0; t < treeSeeds.Length; t++)
+            {
+                treeSeeds[t] = twister.NextBounded(int.MaxValue - 1);
+            }
+        }
+        else
+        {
+            var seedState = options.Seed;
+            for (var t = 0; t < treeSeeds.Length; t++)
+            {
+                treeSeeds[t] = Xoshiro256.SplitMix64(ref seedState);
+            }
         }
 
         var trees = new (IsolationNode[] Nodes, int[] Sizes)[options.Trees];
@@ -137,7 +162,7 @@ public sealed partial class IsolationForest
             var builder = new IsolationTreeBuilder(rowCount, featureCount, sampleSize, maxDepth);
             for (var t = 0; t < trees.Length; t++)
             {
-                trees[t] = builder.Build(span, treeSeeds[t]);
+                trees[t] = likeScikitLearn ? builder.BuildLikeScikitLearn(span, (uint)treeSeeds[t]) : builder.Build(span, treeSeeds[t]);
             }
         }
         else
@@ -149,7 +174,9 @@ public sealed partial class IsolationForest
                 () => new IsolationTreeBuilder(rowCount, featureCount, sampleSize, maxDepth),
                 (t, _, builder) =>
                 {
-                    trees[t] = builder.Build(data.Span, treeSeeds[t]);
+                    trees[t] = likeScikitLearn
+                        ? builder.BuildLikeScikitLearn(data.Span, (uint)treeSeeds[t])
+                        : builder.Build(data.Span, treeSeeds[t]);
                     return builder;
                 },
                 _ => { });

@@ -18,6 +18,13 @@ public sealed record IsolationForestOptions
     /// <summary>Seed of the generator: the same seed and data give the same forest, bit for bit.</summary>
     public ulong Seed { get; init; } = 1;
 
+    /// <summary>
+    /// Where the random choices come from (default <see cref="IsolationForestRandomness.Fast"/>). With
+    /// <see cref="IsolationForestRandomness.ScikitLearn"/> a forest fitted with seed s is the one scikit-learn 1.2.1's
+    /// <c>IsolationForest(random_state=s)</c> fits on the same float32 data, tree for tree.
+    /// </summary>
+    public IsolationForestRandomness Randomness { get; init; } = IsolationForestRandomness.Fast;
+
     /// <summary>A score at or above this is an anomaly (default 0.8); in (0, 1].</summary>
     public double Threshold { get; init; } = DefaultThreshold;
 
@@ -46,9 +53,32 @@ public sealed record IsolationForestOptions
         {
             throw new ArgumentOutOfRangeException(nameof(Threshold), Threshold, "the anomaly threshold must be in (0, 1].");
         }
+        if (!Enum.IsDefined(Randomness))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Randomness), Randomness, "randomness must be Fast or ScikitLearn.");
+        }
         if (MaxDegreeOfParallelism < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxDegreeOfParallelism), MaxDegreeOfParallelism, "parallelism must be at least 1.");
         }
     }
+}
+
+/// <summary>The random choices of an <see cref="IsolationForest"/> fit; both give forests equal in distribution.</summary>
+public enum IsolationForestRandomness
+{
+    /// <summary>
+    /// xoshiro256** per tree and ψ rows drawn in O(ψ): the cheapest fit whatever the number of rows. The default, and
+    /// what the streaming models use.
+    /// </summary>
+    Fast,
+
+    /// <summary>
+    /// numpy's MT19937 and scikit-learn's own draws in its order (bagging seeds, row sampling, the splitter's xorshift),
+    /// so seed s gives exactly the trees and scores of scikit-learn 1.2.1's <c>IsolationForest(random_state=s)</c>
+    /// with its defaults (all features, no bootstrap). Drawing the rows costs O(n) per tree when ψ is between 1 % and
+    /// 99 % of the n rows (a permutation of all of them, as numpy does). Seeds above 2^32 − 1, which numpy refuses as
+    /// integers, seed as <c>RandomState([low 32 bits, high 32 bits])</c>.
+    /// </summary>
+    ScikitLearn,
 }

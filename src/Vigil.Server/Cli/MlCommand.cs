@@ -10,10 +10,11 @@ public static class MlCommand
 {
     private const string Help = """
         Usage: ./vigil ml iforest --csv FILE [--label-column label] [--trees 100] [--sample 256] [--seed 1]
-                                  [--threshold 0.8] [--threads 1] [--repeat 1]
+                                  [--rng sklearn|fast] [--threshold 0.8] [--threads 1] [--repeat 1]
+                                  [--model-out FILE]
 
         Fits an isolation forest on every row of a CSV (a header row, numeric feature columns and one 0/1 label
-        column, 1 = anomaly), scores every row, and prints one JSON object: rows, features, trees, sample, seed,
+        column, 1 = anomaly), scores every row, and prints one JSON object: rows, features, trees, sample, seed, rng,
         threshold, auc (ROC AUC of the scores against the labels; null when only one class is present), fitMs,
         scoreMs, scoreRowsPerSecond and anomaliesAtThreshold. The label is never a feature.
 
@@ -22,9 +23,14 @@ public static class MlCommand
           --trees N            number of trees (default 100)
           --sample N           ψ, rows drawn for each tree (default 256, capped at the number of rows)
           --seed N             seed of the generator (default 1); the same seed gives the same forest
+          --rng sklearn|fast   sklearn (default): draw the random numbers scikit-learn 1.2.1 draws, so --seed N
+                               fits the trees of IsolationForest(random_state=N) on the same data (same scores
+                               and AUC); fast: Vigil's own generator, O(ψ) per tree, the forests the stream fits
           --threshold S        a score at or above S is an anomaly (default 0.8, as ml.anomaly.threshold)
           --threads N          threads for fitting (trees) and scoring (rows); default 1. Results do not depend on it
           --repeat N           fit and score N times and report the median times (default 1)
+          --model-out FILE     also save the fitted forest there (Vigil's binary forest format, that of
+                               IsolationForest.Save; scripts/compare-iforest-trees.py reads it)
 
         fitMs and scoreMs are measured in the process around the fit and the scoring alone, after one untimed
         warm-up fit and score, so neither the start of dotnet, the CSV parsing nor JIT compilation counts.
@@ -48,7 +54,7 @@ public static class MlCommand
 
     private static async Task<int> IsolationForestAsync(string[] args, CancellationToken ct)
     {
-        var cli = CliArgs.Parse(args, ["csv", "label-column", "trees", "sample", "seed", "threshold", "threads", "repeat"], ["help"]);
+        var cli = CliArgs.Parse(args, ["csv", "label-column", "trees", "sample", "seed", "rng", "threshold", "threads", "repeat", "model-out"], ["help"]);
         if (cli.Flag("help"))
         {
             await Console.Out.WriteLineAsync(Help);
@@ -69,6 +75,13 @@ public static class MlCommand
         {
             throw new UsageException($"--seed must be a whole number from 0 to {ulong.MaxValue}, not '{seedText}'.");
         }
+        var rngText = cli.Get("rng") ?? "sklearn";
+        var randomness = rngText switch
+        {
+            "sklearn" => IsolationForestRandomness.ScikitLearn,
+            "fast" => IsolationForestRandomness.Fast,
+            _ => throw new UsageException($"--rng must be sklearn or fast, not '{rngText}'."),
+        };
         var thresholdText = cli.Get("threshold") ?? IsolationForestOptions.DefaultThreshold.ToString(CultureInfo.InvariantCulture);
         if (!double.TryParse(thresholdText, NumberStyles.Float, CultureInfo.InvariantCulture, out var threshold) || !(threshold > 0 && threshold <= 1))
         {
@@ -79,6 +92,7 @@ public static class MlCommand
             Trees = cli.GetInt("trees", 100, 1, 100_000),
             SampleSize = cli.GetInt("sample", 256, 2, 1 << 24),
             Seed = seed,
+            Randomness = randomness,
             Threshold = threshold,
             MaxDegreeOfParallelism = cli.GetInt("threads", 1, 1, 256),
         };
@@ -128,6 +142,12 @@ public static class MlCommand
         var fitMs = Median(fitTimes);
         var scoreMs = Median(scoreTimes);
 
+        if (cli.Get("model-out") is { } modelPath)
+        {
+            await using var file = File.Create(modelPath);
+            forest.Save(file);
+        }
+
         var anomalies = 0;
         foreach (var score in scores)
         {
@@ -144,6 +164,7 @@ public static class MlCommand
             json.WriteNumber("trees", forest.TreeCount);
             json.WriteNumber("sample", forest.SampleSize);
             json.WriteNumber("seed", forest.Seed);
+            json.WriteString("rng", rngText);
             json.WriteNumber("threshold", forest.Threshold);
             if (double.IsNaN(auc))
             {
