@@ -56,12 +56,17 @@ public sealed class ThrowawayPostgres : IAsyncDisposable
         Directory.Delete(_directory, recursive: true);
     }
 
-    public async Task<HashSet<string>> AlertIdsAsync(IReadOnlyCollection<string> rules)
+    /// <summary>The ids of the stored alerts of <paramref name="rules"/> (null: every rule).</summary>
+    public async Task<HashSet<string>> AlertIdsAsync(IReadOnlyCollection<string>? rules)
     {
         await using var connection = new NpgsqlConnection(ConnectionString);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT alert_id FROM security_alerts WHERE rule = ANY(@rules)", connection);
-        command.Parameters.AddWithValue("rules", rules.ToArray());
+        await using var command = new NpgsqlCommand(
+            rules is null ? "SELECT alert_id FROM security_alerts" : "SELECT alert_id FROM security_alerts WHERE rule = ANY(@rules)", connection);
+        if (rules is not null)
+        {
+            command.Parameters.AddWithValue("rules", rules.ToArray());
+        }
         var ids = new HashSet<string>(StringComparer.Ordinal);
         try
         {
