@@ -11,13 +11,14 @@ namespace Vigil.Core.Engine;
 /// with the other states keyed the same way (the operators of a partition keyed by user), and the states sit in
 /// pages of arrays indexed by that number: a key costs its state, its last access and a bit here, and its string and
 /// dictionary entry once in the table however many operators hold state for it.</para>
-/// <para>TTL: a key expires when the watermark passes its last access + TTL. Keys are filed in time buckets
-/// (TTL/16 wide by default) by last access; <see cref="EvictExpired"/> only walks buckets that have wholly expired,
-/// so eviction costs O(evicted) amortised, never a scan of every key. A key re-filed in a later bucket leaves a
-/// stale entry behind that is skipped when its bucket comes up. Eviction reads a last access only through its bucket,
-/// so that is what is kept: a 32-bit bucket number relative to the first one this state filed (4 bytes a key, in an
+/// <para>TTL: a key expires when the watermark passes its last access + TTL. Last accesses are kept as time buckets
+/// (TTL/16 wide by default): a 32-bit bucket number relative to the first one this state kept (4 bytes a key, in an
 /// array beside the states so a state's alignment does not pad it), and checkpoints carry the bucket's last
-/// millisecond.</para>
+/// millisecond. There is no per-key list of buckets: each page of keys keeps a lower bound of its keys' buckets, and
+/// <see cref="EvictExpired"/>, once the watermark has wholly expired a bucket at or above the lowest bound, sweeps the
+/// pages whose bound is due (dropping their expired keys and tightening the bound). A page is swept at most once per
+/// bucket width of watermark, so eviction costs O(keys of due pages) per bucket width, nothing per event, and one
+/// comparison when nothing is due.</para>
 /// <para>The refs returned by <see cref="GetOrAdd"/> and <see cref="GetValueRefOrNullRef"/> point into a page that
 /// stays put while the key is held. Not thread-safe.</para>
 /// </remarks>
@@ -29,14 +30,13 @@ public sealed class KeyedState<TState> : IKeySlotHolder
     private readonly IStateSerializer<TState> _serializer;
     private readonly long _ttlMs;
     private readonly long _bucketMs;
-    private readonly Dictionary<long, List<int>> _buckets = [];
-    private readonly PriorityQueue<long, long> _bucketOrder = new();
-    private readonly Stack<List<int>> _spareLists = new();
     private KeyTable _keys;
     private bool _ownsKeys = true;
     private Page?[] _pages = [];
     private int _count;
-    private long _filed;
+
+    // The lowest page bound (an absolute bucket), long.MaxValue with no key; lets a call with nothing due stop at once.
+    private long _lowest = long.MaxValue;
     private long _evictedThrough = long.MinValue;
     private long _bucketBase;
     private bool _hasBucketBase;
@@ -49,6 +49,10 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         public readonly int[] Access = tracksAccess ? new int[KeyTable.PageSize] : [];
         public readonly ulong[] Held = new ulong[KeyTable.PageSize / 64];
         public int Count;
+
+        // No held key of this page is due before this bucket (relative, as Access); a key's bucket only grows, so
+        // only a new key lowers it, and a sweep sets it to the lowest bucket left.
+        public int Lowest = int.MaxValue;
     }
 
     /// <param name="ttl">Idle time (event time) after which a key is dropped; <see cref="Timeout.InfiniteTimeSpan"/> keeps keys until removed.</param>
@@ -81,7 +85,7 @@ public sealed class KeyedState<TState> : IKeySlotHolder
     /// <summary>Approximate heap bytes of the fixed-size state held (not of objects a state references), with the
     /// keys themselves when the key table is this state's own (a shared table is counted once by its owner).</summary>
     public long ApproximateBytes =>
-        (_count * (long)(Unsafe.SizeOf<TState>() + (TracksAccess ? 8 : 0))) + ((_filed - _count) * 4) + (_ownsKeys ? _keys.ApproximateBytes : 0);
+        (_count * (long)(Unsafe.SizeOf<TState>() + (TracksAccess ? 4 : 0))) + (_ownsKeys ? _keys.ApproximateBytes : 0);
 
     private bool TracksAccess => _bucketMs != long.MaxValue;
 
@@ -119,9 +123,7 @@ public sealed class KeyedState<TState> : IKeySlotHolder
             created = true;
             if (TracksAccess)
             {
-                var bucket = FloorDiv(eventTimeMs, _bucketMs);
-                page.Access[slot & Mask] = Relative(bucket);
-                File(slot, FilingBucket(bucket));
+                File(page, slot, FloorDiv(eventTimeMs, _bucketMs));
             }
         }
         else
@@ -129,18 +131,12 @@ public sealed class KeyedState<TState> : IKeySlotHolder
             created = false;
             if (TracksAccess)
             {
-                // A later access in the same bucket changes nothing eviction reads.
+                // Only a later bucket changes what eviction reads; the page's bound stays a lower bound.
                 ref var access = ref page.Access[slot & Mask];
                 var bucket = FloorDiv(eventTimeMs, _bucketMs);
-                var before = _bucketBase + access;
-                if (bucket > before)
+                if (bucket > _bucketBase + access)
                 {
                     access = Relative(bucket);
-                    var filing = FilingBucket(bucket);
-                    if (filing != FilingBucket(before))
-                    {
-                        File(slot, filing);
-                    }
                 }
             }
         }
@@ -197,41 +193,65 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         return false;
     }
 
-    /// <summary>Drops keys whose last access + TTL is below <paramref name="watermarkMs"/>; returns how many went.
-    /// Cheap when nothing is due: one comparison.</summary>
+    /// <summary>Drops keys whose last access + TTL is below <paramref name="watermarkMs"/> (to the bucket: a key goes
+    /// once its whole bucket has expired); returns how many went. Cheap when nothing is due: one comparison.</summary>
     public int EvictExpired(long watermarkMs)
     {
-        if (_ttlMs == long.MaxValue || watermarkMs == long.MinValue)
+        if (_ttlMs == long.MaxValue || watermarkMs == long.MinValue || watermarkMs < long.MinValue + _ttlMs)
+        {
+            return 0;
+        }
+        // The highest bucket wholly expired: its newest possible access, (b + 1) * width − 1, plus TTL is below the watermark.
+        var due = FloorDiv(watermarkMs - _ttlMs, _bucketMs) - 1;
+        if (due < _lowest || due <= _evictedThrough)
         {
             return 0;
         }
         var evicted = 0;
-        while (_bucketOrder.TryPeek(out var bucket, out _))
+        var lowest = long.MaxValue;
+        var dueRelative = (int)Math.Clamp(due - _bucketBase, int.MinValue, int.MaxValue);
+        var pages = _pages;
+        for (var p = 0; p < pages.Length; p++)
         {
-            // The bucket's newest possible access is its end − 1; it is wholly expired once that + TTL < watermark.
-            var newest = ((bucket + 1) * _bucketMs) - 1;
-            if (newest > watermarkMs - _ttlMs - 1)
+            if (pages[p] is not { } page)
             {
-                break;
+                continue;
             }
-            _bucketOrder.Dequeue();
-            var slots = _buckets[bucket];
-            _buckets.Remove(bucket);
-            _filed -= slots.Count;
-            foreach (var slot in slots)
+            if (page.Lowest > dueRelative)
             {
-                // Every held key is filed in a bucket not yet walked, and this is the lowest of them: the key is in
-                // this one (not only a stale entry here) exactly when its last access does not put it in a later one.
-                if (Holds(slot) && _bucketBase + _pages[slot >> Shift]!.Access[slot & Mask] <= bucket)
+                lowest = Math.Min(lowest, _bucketBase + page.Lowest);
+                continue;
+            }
+            var pageLowest = int.MaxValue;
+            var words = page.Held;
+            for (var w = 0; w < words.Length; w++)
+            {
+                var bits = words[w];
+                while (bits != 0)
                 {
-                    Drop(slot);
-                    evicted++;
+                    var index = (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                    bits &= bits - 1;
+                    var access = page.Access[index];
+                    if (access <= dueRelative)
+                    {
+                        // Drop may null the page when this is its last key; the words array read here stays valid.
+                        Drop((p << Shift) + index);
+                        evicted++;
+                    }
+                    else if (access < pageLowest)
+                    {
+                        pageLowest = access;
+                    }
                 }
             }
-            slots.Clear();
-            _spareLists.Push(slots);
-            _evictedThrough = bucket;
+            if (pages[p] is not null)
+            {
+                page.Lowest = pageLowest;
+                lowest = Math.Min(lowest, _bucketBase + pageLowest);
+            }
         }
+        _lowest = lowest;
+        _evictedThrough = due;
         Evicted += evicted;
         return evicted;
     }
@@ -262,14 +282,7 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         {
             Drop(slot);
         }
-        foreach (var list in _buckets.Values)
-        {
-            list.Clear();
-            _spareLists.Push(list);
-        }
-        _buckets.Clear();
-        _bucketOrder.Clear();
-        _filed = 0;
+        _lowest = long.MaxValue;
         _evictedThrough = long.MinValue;
         _hasBucketBase = false;
     }
@@ -354,9 +367,7 @@ public sealed class KeyedState<TState> : IKeySlotHolder
             page.Entries[slot & Mask] = _serializer.Read(reader);
             if (TracksAccess)
             {
-                var bucket = FloorDiv(lastAccess, _bucketMs);
-                page.Access[slot & Mask] = Relative(bucket);
-                File(slot, FilingBucket(bucket));
+                File(page, slot, FloorDiv(lastAccess, _bucketMs));
             }
         }
     }
@@ -396,10 +407,22 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         _keys.Release(slot);
     }
 
-    /// <summary>The bucket a key whose last access falls in <paramref name="bucket"/> is filed in: a bucket already
-    /// evicted is never walked again, so an old time goes in the next one.</summary>
-    private long FilingBucket(long bucket) =>
-        _evictedThrough != long.MinValue && bucket <= _evictedThrough ? _evictedThrough + 1 : bucket;
+    /// <summary>Keeps a new key's last access and lowers its page's bound to where it will be evicted from: a bucket
+    /// already swept is not swept again, so an old time is due with the next one (as a key filed then always was).</summary>
+    private void File(Page page, int slot, long bucket)
+    {
+        page.Access[slot & Mask] = Relative(bucket);
+        var filing = _evictedThrough != long.MinValue && bucket <= _evictedThrough ? _evictedThrough + 1 : bucket;
+        var relative = Relative(filing);
+        if (relative < page.Lowest)
+        {
+            page.Lowest = relative;
+        }
+        if (filing < _lowest)
+        {
+            _lowest = filing;
+        }
+    }
 
     /// <summary>A bucket as kept per key: relative to the first bucket this state kept, which leaves 2^31 buckets either
     /// side (68 years with the one-second buckets of a 16-second TTL, 24 days with the 1 ms floor of a TTL under 32
@@ -420,22 +443,6 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         var start = bucket * _bucketMs;
         return bucket != 0 && start / bucket != _bucketMs ? (bucket < 0 ? long.MinValue : long.MaxValue)
             : start > long.MaxValue - (_bucketMs - 1) ? long.MaxValue : start + (_bucketMs - 1);
-    }
-
-    private void File(int slot, long bucket)
-    {
-        if (_bucketMs == long.MaxValue)
-        {
-            return;
-        }
-        ref var list = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_buckets, bucket, out var exists);
-        if (!exists)
-        {
-            list = _spareLists.Count > 0 ? _spareLists.Pop() : [];
-            _bucketOrder.Enqueue(bucket, bucket);
-        }
-        list!.Add(slot);
-        _filed++;
     }
 
     private static long FloorDiv(long a, long b)
