@@ -12,9 +12,10 @@ namespace Vigil.Core.Engine;
 /// pages of arrays indexed by that number: a key costs its state, its last access and a bit here, and its string and
 /// dictionary entry once in the table however many operators hold state for it.</para>
 /// <para>TTL: a key expires when the watermark passes its last access + TTL. Last accesses are kept as time buckets
-/// (TTL/16 wide by default): a 32-bit bucket number relative to the first one this state kept (4 bytes a key, in an
-/// array beside the states so a state's alignment does not pad it), and checkpoints carry the bucket's last
-/// millisecond. There is no per-key list of buckets: each page of keys keeps a lower bound of its keys' buckets, and
+/// (TTL/16 wide by default), one byte a key beside the states: the bucket less its page's base, which a sweep moves up
+/// to the first bucket not yet swept, so a held key is normally within a few dozen buckets of it; a bucket 255 or more
+/// from the base (an event far ahead of the watermark, or behind the base) is kept exactly in a small side dictionary.
+/// Checkpoints carry the bucket's last millisecond. There is no per-key list of buckets: each page of keys keeps a lower bound of its keys' buckets, and
 /// <see cref="EvictExpired"/>, once the watermark has wholly expired a bucket at or above the lowest bound, sweeps the
 /// pages whose bound is due (dropping their expired keys and tightening the bound). A page is swept at most once per
 /// bucket width of watermark, so eviction costs O(keys of due pages) per bucket width, nothing per event, and one
@@ -38,21 +39,24 @@ public sealed class KeyedState<TState> : IKeySlotHolder
     // The lowest page bound (an absolute bucket), long.MaxValue with no key; lets a call with nothing due stop at once.
     private long _lowest = long.MaxValue;
     private long _evictedThrough = long.MinValue;
-    private long _bucketBase;
-    private bool _hasBucketBase;
+
+    // Buckets that do not fit a page's byte (slot → bucket); rare: see the remarks.
+    private readonly Dictionary<int, long> _far = [];
+    private const byte Far = byte.MaxValue;
 
     private sealed class Page(bool tracksAccess)
     {
         public readonly TState[] Entries = new TState[KeyTable.PageSize];
 
-        // The bucket of each key's last access, relative to the state's base; none with an infinite TTL.
-        public readonly int[] Access = tracksAccess ? new int[KeyTable.PageSize] : [];
+        // The bucket of each key's last access less Base, or Far; none with an infinite TTL.
+        public readonly byte[] Access = tracksAccess ? new byte[KeyTable.PageSize] : [];
+        public long Base;
         public readonly ulong[] Held = new ulong[KeyTable.PageSize / 64];
         public int Count;
 
-        // No held key of this page is due before this bucket (relative, as Access); a key's bucket only grows, so
-        // only a new key lowers it, and a sweep sets it to the lowest bucket left.
-        public int Lowest = int.MaxValue;
+        // No held key of this page is due before this bucket; a key's bucket only grows, so only a new key lowers it,
+        // and a sweep sets it to the lowest bucket left.
+        public long Lowest = long.MaxValue;
     }
 
     /// <param name="ttl">Idle time (event time) after which a key is dropped; <see cref="Timeout.InfiniteTimeSpan"/> keeps keys until removed.</param>
@@ -85,7 +89,7 @@ public sealed class KeyedState<TState> : IKeySlotHolder
     /// <summary>Approximate heap bytes of the fixed-size state held (not of objects a state references), with the
     /// keys themselves when the key table is this state's own (a shared table is counted once by its owner).</summary>
     public long ApproximateBytes =>
-        (_count * (long)(Unsafe.SizeOf<TState>() + (TracksAccess ? 4 : 0))) + (_ownsKeys ? _keys.ApproximateBytes : 0);
+        (_count * (long)(Unsafe.SizeOf<TState>() + (TracksAccess ? 1 : 0))) + (_far.Count * 24L) + (_ownsKeys ? _keys.ApproximateBytes : 0);
 
     private bool TracksAccess => _bucketMs != long.MaxValue;
 
@@ -112,7 +116,8 @@ public sealed class KeyedState<TState> : IKeySlotHolder
     public ref TState GetOrAdd(string key, long eventTimeMs, out bool created)
     {
         var slot = _keys.GetOrAddSlot(key);
-        var page = PageOf(slot);
+        var bucket = TracksAccess ? FloorDiv(eventTimeMs, _bucketMs) : 0;
+        var page = PageOf(slot, bucket);
         ref var held = ref page.Held[(slot & Mask) >> 6];
         var bit = 1UL << slot;
         if ((held & bit) == 0)
@@ -123,7 +128,7 @@ public sealed class KeyedState<TState> : IKeySlotHolder
             created = true;
             if (TracksAccess)
             {
-                File(page, slot, FloorDiv(eventTimeMs, _bucketMs));
+                File(page, slot, bucket);
             }
         }
         else
@@ -132,11 +137,9 @@ public sealed class KeyedState<TState> : IKeySlotHolder
             if (TracksAccess)
             {
                 // Only a later bucket changes what eviction reads; the page's bound stays a lower bound.
-                ref var access = ref page.Access[slot & Mask];
-                var bucket = FloorDiv(eventTimeMs, _bucketMs);
-                if (bucket > _bucketBase + access)
+                if (bucket > AccessOf(page, slot))
                 {
-                    access = Relative(bucket);
+                    SetAccess(page, slot, bucket);
                 }
             }
         }
@@ -209,7 +212,6 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         }
         var evicted = 0;
         var lowest = long.MaxValue;
-        var dueRelative = (int)Math.Clamp(due - _bucketBase, int.MinValue, int.MaxValue);
         var pages = _pages;
         for (var p = 0; p < pages.Length; p++)
         {
@@ -217,12 +219,15 @@ public sealed class KeyedState<TState> : IKeySlotHolder
             {
                 continue;
             }
-            if (page.Lowest > dueRelative)
+            if (page.Lowest > due)
             {
-                lowest = Math.Min(lowest, _bucketBase + page.Lowest);
+                lowest = Math.Min(lowest, page.Lowest);
                 continue;
             }
-            var pageLowest = int.MaxValue;
+            // The keys left are all after the due bucket, and keys added later are filed after it: it becomes the base.
+            var oldBase = page.Base;
+            page.Base = due + 1;
+            var pageLowest = long.MaxValue;
             var words = page.Held;
             for (var w = 0; w < words.Length; w++)
             {
@@ -231,23 +236,24 @@ public sealed class KeyedState<TState> : IKeySlotHolder
                 {
                     var index = (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
                     bits &= bits - 1;
-                    var access = page.Access[index];
-                    if (access <= dueRelative)
+                    var slot = (p << Shift) + index;
+                    var value = page.Access[index];
+                    var access = value == Far ? _far[slot] : oldBase + value;
+                    if (access <= due)
                     {
                         // Drop may null the page when this is its last key; the words array read here stays valid.
-                        Drop((p << Shift) + index);
+                        Drop(slot);
                         evicted++;
+                        continue;
                     }
-                    else if (access < pageLowest)
-                    {
-                        pageLowest = access;
-                    }
+                    SetAccess(page, slot, access);
+                    pageLowest = Math.Min(pageLowest, access);
                 }
             }
             if (pages[p] is not null)
             {
                 page.Lowest = pageLowest;
-                lowest = Math.Min(lowest, _bucketBase + pageLowest);
+                lowest = Math.Min(lowest, pageLowest);
             }
         }
         _lowest = lowest;
@@ -282,9 +288,9 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         {
             Drop(slot);
         }
+        _far.Clear();
         _lowest = long.MaxValue;
         _evictedThrough = long.MinValue;
-        _hasBucketBase = false;
     }
 
     /// <summary>Writes every key with its last access (the last millisecond of its bucket, which files it in the
@@ -298,7 +304,7 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         {
             var page = _pages[slot >> Shift]!;
             _keys.WriteKey(writer, slot);
-            writer.Write(TracksAccess ? LastMsOf(_bucketBase + page.Access[slot & Mask]) : 0L);
+            writer.Write(TracksAccess ? LastMsOf(AccessOf(page, slot)) : 0L);
             _serializer.Write(writer, page.Entries[slot & Mask]);
         }
     }
@@ -360,14 +366,15 @@ public sealed class KeyedState<TState> : IKeySlotHolder
             {
                 throw new InvalidDataException($"A checkpoint holds the key '{key}' twice.");
             }
-            var page = PageOf(slot);
+            var bucket = TracksAccess ? FloorDiv(lastAccess, _bucketMs) : 0;
+            var page = PageOf(slot, bucket);
             page.Held[(slot & Mask) >> 6] |= 1UL << slot;
             page.Count++;
             _count++;
             page.Entries[slot & Mask] = _serializer.Read(reader);
             if (TracksAccess)
             {
-                File(page, slot, FloorDiv(lastAccess, _bucketMs));
+                File(page, slot, bucket);
             }
         }
     }
@@ -382,14 +389,44 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         return (uint)p < (uint)pages.Length && pages[p] is { } page && (page.Held[(slot & Mask) >> 6] & (1UL << slot)) != 0;
     }
 
-    private Page PageOf(int slot)
+    /// <summary>The page of <paramref name="slot"/>, made when absent with its base at the first bucket not yet swept
+    /// (or a little before <paramref name="bucket"/> before the first sweep, for keys that arrive out of order).</summary>
+    private Page PageOf(int slot, long bucket)
     {
         var p = slot >> Shift;
         if (p >= _pages.Length)
         {
             Array.Resize(ref _pages, Math.Max(Math.Max(4, p + 1), _pages.Length * 2));
         }
-        return _pages[p] ??= new Page(TracksAccess);
+        return _pages[p] ??= new Page(TracksAccess)
+        {
+            Base = _evictedThrough != long.MinValue ? _evictedThrough + 1 : bucket > long.MinValue + 64 ? bucket - 64 : bucket,
+        };
+    }
+
+    private long AccessOf(Page page, int slot)
+    {
+        var value = page.Access[slot & Mask];
+        return value == Far ? _far[slot] : page.Base + value;
+    }
+
+    private void SetAccess(Page page, int slot, long bucket)
+    {
+        ref var value = ref page.Access[slot & Mask];
+        var offset = bucket - page.Base;
+        if (offset >= 0 && offset < Far)
+        {
+            if (value == Far)
+            {
+                _far.Remove(slot);
+            }
+            value = (byte)offset;
+        }
+        else
+        {
+            value = Far;
+            _far[slot] = bucket;
+        }
     }
 
     private void Drop(int slot)
@@ -398,6 +435,14 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         var page = _pages[p]!;
         page.Held[(slot & Mask) >> 6] &= ~(1UL << slot);
         page.Entries[slot & Mask] = default!;
+        if (TracksAccess)
+        {
+            if (page.Access[slot & Mask] == Far)
+            {
+                _far.Remove(slot);
+            }
+            page.Access[slot & Mask] = 0;
+        }
         _count--;
         if (--page.Count == 0)
         {
@@ -407,34 +452,21 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         _keys.Release(slot);
     }
 
-    /// <summary>Keeps a new key's last access and lowers its page's bound to where it will be evicted from: a bucket
-    /// already swept is not swept again, so an old time is due with the next one (as a key filed then always was).</summary>
+    /// <summary>Keeps a new key's last access and lowers its page's bound. A bucket already swept is not swept again,
+    /// so an old time is kept as the next one, which is when it is due (as a key filed in the bucket lists of earlier
+    /// versions always was; the last millisecond checkpointed is that bucket's).</summary>
     private void File(Page page, int slot, long bucket)
     {
-        page.Access[slot & Mask] = Relative(bucket);
         var filing = _evictedThrough != long.MinValue && bucket <= _evictedThrough ? _evictedThrough + 1 : bucket;
-        var relative = Relative(filing);
-        if (relative < page.Lowest)
+        SetAccess(page, slot, filing);
+        if (filing < page.Lowest)
         {
-            page.Lowest = relative;
+            page.Lowest = filing;
         }
         if (filing < _lowest)
         {
             _lowest = filing;
         }
-    }
-
-    /// <summary>A bucket as kept per key: relative to the first bucket this state kept, which leaves 2^31 buckets either
-    /// side (68 years with the one-second buckets of a 16-second TTL, 24 days with the 1 ms floor of a TTL under 32
-    /// ms). Beyond that the value is clamped, and a key refiled out there may go up to one TTL early.</summary>
-    private int Relative(long bucket)
-    {
-        if (!_hasBucketBase)
-        {
-            _bucketBase = bucket;
-            _hasBucketBase = true;
-        }
-        return (int)Math.Clamp(bucket - _bucketBase, int.MinValue, int.MaxValue);
     }
 
     /// <summary>The last millisecond of <paramref name="bucket"/> (saturating at the ends of time).</summary>

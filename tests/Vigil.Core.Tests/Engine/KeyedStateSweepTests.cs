@@ -106,4 +106,67 @@ public sealed class KeyedStateSweepTests
         Assert.Equal(0, state.EvictExpired(DueAt(5_000) - 1));
         Assert.Equal(1, state.EvictExpired(DueAt(5_000)));
     }
+
+    [Fact]
+    public void EvictExpired_AccessesFarAheadAndBehindTheBase_EvictedExactlyAndRestoredTheSame()
+    {
+        // Byte offsets hold 254 one-second buckets from a page's base; these times go up to 20 minutes ahead of the
+        // watermark and, before the first sweep, a minute and a half behind the first key: both kept beside the page, exactly.
+        var rng = new Random(11);
+        var state = State();
+        var last = new Dictionary<string, long>();
+        var time = 100_000L;
+        void Touch(string key, long at)
+        {
+            state.GetOrAdd(key, at, out _);
+            last[key] = last.TryGetValue(key, out var before) ? Math.Max(before, at) : at;
+        }
+        Touch("first", time);
+        Touch("behind", time - 90_000);
+        for (var step = 0; step < 20_000; step++)
+        {
+            time += rng.Next(0, 20);
+            var ahead = rng.Next(10) == 0 ? rng.Next(0, 1_200_000) : 0;
+            Touch($"k{rng.Next(3_000)}", time + ahead);
+            if (step == 10_000)
+            {
+                state = RoundTrip(state);
+            }
+            if (step % 101 == 0)
+            {
+                var expected = 0;
+                foreach (var (k, t) in last)
+                {
+                    if (DueAt(t) <= time)
+                    {
+                        expected++;
+                        last.Remove(k);
+                    }
+                }
+                Assert.Equal(expected, state.EvictExpired(time));
+                Assert.Equal(last.Count, state.Count);
+            }
+        }
+        Assert.True(state.Evicted > 1_000);
+        foreach (var k in last.Keys)
+        {
+            Assert.True(state.ContainsKey(k));
+        }
+        Assert.Equal(last.Count, state.EvictExpired(DueAt(time + 1_200_000)));
+        Assert.Equal(0, state.Count);
+        Assert.Equal(0, state.ApproximateBytes);
+    }
+
+    private static KeyedState<long> RoundTrip(KeyedState<long> state)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            state.Write(writer);
+        }
+        stream.Position = 0;
+        var restored = State();
+        restored.Read(new BinaryReader(stream));
+        return restored;
+    }
 }
