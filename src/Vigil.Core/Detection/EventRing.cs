@@ -2,41 +2,12 @@ using Vigil.Core.Engine;
 
 namespace Vigil.Core.Detection;
 
-/// <summary>One event remembered by an <see cref="EventRing"/>. The event id is kept packed (<see cref="CompactId"/>):
-/// it is read only when an alert is written, and a ring entry would otherwise keep the decoded event's id string alive
-/// for as long as the window is open.</summary>
-public readonly record struct RingEntry
-{
-    private readonly CompactId _eventId;
-
-    /// <param name="timeMs">Event time.</param>
-    /// <param name="eventId">The event's id, for the evidence.</param>
-    /// <param name="subject">Whom it was about: a user id or an unknown account's user name.</param>
-    /// <param name="ip">Where it came from.</param>
-    public RingEntry(long timeMs, string eventId, string? subject, string? ip)
-    {
-        TimeMs = timeMs;
-        _eventId = CompactId.From(eventId);
-        Subject = subject;
-        Ip = ip;
-    }
-
-    /// <summary>Event time.</summary>
-    public long TimeMs { get; }
-
-    /// <summary>The event's id, for the evidence (a new string unless the id is kept as text: read it when writing an
-    /// alert, not per event).</summary>
-    public string EventId => _eventId.ToString() ?? "";
-
-    /// <summary>Whom it was about: a user id or an unknown account's user name.</summary>
-    public string? Subject { get; }
-
-    /// <summary>Where it came from.</summary>
-    public string? Ip { get; }
-
-    /// <summary>Writes the event id as <see cref="BinaryWriter.Write(string)"/> would, without making the string.</summary>
-    internal void WriteEventId(BinaryWriter writer) => _eventId.WriteTo(writer);
-}
+/// <summary>One event remembered by an <see cref="EventRing"/>.</summary>
+/// <param name="TimeMs">Event time.</param>
+/// <param name="EventId">The event's id, for the evidence.</param>
+/// <param name="Subject">Whom it was about: a user id or an unknown account's user name.</param>
+/// <param name="Ip">Where it came from.</param>
+public readonly record struct RingEntry(long TimeMs, string EventId, string? Subject, string? Ip);
 
 /// <summary>
 /// The recent events of one key, sorted by event time, in a bounded ring: the state behind the threshold rules'
@@ -185,7 +156,7 @@ public sealed class EventRing
         {
             ref readonly var e = ref _items[Slot(i)];
             writer.Write(e.TimeMs);
-            e.WriteEventId(writer);
+            writer.Write(e.EventId);
             StateIo.WriteNullable(writer, e.Subject);
             StateIo.WriteNullable(writer, e.Ip);
         }

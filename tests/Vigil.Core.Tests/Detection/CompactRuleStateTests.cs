@@ -74,47 +74,6 @@ public sealed class CompactRuleStateTests
     }
 
     [Fact]
-    public void RingEntry_EveryIdForm_GivesBackTheIdAndWritesTheSameBytesAsTheString()
-    {
-        string[] ids =
-        [
-            "e-797f54cc048cf653", "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "81.0.3.7", "alice@example.com#1", "évé", "",
-            "abcdefghijABCDEFGHIJK",
-        ];
-        var ring = new EventRing(16, 1);
-        for (var i = 0; i < ids.Length; i++)
-        {
-            ring.Add(new RingEntry(1_000 + i, ids[i], $"u-{i}", "203.0.113.7"));
-            Assert.Equal(ids[i], ring[i].EventId);
-        }
-        var bytes = Bytes(ring.Write);
-
-        // The layout is what a ring of strings wrote: time, id as a string, subject, address.
-        using var expected = new MemoryStream();
-        using (var writer = new BinaryWriter(expected, System.Text.Encoding.UTF8, leaveOpen: true))
-        {
-            writer.Write(ids.Length);
-            for (var i = 0; i < ids.Length; i++)
-            {
-                writer.Write(1_000L + i);
-                writer.Write(ids[i]);
-                StateIo.WriteNullable(writer, $"u-{i}");
-                StateIo.WriteNullable(writer, "203.0.113.7");
-            }
-            writer.Write(1_000L + ids.Length - 1);
-        }
-        Assert.Equal(expected.ToArray(), bytes);
-
-        var restored = EventRing.Read(Reader(bytes), 16);
-        for (var i = 0; i < ids.Length; i++)
-        {
-            Assert.Equal(ring[i], restored[i]);
-            Assert.Equal(ids[i], restored[i].EventId);
-        }
-        Assert.Equal(48, System.Runtime.CompilerServices.Unsafe.SizeOf<RingEntry>());
-    }
-
-    [Fact]
     public void AccountTakeoverState_WithFailuresAndPending_RoundTripsThroughACheckpoint()
     {
         var state = default(AccountTakeoverState);
