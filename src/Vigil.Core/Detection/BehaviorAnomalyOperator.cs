@@ -490,7 +490,7 @@ public readonly record struct Activity(long TimeMs, bool Purchase, double Amount
 
 /// <summary>
 /// Per-user state of <see cref="BehaviorAnomalyOperator"/>, a value type held inline in the keyed state's pages
-/// (120 bytes for a user without recent searches or purchases): login hours as a byte histogram, known devices
+/// (112 bytes for a user without recent searches or purchases): login hours as a byte histogram, known devices
 /// as 32-bit hashes of the user agent, the session as a hash of its id with its login event id packed
 /// (<see cref="CompactId"/>), the hourly maxima as numbers, and the searches and purchases of the last two hours in a
 /// ring that exists only while one of them could still count (the operator releases it as the watermark passes).
@@ -506,8 +506,9 @@ public struct BehaviorState
 
     private HourHistogram _hours;
     private DeviceSlots _devices;
-    private uint[]? _moreDevices;
-    private ActivityEntry[]? _ring;
+    // The devices past the inline ones (a uint[]), the ring of recent activity (an ActivityEntry[]), both (a Side), or
+    // neither: one reference where most users need none and few need both.
+    private object? _side;
     private CompactId _sessionLogin;
     private double _maxAmount;
     private double _baseAmount;
@@ -537,6 +538,21 @@ public struct BehaviorState
         private uint _element;
     }
 
+    /// <summary>The devices past the inline ones together with the ring; never changed, so a copied state cannot see
+    /// another copy's ring.</summary>
+    private sealed class Side(uint[] devices, ActivityEntry[] ring)
+    {
+        public readonly uint[] Devices = devices;
+        public readonly ActivityEntry[] Ring = ring;
+    }
+
+    private readonly uint[]? MoreDevices => _side is Side both ? both.Devices : _side as uint[];
+
+    private readonly ActivityEntry[]? Ring => _side is Side both ? both.Ring : _side as ActivityEntry[];
+
+    private void SetSide(uint[]? devices, ActivityEntry[]? ring) =>
+        _side = devices is null ? ring : ring is null ? devices : new Side(devices, ring);
+
     /// <summary>A search or purchase: time and kind in one number (time × 2 + 1 for a purchase).</summary>
     private readonly record struct ActivityEntry(long TimeAndKind, double Amount, CompactId EventId)
     {
@@ -555,7 +571,7 @@ public struct BehaviorState
     public readonly int ActivityCount => _ringCount;
 
     /// <summary>Whether the ring of recent searches and purchases is allocated.</summary>
-    public readonly bool HoldsActivity => _ring is not null;
+    public readonly bool HoldsActivity => Ring is not null;
 
     /// <summary>The remembered search or purchase at <paramref name="index"/> (arrival order).</summary>
     public readonly Activity ActivityAt(int index)
@@ -675,9 +691,11 @@ public struct BehaviorState
             }
             _deviceCount--;
         }
-        if (_deviceCount >= InlineDevices && (_moreDevices is null || _moreDevices.Length < _deviceCount - InlineDevices + 1))
+        var more = MoreDevices;
+        if (_deviceCount >= InlineDevices && (more is null || more.Length < _deviceCount - InlineDevices + 1))
         {
-            Array.Resize(ref _moreDevices, Math.Min(Math.Max(4, (_moreDevices?.Length ?? 0) * 2), Math.Max(1, max - InlineDevices)));
+            Array.Resize(ref more, Math.Min(Math.Max(4, (more?.Length ?? 0) * 2), Math.Max(1, max - InlineDevices)));
+            SetSide(more, Ring);
         }
         SetDevice(_deviceCount++, device);
     }
@@ -693,24 +711,27 @@ public struct BehaviorState
     internal bool AddActivity(long timeMs, bool purchase, double amount, string eventId)
     {
         var created = false;
-        if (_ring is null)
+        var ring = Ring;
+        if (ring is null)
         {
-            _ring = new ActivityEntry[1];
+            ring = new ActivityEntry[1];
+            SetSide(MoreDevices, ring);
             _ringHead = 0;
             _ringCount = 0;
             created = true;
         }
-        else if (_ringCount == _ring.Length)
+        else if (_ringCount == ring.Length)
         {
-            var bigger = new ActivityEntry[_ring.Length * 2];
+            var bigger = new ActivityEntry[ring.Length * 2];
             for (var i = 0; i < _ringCount; i++)
             {
                 bigger[i] = Entry(i);
             }
-            _ring = bigger;
+            ring = bigger;
+            SetSide(MoreDevices, ring);
             _ringHead = 0;
         }
-        _ring[(_ringHead + _ringCount) & (_ring.Length - 1)] = new ActivityEntry((timeMs << 1) | (purchase ? 1L : 0), amount, CompactId.From(eventId));
+        ring[(_ringHead + _ringCount) & (ring.Length - 1)] = new ActivityEntry((timeMs << 1) | (purchase ? 1L : 0), amount, CompactId.From(eventId));
         _ringCount++;
         return created;
     }
@@ -728,8 +749,9 @@ public struct BehaviorState
 
     internal void RemoveFirstActivity()
     {
-        _ring![_ringHead] = default;
-        _ringHead = (ushort)((_ringHead + 1) & (_ring.Length - 1));
+        var ring = Ring!;
+        ring[_ringHead] = default;
+        _ringHead = (ushort)((_ringHead + 1) & (ring.Length - 1));
         _ringCount--;
     }
 
@@ -750,14 +772,18 @@ public struct BehaviorState
     /// <summary>Lets the ring go (no on-time event can count what it holds any more).</summary>
     internal void ReleaseActivity()
     {
-        _ring = null;
+        SetSide(MoreDevices, null);
         _ringHead = 0;
         _ringCount = 0;
     }
 
-    private readonly ref ActivityEntry Entry(int index) => ref _ring![(_ringHead + index) & (_ring.Length - 1)];
+    private readonly ref ActivityEntry Entry(int index)
+    {
+        var ring = Ring!;
+        return ref ring[(_ringHead + index) & (ring.Length - 1)];
+    }
 
-    private readonly uint DeviceAt(int index) => index < InlineDevices ? _devices[index] : _moreDevices![index - InlineDevices];
+    private readonly uint DeviceAt(int index) => index < InlineDevices ? _devices[index] : MoreDevices![index - InlineDevices];
 
     private void SetDevice(int index, uint device)
     {
@@ -767,7 +793,7 @@ public struct BehaviorState
         }
         else
         {
-            _moreDevices![index - InlineDevices] = device;
+            MoreDevices![index - InlineDevices] = device;
         }
     }
 
@@ -786,8 +812,8 @@ public struct BehaviorState
         {
             writer.Write(DeviceAt(i));
         }
-        writer.Write(_ring is not null);
-        if (_ring is not null)
+        writer.Write(Ring is not null);
+        if (Ring is not null)
         {
             writer.Write(_ringCount);
             for (var i = 0; i < _ringCount; i++)
@@ -839,10 +865,11 @@ public struct BehaviorState
                 throw new InvalidDataException($"A checkpointed behaviour state claims {count} activities.");
             }
             var capacity = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, count));
-            state._ring = new ActivityEntry[capacity];
+            var ring = new ActivityEntry[capacity];
+            state.SetSide(state.MoreDevices, ring);
             for (var i = 0; i < count; i++)
             {
-                state._ring[i] = new ActivityEntry(reader.ReadInt64(), reader.ReadDouble(), CompactId.From(reader.ReadString()));
+                ring[i] = new ActivityEntry(reader.ReadInt64(), reader.ReadDouble(), CompactId.From(reader.ReadString()));
             }
             state._ringCount = (ushort)count;
         }

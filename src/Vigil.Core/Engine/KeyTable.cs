@@ -9,10 +9,11 @@ namespace Vigil.Core.Engine;
 /// key is held once however many operators keep state for it.
 /// </summary>
 /// <remarks>
-/// <para>A key is kept packed (<see cref="PackedKey"/>: 24 bytes and no string object for ids of up to 20 characters of
-/// <c>[0-9A-Za-z_-]</c>, canonical UUIDs and IPv4 addresses) in pages indexed by slot, and found through an
-/// open-addressing index of slot numbers (linear probing, at most three quarters full): about 32 bytes a key, where a
-/// string, its dictionary entry and a slot reference cost about 100. <see cref="KeyAt"/> makes the string again, which
+/// <para>A key is kept packed in 16 bytes (<see cref="TableKey"/>: no string object for ids of up to 20 characters of
+/// <c>[0-9A-Za-z_-]</c>, canonical RFC 4122 UUIDs and IPv4 addresses; any other key as its string in a side dictionary
+/// by slot) in pages indexed by slot, and found through an open-addressing index of slot numbers (linear probing, at
+/// most three quarters full): about 24 bytes a key, where a string, its dictionary entry and a slot reference cost
+/// about 100. <see cref="KeyAt"/> makes the string again, which
 /// only checkpoints and restores ask for.</para>
 /// <para>A slot is freed (and its number reused) only once no attached state holds a value for it. The last key
 /// resolved is remembered by reference, so the operators of a pipeline, which all see the same event and so the same
@@ -29,7 +30,10 @@ public sealed class KeyTable
     private const int StringOverhead = 22;
 
     private readonly List<IKeySlotHolder> _holders = [];
-    private PackedKey[]?[] _keys = [];
+    private TableKey[]?[] _keys = [];
+
+    // The keys kept as strings (no packed form fits them), by slot.
+    private readonly Dictionary<int, string> _texts = [];
     // Keys per page: a page whose keys have all gone is dropped, so a peak of users leaves no 24 KB pages behind.
     private int[] _pageCounts = [];
     // Slot + 1 per cell, 0 for an empty cell; the length is a power of two.
@@ -54,7 +58,7 @@ public sealed class KeyTable
 
     /// <summary>Approximate heap bytes of the keys and the slot numbering (not of the states).</summary>
     public long ApproximateBytes => _count == 0 ? 0
-        : (_count * (long)Unsafe.SizeOf<PackedKey>()) + (_index.Length * 4L) + (_textKeys * (long)StringOverhead) + (_textChars * 2);
+        : (_count * (long)Unsafe.SizeOf<TableKey>()) + (_index.Length * 4L) + (_textKeys * (long)(StringOverhead + 24)) + (_textChars * 2);
 
     /// <summary>The slot of <paramref name="key"/>, given a new one when absent. A new slot is freed again only through
     /// a holder letting it go, so callers hold what they add.</summary>
@@ -64,16 +68,17 @@ public sealed class KeyTable
         {
             return _lastSlot;
         }
-        var packed = PackedKey.From(key);
-        var cell = Find(packed, out var slot);
+        var packed = TableKey.From(key, out var text);
+        var hash = Hash(packed, text);
+        var cell = Find(packed, text, hash, out var slot);
         if (slot < 0)
         {
             if ((_count + 1) * 4 > _index.Length * 3)
             {
                 Grow();
-                cell = Find(packed, out _);
+                cell = Find(packed, text, hash, out _);
             }
-            slot = Allocate(packed);
+            slot = Allocate(packed, text);
             _index[cell] = slot + 1;
         }
         _lastKey = key;
@@ -89,7 +94,8 @@ public sealed class KeyTable
             slot = _lastSlot;
             return true;
         }
-        Find(PackedKey.From(key), out slot);
+        var packed = TableKey.From(key, out var text);
+        Find(packed, text, Hash(packed, text), out slot);
         if (slot >= 0)
         {
             _lastKey = key;
@@ -102,7 +108,7 @@ public sealed class KeyTable
     /// <summary>The key in <paramref name="slot"/> (a new string unless the key is kept as one), or null when the slot
     /// is free.</summary>
     public string? KeyAt(int slot) =>
-        (uint)slot < (uint)_slotLimit && _keys[slot >> PageShift] is { } page ? page[slot & PageMask].ToString() : null;
+        (uint)slot < (uint)_slotLimit && _keys[slot >> PageShift] is { } page ? Unpack(page[slot & PageMask], slot).ToString() : null;
 
     /// <summary>Pages of keys allocated (for tests: a page whose keys have all gone is dropped).</summary>
     internal int KeyPages
@@ -120,7 +126,7 @@ public sealed class KeyTable
 
     /// <summary>Writes the key in <paramref name="slot"/> as <see cref="BinaryWriter.Write(string)"/> would, without
     /// making the string (checkpoints write every key).</summary>
-    internal void WriteKey(BinaryWriter writer, int slot) => _keys[slot >> PageShift]![slot & PageMask].WriteTo(writer);
+    internal void WriteKey(BinaryWriter writer, int slot) => Unpack(_keys[slot >> PageShift]![slot & PageMask], slot).WriteTo(writer);
 
     internal void Attach(IKeySlotHolder holder) => _holders.Add(holder);
 
@@ -144,11 +150,12 @@ public sealed class KeyTable
         {
             return;
         }
-        RemoveFromIndex(key, slot);
+        RemoveFromIndex(Hash(key, key.IsText ? _texts[slot] : null), slot);
         if (key.IsText)
         {
+            _texts.Remove(slot, out var text);
             _textKeys--;
-            _textChars -= key.ToString()!.Length;
+            _textChars -= text!.Length;
         }
         key = default;
         _count--;
@@ -180,11 +187,11 @@ public sealed class KeyTable
 
     /// <summary>The index cell of <paramref name="key"/>, or the empty cell where it would go; <paramref name="slot"/>
     /// is its slot, or −1 when absent.</summary>
-    private int Find(in PackedKey key, out int slot)
+    private int Find(in TableKey key, string? text, int hash, out int slot)
     {
         var index = _index;
         var mask = index.Length - 1;
-        var cell = key.GetHashCode() & mask;
+        var cell = hash & mask;
         while (true)
         {
             var entry = index[cell];
@@ -194,7 +201,8 @@ public sealed class KeyTable
                 return cell;
             }
             var candidate = entry - 1;
-            if (_keys[candidate >> PageShift]![candidate & PageMask].Equals(key))
+            if (_keys[candidate >> PageShift]![candidate & PageMask].Equals(key)
+                && (text is null || string.Equals(_texts[candidate], text, StringComparison.Ordinal)))
             {
                 slot = candidate;
                 return cell;
@@ -203,15 +211,25 @@ public sealed class KeyTable
         }
     }
 
-    private int HomeCell(int slot, int mask) => _keys[slot >> PageShift]![slot & PageMask].GetHashCode() & mask;
+    private int HomeCell(int slot, int mask)
+    {
+        var key = _keys[slot >> PageShift]![slot & PageMask];
+        return Hash(key, key.IsText ? _texts[slot] : null) & mask;
+    }
+
+    /// <summary>A hash seeded per process (as string hashes are), so keys chosen to collide cannot be precomputed.</summary>
+    private static int Hash(in TableKey key, string? text) =>
+        text is not null ? text.GetHashCode(StringComparison.Ordinal) : HashCode.Combine(key.Low, key.High);
+
+    private PackedKey Unpack(in TableKey key, int slot) => key.ToPacked(key.IsText ? _texts[slot] : null);
 
     /// <summary>Empties the cell of <paramref name="slot"/> and shifts back the entries after it that probed past it,
     /// so that every key stays reachable from its home cell without tombstones.</summary>
-    private void RemoveFromIndex(in PackedKey key, int slot)
+    private void RemoveFromIndex(int hash, int slot)
     {
         var index = _index;
         var mask = index.Length - 1;
-        var hole = key.GetHashCode() & mask;
+        var hole = hash & mask;
         while (index[hole] != slot + 1)
         {
             hole = (hole + 1) & mask;
@@ -257,12 +275,12 @@ public sealed class KeyTable
         _index = bigger;
     }
 
-    private int Allocate(in PackedKey key)
+    private int Allocate(in TableKey key, string? text)
     {
-        if (key.IsText)
+        if (text is not null)
         {
             _textKeys++;
-            _textChars += key.ToString()!.Length;
+            _textChars += text.Length;
         }
         _count++;
         int slot;
@@ -280,11 +298,87 @@ public sealed class KeyTable
             }
         }
         // A freed slot may lie in a page dropped since.
-        var page = _keys[slot >> PageShift] ??= new PackedKey[PageSize];
+        var page = _keys[slot >> PageShift] ??= new TableKey[PageSize];
         page[slot & PageMask] = key;
+        if (text is not null)
+        {
+            _texts[slot] = text;
+        }
         _pageCounts[slot >> PageShift]++;
         return slot;
     }
+}
+
+/// <summary>
+/// A key as a <see cref="KeyTable"/> keeps it, in 16 bytes: the six-bit packing of <see cref="PackedKey"/> (length in
+/// bits 120–124, 1 to 20), an IPv4 address (length code 31, the address in the low bits), a key kept as text (length
+/// code 30, the string beside the table), or a UUID whose variant's top bit is set (every RFC 4122 UUID): bit 127 set,
+/// and the UUID's own bit 127 moved to bit 71, where that variant bit was.
+/// </summary>
+internal readonly record struct TableKey(ulong Low, ulong High)
+{
+    private const int KindShift = 56;
+    private const ulong Ipv4Kind = 31UL << KindShift;
+    private const ulong TextKind = 30UL << KindShift;
+    private const ulong UuidFlag = 1UL << 63;
+    private const ulong VariantBit = 1UL << 7;
+
+    /// <summary>No key (a free slot).</summary>
+    public bool IsNone => Low == 0 && High == 0;
+
+    /// <summary>Whether the key is kept as its string beside the table.</summary>
+    public bool IsText => High == TextKind;
+
+    /// <summary>The table form of <paramref name="key"/>; <paramref name="text"/> is the string to keep beside it when
+    /// no packed form fits.</summary>
+    public static TableKey From(string key, out string? text)
+    {
+        var packed = PackedKey.From(key);
+        text = null;
+        switch (packed.Kind)
+        {
+            case PackedKind.Packed:
+                return new TableKey(packed.Low, packed.High);
+            case PackedKind.Ipv4:
+                return new TableKey(packed.Low, Ipv4Kind);
+            case PackedKind.Uuid when (packed.High & VariantBit) != 0:
+                var high = (packed.High & ~(UuidFlag | VariantBit)) | ((packed.High & UuidFlag) != 0 ? VariantBit : 0) | UuidFlag;
+                return new TableKey(packed.Low, high);
+            default:
+                text = key;
+                return new TableKey(0, TextKind);
+        }
+    }
+
+    /// <summary>The <see cref="PackedKey"/> this stands for; <paramref name="text"/> is the string kept beside it.</summary>
+    public PackedKey ToPacked(string? text)
+    {
+        if (IsNone)
+        {
+            return default;
+        }
+        if ((High & UuidFlag) != 0)
+        {
+            var high = (High & ~(UuidFlag | VariantBit)) | ((High & VariantBit) != 0 ? UuidFlag : 0) | VariantBit;
+            return PackedKey.Make(PackedKind.Uuid, Low, high, null);
+        }
+        return High switch
+        {
+            Ipv4Kind => PackedKey.Make(PackedKind.Ipv4, Low, 0, null),
+            TextKind => PackedKey.Make(PackedKind.Text, 0, 0, text),
+            _ => PackedKey.Make(PackedKind.Packed, Low, High, null),
+        };
+    }
+}
+
+/// <summary>The forms of a <see cref="PackedKey"/>.</summary>
+internal enum PackedKind
+{
+    None,
+    Packed,
+    Uuid,
+    Ipv4,
+    Text,
 }
 
 /// <summary>Something that keeps values in the slots of a <see cref="KeyTable"/>.</summary>
@@ -337,6 +431,31 @@ internal readonly struct PackedKey : IEquatable<PackedKey>
 
     /// <summary>No key.</summary>
     public bool IsNone => _text is null && _low == 0 && _high == 0;
+
+    /// <summary>Which form this is.</summary>
+    public PackedKind Kind =>
+        IsNone ? PackedKind.None
+        : _text is null ? PackedKind.Packed
+        : ReferenceEquals(_text, s_uuid) ? PackedKind.Uuid
+        : ReferenceEquals(_text, s_ipv4) ? PackedKind.Ipv4
+        : PackedKind.Text;
+
+    /// <summary>The low 64 bits of a packed, UUID or IPv4 form.</summary>
+    public ulong Low => _low;
+
+    /// <summary>The high 64 bits of a packed or UUID form.</summary>
+    public ulong High => _high;
+
+    /// <summary>The key of the given form and bits (the inverse of <see cref="Kind"/>, <see cref="Low"/>,
+    /// <see cref="High"/> and, for text, the string).</summary>
+    public static PackedKey Make(PackedKind kind, ulong low, ulong high, string? text) => kind switch
+    {
+        PackedKind.Packed => new PackedKey(low, high, null),
+        PackedKind.Uuid => new PackedKey(low, high, s_uuid),
+        PackedKind.Ipv4 => new PackedKey(low, 0, s_ipv4),
+        PackedKind.Text => new PackedKey(0, 0, text),
+        _ => default,
+    };
 
     /// <summary>Whether the key is held as its string (no packed form fits it).</summary>
     public bool IsText => _text is not null && !ReferenceEquals(_text, s_uuid) && !ReferenceEquals(_text, s_ipv4);

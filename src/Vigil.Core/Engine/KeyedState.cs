@@ -11,13 +11,15 @@ namespace Vigil.Core.Engine;
 /// with the other states keyed the same way (the operators of a partition keyed by user), and the states sit in
 /// pages of arrays indexed by that number: a key costs its state, its last access and a bit here, and its string and
 /// dictionary entry once in the table however many operators hold state for it.</para>
-/// <para>TTL: a key expires when the watermark passes its last access + TTL. Keys are filed in time buckets
-/// (TTL/16 wide by default) by last access; <see cref="EvictExpired"/> only walks buckets that have wholly expired,
-/// so eviction costs O(evicted) amortised, never a scan of every key. A key re-filed in a later bucket leaves a
-/// stale entry behind that is skipped when its bucket comes up. Eviction reads a last access only through its bucket,
-/// so that is what is kept: a 32-bit bucket number relative to the first one this state filed (4 bytes a key, in an
-/// array beside the states so a state's alignment does not pad it), and checkpoints carry the bucket's last
-/// millisecond.</para>
+/// <para>TTL: a key expires when the watermark passes its last access + TTL. Last accesses are kept as time buckets
+/// (TTL/16 wide by default), one byte a key beside the states: the bucket less its page's base, which a sweep moves up
+/// to the first bucket not yet swept, so a held key is normally within a few dozen buckets of it; a bucket 255 or more
+/// from the base (an event far ahead of the watermark, or behind the base) is kept exactly in a small side dictionary.
+/// Checkpoints carry the bucket's last millisecond. There is no per-key list of buckets: each page of keys keeps a lower bound of its keys' buckets, and
+/// <see cref="EvictExpired"/>, once the watermark has wholly expired a bucket at or above the lowest bound, sweeps the
+/// pages whose bound is due (dropping their expired keys and tightening the bound). A page is swept at most once per
+/// bucket width of watermark, so eviction costs O(keys of due pages) per bucket width, nothing per event, and one
+/// comparison when nothing is due.</para>
 /// <para>The refs returned by <see cref="GetOrAdd"/> and <see cref="GetValueRefOrNullRef"/> point into a page that
 /// stays put while the key is held. Not thread-safe.</para>
 /// </remarks>
@@ -29,26 +31,32 @@ public sealed class KeyedState<TState> : IKeySlotHolder
     private readonly IStateSerializer<TState> _serializer;
     private readonly long _ttlMs;
     private readonly long _bucketMs;
-    private readonly Dictionary<long, List<int>> _buckets = [];
-    private readonly PriorityQueue<long, long> _bucketOrder = new();
-    private readonly Stack<List<int>> _spareLists = new();
     private KeyTable _keys;
     private bool _ownsKeys = true;
     private Page?[] _pages = [];
     private int _count;
-    private long _filed;
+
+    // The lowest page bound (an absolute bucket), long.MaxValue with no key; lets a call with nothing due stop at once.
+    private long _lowest = long.MaxValue;
     private long _evictedThrough = long.MinValue;
-    private long _bucketBase;
-    private bool _hasBucketBase;
+
+    // Buckets that do not fit a page's byte (slot → bucket); rare: see the remarks.
+    private readonly Dictionary<int, long> _far = [];
+    private const byte Far = byte.MaxValue;
 
     private sealed class Page(bool tracksAccess)
     {
         public readonly TState[] Entries = new TState[KeyTable.PageSize];
 
-        // The bucket of each key's last access, relative to the state's base; none with an infinite TTL.
-        public readonly int[] Access = tracksAccess ? new int[KeyTable.PageSize] : [];
+        // The bucket of each key's last access less Base, or Far; none with an infinite TTL.
+        public readonly byte[] Access = tracksAccess ? new byte[KeyTable.PageSize] : [];
+        public long Base;
         public readonly ulong[] Held = new ulong[KeyTable.PageSize / 64];
         public int Count;
+
+        // No held key of this page is due before this bucket; a key's bucket only grows, so only a new key lowers it,
+        // and a sweep sets it to the lowest bucket left.
+        public long Lowest = long.MaxValue;
     }
 
     /// <param name="ttl">Idle time (event time) after which a key is dropped; <see cref="Timeout.InfiniteTimeSpan"/> keeps keys until removed.</param>
@@ -81,7 +89,7 @@ public sealed class KeyedState<TState> : IKeySlotHolder
     /// <summary>Approximate heap bytes of the fixed-size state held (not of objects a state references), with the
     /// keys themselves when the key table is this state's own (a shared table is counted once by its owner).</summary>
     public long ApproximateBytes =>
-        (_count * (long)(Unsafe.SizeOf<TState>() + (TracksAccess ? 8 : 0))) + ((_filed - _count) * 4) + (_ownsKeys ? _keys.ApproximateBytes : 0);
+        (_count * (long)(Unsafe.SizeOf<TState>() + (TracksAccess ? 1 : 0))) + (_far.Count * 24L) + (_ownsKeys ? _keys.ApproximateBytes : 0);
 
     private bool TracksAccess => _bucketMs != long.MaxValue;
 
@@ -108,7 +116,8 @@ public sealed class KeyedState<TState> : IKeySlotHolder
     public ref TState GetOrAdd(string key, long eventTimeMs, out bool created)
     {
         var slot = _keys.GetOrAddSlot(key);
-        var page = PageOf(slot);
+        var bucket = TracksAccess ? FloorDiv(eventTimeMs, _bucketMs) : 0;
+        var page = PageOf(slot, bucket);
         ref var held = ref page.Held[(slot & Mask) >> 6];
         var bit = 1UL << slot;
         if ((held & bit) == 0)
@@ -119,9 +128,7 @@ public sealed class KeyedState<TState> : IKeySlotHolder
             created = true;
             if (TracksAccess)
             {
-                var bucket = FloorDiv(eventTimeMs, _bucketMs);
-                page.Access[slot & Mask] = Relative(bucket);
-                File(slot, FilingBucket(bucket));
+                File(page, slot, bucket);
             }
         }
         else
@@ -129,18 +136,10 @@ public sealed class KeyedState<TState> : IKeySlotHolder
             created = false;
             if (TracksAccess)
             {
-                // A later access in the same bucket changes nothing eviction reads.
-                ref var access = ref page.Access[slot & Mask];
-                var bucket = FloorDiv(eventTimeMs, _bucketMs);
-                var before = _bucketBase + access;
-                if (bucket > before)
+                // Only a later bucket changes what eviction reads; the page's bound stays a lower bound.
+                if (bucket > AccessOf(page, slot))
                 {
-                    access = Relative(bucket);
-                    var filing = FilingBucket(bucket);
-                    if (filing != FilingBucket(before))
-                    {
-                        File(slot, filing);
-                    }
+                    SetAccess(page, slot, bucket);
                 }
             }
         }
@@ -197,41 +196,68 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         return false;
     }
 
-    /// <summary>Drops keys whose last access + TTL is below <paramref name="watermarkMs"/>; returns how many went.
-    /// Cheap when nothing is due: one comparison.</summary>
+    /// <summary>Drops keys whose last access + TTL is below <paramref name="watermarkMs"/> (to the bucket: a key goes
+    /// once its whole bucket has expired); returns how many went. Cheap when nothing is due: one comparison.</summary>
     public int EvictExpired(long watermarkMs)
     {
-        if (_ttlMs == long.MaxValue || watermarkMs == long.MinValue)
+        if (_ttlMs == long.MaxValue || watermarkMs == long.MinValue || watermarkMs < long.MinValue + _ttlMs)
+        {
+            return 0;
+        }
+        // The highest bucket wholly expired: its newest possible access, (b + 1) * width − 1, plus TTL is below the watermark.
+        var due = FloorDiv(watermarkMs - _ttlMs, _bucketMs) - 1;
+        if (due < _lowest || due <= _evictedThrough)
         {
             return 0;
         }
         var evicted = 0;
-        while (_bucketOrder.TryPeek(out var bucket, out _))
+        var lowest = long.MaxValue;
+        var pages = _pages;
+        for (var p = 0; p < pages.Length; p++)
         {
-            // The bucket's newest possible access is its end − 1; it is wholly expired once that + TTL < watermark.
-            var newest = ((bucket + 1) * _bucketMs) - 1;
-            if (newest > watermarkMs - _ttlMs - 1)
+            if (pages[p] is not { } page)
             {
-                break;
+                continue;
             }
-            _bucketOrder.Dequeue();
-            var slots = _buckets[bucket];
-            _buckets.Remove(bucket);
-            _filed -= slots.Count;
-            foreach (var slot in slots)
+            if (page.Lowest > due)
             {
-                // Every held key is filed in a bucket not yet walked, and this is the lowest of them: the key is in
-                // this one (not only a stale entry here) exactly when its last access does not put it in a later one.
-                if (Holds(slot) && _bucketBase + _pages[slot >> Shift]!.Access[slot & Mask] <= bucket)
+                lowest = Math.Min(lowest, page.Lowest);
+                continue;
+            }
+            // The keys left are all after the due bucket, and keys added later are filed after it: it becomes the base.
+            var oldBase = page.Base;
+            page.Base = due + 1;
+            var pageLowest = long.MaxValue;
+            var words = page.Held;
+            for (var w = 0; w < words.Length; w++)
+            {
+                var bits = words[w];
+                while (bits != 0)
                 {
-                    Drop(slot);
-                    evicted++;
+                    var index = (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                    bits &= bits - 1;
+                    var slot = (p << Shift) + index;
+                    var value = page.Access[index];
+                    var access = value == Far ? _far[slot] : oldBase + value;
+                    if (access <= due)
+                    {
+                        // Drop may null the page when this is its last key; the words array read here stays valid.
+                        Drop(slot);
+                        evicted++;
+                        continue;
+                    }
+                    SetAccess(page, slot, access);
+                    pageLowest = Math.Min(pageLowest, access);
                 }
             }
-            slots.Clear();
-            _spareLists.Push(slots);
-            _evictedThrough = bucket;
+            if (pages[p] is not null)
+            {
+                page.Lowest = pageLowest;
+                lowest = Math.Min(lowest, pageLowest);
+            }
         }
+        _lowest = lowest;
+        _evictedThrough = due;
         Evicted += evicted;
         return evicted;
     }
@@ -262,16 +288,9 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         {
             Drop(slot);
         }
-        foreach (var list in _buckets.Values)
-        {
-            list.Clear();
-            _spareLists.Push(list);
-        }
-        _buckets.Clear();
-        _bucketOrder.Clear();
-        _filed = 0;
+        _far.Clear();
+        _lowest = long.MaxValue;
         _evictedThrough = long.MinValue;
-        _hasBucketBase = false;
     }
 
     /// <summary>Writes every key with its last access (the last millisecond of its bucket, which files it in the
@@ -285,7 +304,7 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         {
             var page = _pages[slot >> Shift]!;
             _keys.WriteKey(writer, slot);
-            writer.Write(TracksAccess ? LastMsOf(_bucketBase + page.Access[slot & Mask]) : 0L);
+            writer.Write(TracksAccess ? LastMsOf(AccessOf(page, slot)) : 0L);
             _serializer.Write(writer, page.Entries[slot & Mask]);
         }
     }
@@ -347,16 +366,15 @@ public sealed class KeyedState<TState> : IKeySlotHolder
             {
                 throw new InvalidDataException($"A checkpoint holds the key '{key}' twice.");
             }
-            var page = PageOf(slot);
+            var bucket = TracksAccess ? FloorDiv(lastAccess, _bucketMs) : 0;
+            var page = PageOf(slot, bucket);
             page.Held[(slot & Mask) >> 6] |= 1UL << slot;
             page.Count++;
             _count++;
             page.Entries[slot & Mask] = _serializer.Read(reader);
             if (TracksAccess)
             {
-                var bucket = FloorDiv(lastAccess, _bucketMs);
-                page.Access[slot & Mask] = Relative(bucket);
-                File(slot, FilingBucket(bucket));
+                File(page, slot, bucket);
             }
         }
     }
@@ -371,14 +389,44 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         return (uint)p < (uint)pages.Length && pages[p] is { } page && (page.Held[(slot & Mask) >> 6] & (1UL << slot)) != 0;
     }
 
-    private Page PageOf(int slot)
+    /// <summary>The page of <paramref name="slot"/>, made when absent with its base at the first bucket not yet swept
+    /// (or a little before <paramref name="bucket"/> before the first sweep, for keys that arrive out of order).</summary>
+    private Page PageOf(int slot, long bucket)
     {
         var p = slot >> Shift;
         if (p >= _pages.Length)
         {
             Array.Resize(ref _pages, Math.Max(Math.Max(4, p + 1), _pages.Length * 2));
         }
-        return _pages[p] ??= new Page(TracksAccess);
+        return _pages[p] ??= new Page(TracksAccess)
+        {
+            Base = _evictedThrough != long.MinValue ? _evictedThrough + 1 : bucket > long.MinValue + 64 ? bucket - 64 : bucket,
+        };
+    }
+
+    private long AccessOf(Page page, int slot)
+    {
+        var value = page.Access[slot & Mask];
+        return value == Far ? _far[slot] : page.Base + value;
+    }
+
+    private void SetAccess(Page page, int slot, long bucket)
+    {
+        ref var value = ref page.Access[slot & Mask];
+        var offset = bucket - page.Base;
+        if (offset >= 0 && offset < Far)
+        {
+            if (value == Far)
+            {
+                _far.Remove(slot);
+            }
+            value = (byte)offset;
+        }
+        else
+        {
+            value = Far;
+            _far[slot] = bucket;
+        }
     }
 
     private void Drop(int slot)
@@ -387,6 +435,14 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         var page = _pages[p]!;
         page.Held[(slot & Mask) >> 6] &= ~(1UL << slot);
         page.Entries[slot & Mask] = default!;
+        if (TracksAccess)
+        {
+            if (page.Access[slot & Mask] == Far)
+            {
+                _far.Remove(slot);
+            }
+            page.Access[slot & Mask] = 0;
+        }
         _count--;
         if (--page.Count == 0)
         {
@@ -396,22 +452,21 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         _keys.Release(slot);
     }
 
-    /// <summary>The bucket a key whose last access falls in <paramref name="bucket"/> is filed in: a bucket already
-    /// evicted is never walked again, so an old time goes in the next one.</summary>
-    private long FilingBucket(long bucket) =>
-        _evictedThrough != long.MinValue && bucket <= _evictedThrough ? _evictedThrough + 1 : bucket;
-
-    /// <summary>A bucket as kept per key: relative to the first bucket this state kept, which leaves 2^31 buckets either
-    /// side (68 years with the one-second buckets of a 16-second TTL, 24 days with the 1 ms floor of a TTL under 32
-    /// ms). Beyond that the value is clamped, and a key refiled out there may go up to one TTL early.</summary>
-    private int Relative(long bucket)
+    /// <summary>Keeps a new key's last access and lowers its page's bound. A bucket already swept is not swept again,
+    /// so an old time is kept as the next one, which is when it is due (as a key filed in the bucket lists of earlier
+    /// versions always was; the last millisecond checkpointed is that bucket's).</summary>
+    private void File(Page page, int slot, long bucket)
     {
-        if (!_hasBucketBase)
+        var filing = _evictedThrough != long.MinValue && bucket <= _evictedThrough ? _evictedThrough + 1 : bucket;
+        SetAccess(page, slot, filing);
+        if (filing < page.Lowest)
         {
-            _bucketBase = bucket;
-            _hasBucketBase = true;
+            page.Lowest = filing;
         }
-        return (int)Math.Clamp(bucket - _bucketBase, int.MinValue, int.MaxValue);
+        if (filing < _lowest)
+        {
+            _lowest = filing;
+        }
     }
 
     /// <summary>The last millisecond of <paramref name="bucket"/> (saturating at the ends of time).</summary>
@@ -420,22 +475,6 @@ public sealed class KeyedState<TState> : IKeySlotHolder
         var start = bucket * _bucketMs;
         return bucket != 0 && start / bucket != _bucketMs ? (bucket < 0 ? long.MinValue : long.MaxValue)
             : start > long.MaxValue - (_bucketMs - 1) ? long.MaxValue : start + (_bucketMs - 1);
-    }
-
-    private void File(int slot, long bucket)
-    {
-        if (_bucketMs == long.MaxValue)
-        {
-            return;
-        }
-        ref var list = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_buckets, bucket, out var exists);
-        if (!exists)
-        {
-            list = _spareLists.Count > 0 ? _spareLists.Pop() : [];
-            _bucketOrder.Enqueue(bucket, bucket);
-        }
-        list!.Add(slot);
-        _filed++;
     }
 
     private static long FloorDiv(long a, long b)

@@ -216,10 +216,68 @@ public sealed class BehaviorStateTests
     }
 
     [Fact]
-    public void SizeOf_IdleState_IsAtMost120Bytes()
+    public void SizeOf_IdleState_IsAtMost112Bytes()
     {
-        Assert.InRange(System.Runtime.CompilerServices.Unsafe.SizeOf<BehaviorState>(), 64, 120);
+        Assert.InRange(System.Runtime.CompilerServices.Unsafe.SizeOf<BehaviorState>(), 64, 112);
         Assert.Equal(24, System.Runtime.CompilerServices.Unsafe.SizeOf<CompactId>());
+    }
+
+    [Fact]
+    public void SideForms_ManyDevicesWithAndWithoutTheRing_RoundTripAndReleaseKeepTheDevices()
+    {
+        // Five devices (three past the inline two) and a ring of nine activities: the two share one side object.
+        var state = default(BehaviorState);
+        for (uint d = 1; d <= 5; d++)
+        {
+            state.AddDevice(d * 7919, 10);
+        }
+        Assert.False(state.HoldsActivity);
+        for (var i = 0; i < 9; i++)
+        {
+            Assert.Equal(i == 0, state.AddActivity(T0 + i, i % 2 == 1, i * 1.5, $"e-{i}"));
+        }
+        var copy = state;
+        state.AddDevice(6 * 7919, 10);
+
+        var back = RoundTrip(state);
+
+        Assert.Equal(6, back.DeviceCount);
+        Assert.Equal(5, copy.DeviceCount);
+        for (uint d = 1; d <= 6; d++)
+        {
+            Assert.True(back.KnowsDevice(d * 7919));
+        }
+        Assert.Equal(9, back.ActivityCount);
+        for (var i = 0; i < 9; i++)
+        {
+            Assert.Equal(state.ActivityAt(i), back.ActivityAt(i));
+            Assert.Equal(new Activity(T0 + i, i % 2 == 1, i * 1.5, $"e-{i}"), copy.ActivityAt(i));
+        }
+
+        back.RemoveFirstActivity();
+        back.ReleaseActivity();
+        Assert.False(back.HoldsActivity);
+        Assert.True(back.KnowsDevice(6 * 7919));
+        Assert.False(back.KnowsDevice(7 * 7919));
+
+        var idle = RoundTrip(back);
+        Assert.Equal(6, idle.DeviceCount);
+        Assert.False(idle.HoldsActivity);
+        Assert.True(idle.AddActivity(T0, true, 2.5, "e-x"));
+        Assert.Equal(new Activity(T0, true, 2.5, "e-x"), idle.ActivityAt(0));
+        Assert.True(idle.KnowsDevice(1 * 7919));
+    }
+
+    private static BehaviorState RoundTrip(BehaviorState state)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            state.Write(writer);
+        }
+        buffer.Position = 0;
+        using var reader = new BinaryReader(buffer);
+        return BehaviorState.Read(reader);
     }
 
     [Fact]

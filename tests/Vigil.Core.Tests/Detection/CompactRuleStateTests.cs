@@ -212,6 +212,28 @@ public sealed class CompactRuleStateTests
     }
 
     [Theory]
+    [InlineData(0L, 0L)]
+    [InlineData(59_999L, 0L)]
+    [InlineData(60_000L, 1L)]
+    [InlineData(1_700_000_123_456L, 28_333_335L)]
+    [InlineData(-1L, -1L)]
+    [InlineData(-60_000L, -1L)]
+    [InlineData(-60_001L, -2L)]
+    public void RapidActivityState_Minute_IsTheLatestEventsAndRoundTripsIn40Bytes(long latestMs, long minute)
+    {
+        var state = RapidActivityState.Initial;
+        state.LatestMs = latestMs;
+        state.MinuteCount = 3;
+
+        var restored = RapidActivityState.Read(Reader(Bytes(state.Write)), 121);
+
+        Assert.Equal(minute, state.Minute);
+        Assert.Equal(minute, restored.Minute);
+        Assert.Equal(3, restored.MinuteCount);
+        Assert.Equal(40, System.Runtime.CompilerServices.Unsafe.SizeOf<RapidActivityState>());
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public void OnWatermark_ManyUsersIdle_EveryRingLetGoByTheSlotQueue(bool restartBetween)

@@ -7,14 +7,38 @@ namespace Vigil.Core.Tests.Engine;
 /// exactly, freed and checkpointed as a dictionary of strings would.</summary>
 public sealed class KeyTablePackingTests
 {
-    // Every form: six-bit packed, the longest packed, too long, other characters, UUIDs (canonical or not), IPv4
-    // (canonical or not), the empty string.
+    // Every form: six-bit packed, the longest packed, too long, other characters, UUIDs (canonical or not; the RFC 4122
+    // variant with the last byte's top bit set or clear, and variants the table keeps as text), IPv4 (canonical or
+    // not), the empty string.
     private static readonly string[] Forms =
     [
         "u-004705", "e-797f54cc048cf653", "abcdefghijABCDEFGHIJ", "abcdefghijABCDEFGHIJK", "alice@example.com", "évé",
         "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "3F2504E0-4F89-41D3-9A0C-0305E82C3301", "81.0.3.7", "255.255.255.255",
         "0.0.0.0", "010.0.0.1", "1.2.3", "1.2.3.4.5", "256.1.1.1", "2001:db8::1", "",
+        "ffffffff-ffff-4fff-bfff-ffffffffffff", "3f2504e0-4f89-41d3-7a0c-0305e82c3301", "00000000-0000-0000-0000-000000000000",
+        "3f2504e0-4f89-41d3-9a0c-0305e82c3380",
     ];
+
+    [Fact]
+    public void TableKey_EveryForm_SixteenBytesAndBackToTheSamePackedKey()
+    {
+        Assert.Equal(16, System.Runtime.CompilerServices.Unsafe.SizeOf<TableKey>());
+        foreach (var key in Forms)
+        {
+            var table = TableKey.From(key, out var text);
+            Assert.False(table.IsNone);
+            Assert.Equal(text is not null, table.IsText);
+            Assert.Equal(key, table.ToPacked(text).ToString());
+            if (!table.IsText)
+            {
+                Assert.True(PackedKey.From(key).Equals(table.ToPacked(text)), key);
+            }
+        }
+        // Of the UUIDs, only those outside the RFC 4122 variants are kept as text in the table.
+        Assert.False(TableKey.From("3f2504e0-4f89-41d3-9a0c-0305e82c3301", out _).IsText);
+        Assert.False(TableKey.From("ffffffff-ffff-4fff-bfff-ffffffffffff", out _).IsText);
+        Assert.True(TableKey.From("3f2504e0-4f89-41d3-7a0c-0305e82c3301", out _).IsText);
+    }
 
     [Theory]
     [InlineData("81.0.3.7")]
