@@ -18,6 +18,17 @@ public static class Program
             StateFootprint.RunActive(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200_000);
             return;
         }
+        if (args.Length > 1 && args[0] == "window-allocs" && args[1] == "resizes")
+        {
+            WindowAllocations.CountResizes(args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 10);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "window-allocs")
+        {
+            WindowAllocations.Run(args.Length > 1 ? args[1] : "sliding-distinct-panes",
+                args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 10);
+            return;
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 }

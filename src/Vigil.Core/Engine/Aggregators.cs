@@ -34,6 +34,9 @@ public sealed class DistinctCounter
     /// <summary>Distinct values held.</summary>
     public int Distinct => Counts.Count;
 
+    /// <summary>Distinct values it can hold before its table must grow (an allocation); for measuring that.</summary>
+    public int Capacity => Counts.EnsureCapacity(0);
+
     /// <summary>How many times <paramref name="value"/> was added, net of retractions.</summary>
     public int CountOf(string value) => Counts.TryGetValue(value, out var n) ? n : 0;
 }
