@@ -207,7 +207,7 @@ public sealed class CompactRuleStateTests
 
         Assert.Equal(long.MinValue, restored.LatestMs);
         Assert.Equal(long.MinValue, restored.Minute);
-        Assert.Null(restored.Recent);
+        Assert.False(restored.HoldsWindow);
         Assert.Equal(bytes, Bytes(restored.Write));
     }
 
@@ -251,13 +251,13 @@ public sealed class CompactRuleStateTests
         d.Feed(Enumerable.Range(0, 1_000).Select(u => d.Event(EventType.PageView, 700 + (u * 0.01), user: $"u-{u * 3}")));
 
         var holding = 0;
-        rule.State.ForEach(0, (_, _, in state) => holding += state.Recent is null ? 0 : 1);
+        rule.State.ForEach(0, (_, _, in state) => holding += state.HoldsWindow ? 1 : 0);
         Assert.Equal(1_000, holding);
         Assert.Equal(3_000, rule.State.Count);
 
         d.Feed(d.Event(EventType.PageView, 2_000, user: "u-clock"));
         holding = 0;
-        rule.State.ForEach(0, (_, _, in state) => holding += state.Recent is null ? 0 : 1);
+        rule.State.ForEach(0, (_, _, in state) => holding += state.HoldsWindow ? 1 : 0);
         // Only the clock user's own ring is left; every user is still held (the baseline lives on).
         Assert.Equal(1, holding);
         Assert.Equal(3_001, rule.State.Count);
