@@ -186,6 +186,146 @@ public sealed class EventRing
     }
 }
 
+/// <summary>
+/// The same bounded, time-sorted ring as <see cref="EventRing"/>, as a 24-byte struct to keep inline in a keyed state
+/// (a field, reached by ref): a key costs its entries' array and no ring object. The capacity is passed in by the
+/// owner rather than kept; the array starts at one entry and doubles up to it.
+/// </summary>
+/// <remarks>Checkpointed in <see cref="EventRing"/>'s layout, so either reads the other's. Not thread-safe. A copy
+/// shares the array with the original: use it through a ref.</remarks>
+public struct InlineEventRing
+{
+    private RingEntry[]? _items;
+    private int _start;
+    private int _count;
+
+    /// <summary>Entries held.</summary>
+    public readonly int Count => _count;
+
+    /// <summary>The latest event time ever added (long.MinValue before any).</summary>
+    public long LatestMs { readonly get; private set; }
+
+    /// <summary>An empty ring.</summary>
+    public static InlineEventRing Empty => new() { LatestMs = long.MinValue };
+
+    /// <summary>The <paramref name="index"/>-th entry, oldest first.</summary>
+    public readonly ref readonly RingEntry this[int index] => ref _items![(_start + index) % _items.Length];
+
+    /// <summary>Adds an entry in time order, dropping the oldest when <paramref name="capacity"/> are held.</summary>
+    public void Add(in RingEntry entry, int capacity)
+    {
+        var items = _items;
+        if (items is null || items.Length == 0)
+        {
+            items = _items = new RingEntry[1];
+            _start = 0;
+        }
+        else if (_count == items.Length)
+        {
+            if (items.Length < capacity)
+            {
+                var bigger = new RingEntry[Math.Min(capacity, items.Length * 2)];
+                for (var i = 0; i < _count; i++)
+                {
+                    bigger[i] = items[(_start + i) % items.Length];
+                }
+                items = _items = bigger;
+                _start = 0;
+            }
+            else
+            {
+                items[_start] = default;
+                _start = (_start + 1) % items.Length;
+                _count--;
+            }
+        }
+        var pos = _count;
+        while (pos > 0 && items[(_start + pos - 1) % items.Length].TimeMs > entry.TimeMs)
+        {
+            items[(_start + pos) % items.Length] = items[(_start + pos - 1) % items.Length];
+            pos--;
+        }
+        items[(_start + pos) % items.Length] = entry;
+        _count++;
+        LatestMs = Math.Max(LatestMs, entry.TimeMs);
+    }
+
+    /// <summary>Drops entries at or before <paramref name="timeMs"/>; the array goes with the last one.</summary>
+    public void DropThrough(long timeMs)
+    {
+        var items = _items;
+        if (items is null)
+        {
+            return;
+        }
+        while (_count > 0 && items[_start].TimeMs <= timeMs)
+        {
+            items[_start] = default;
+            _start = (_start + 1) % items.Length;
+            _count--;
+        }
+        if (_count == 0)
+        {
+            _items = null;
+            _start = 0;
+        }
+    }
+
+    /// <summary>The index of the first entry with a time above <paramref name="afterMs"/> (Count when none).</summary>
+    public readonly int FirstAfter(long afterMs)
+    {
+        var i = 0;
+        while (i < _count && this[i].TimeMs <= afterMs)
+        {
+            i++;
+        }
+        return i;
+    }
+
+    /// <summary>Writes the entries oldest first and the latest time, as <see cref="EventRing.Write"/> does.</summary>
+    public readonly void Write(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.Write(_count);
+        for (var i = 0; i < _count; i++)
+        {
+            ref readonly var e = ref this[i];
+            writer.Write(e.TimeMs);
+            writer.Write(e.EventId);
+            StateIo.WriteNullable(writer, e.Subject);
+            StateIo.WriteNullable(writer, e.Ip);
+        }
+        writer.Write(LatestMs);
+    }
+
+    /// <summary>Reads what <see cref="Write"/> (or <see cref="EventRing.Write"/>) wrote, refusing more than
+    /// <paramref name="capacity"/> entries.</summary>
+    public static InlineEventRing Read(BinaryReader reader, int capacity)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var count = reader.ReadInt32();
+        if (count < 0 || count > capacity)
+        {
+            throw new InvalidDataException($"A checkpointed ring claims {count} entries; at most {capacity} fit.");
+        }
+        var ring = Empty;
+        if (count > 0)
+        {
+            ring._items = new RingEntry[count];
+        }
+        for (var i = 0; i < count; i++)
+        {
+            var t = reader.ReadInt64();
+            var id = reader.ReadString();
+            var subject = StateIo.ReadNullable(reader);
+            var ip = StateIo.ReadNullable(reader);
+            ring.Add(new RingEntry(t, id, subject, ip), capacity);
+        }
+        ring.LatestMs = reader.ReadInt64();
+        return ring;
+    }
+}
+
 /// <summary>Small helpers for writing rule state into checkpoints.</summary>
 public static class StateIo
 {

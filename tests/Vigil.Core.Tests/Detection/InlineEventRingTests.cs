@@ -1,0 +1,126 @@
+using Vigil.Core.Detection;
+
+namespace Vigil.Core.Tests.Detection;
+
+/// <summary>The struct ring kept inline in BRUTE_FORCE_IP's and PASSWORD_SPRAY's states: it behaves as
+/// <see cref="EventRing"/> and shares its checkpoint layout both ways.</summary>
+public sealed class InlineEventRingTests
+{
+    private static byte[] Bytes(Action<BinaryWriter> write)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            write(writer);
+        }
+        return stream.ToArray();
+    }
+
+    private static BinaryReader Reader(byte[] bytes) => new(new MemoryStream(bytes));
+
+    private static void AssertSame(EventRing expected, in InlineEventRing actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        Assert.Equal(expected.LatestMs, actual.LatestMs);
+        for (var i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(expected[i], actual[i]);
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void Add_DisorderedEventsAndDrops_SameAsEventRing(int capacity)
+    {
+        var random = new Random(capacity);
+        var ring = new EventRing(capacity, 1);
+        var inline = InlineEventRing.Empty;
+        var latest = 0L;
+        for (var n = 0; n < 2_000; n++)
+        {
+            var t = latest + random.Next(-300, 1_000);
+            latest = Math.Max(latest, t);
+            var entry = new RingEntry(t, $"e-{n}", random.Next(4) == 0 ? null : $"u-{random.Next(5)}", $"10.0.0.{random.Next(3)}");
+            ring.Add(entry);
+            inline.Add(entry, capacity);
+            Assert.Equal(ring.FirstAfter(latest - 5_000), inline.FirstAfter(latest - 5_000));
+            if (random.Next(6) == 0)
+            {
+                var through = latest - random.Next(0, 20_000);
+                ring.DropThrough(through);
+                inline.DropThrough(through);
+            }
+            AssertSame(ring, inline);
+        }
+    }
+
+    [Fact]
+    public void Empty_NothingAdded_NoEntriesAndLatestBelowAnyTime()
+    {
+        var inline = InlineEventRing.Empty;
+        inline.DropThrough(long.MaxValue);
+
+        Assert.Equal(0, inline.Count);
+        Assert.Equal(long.MinValue, inline.LatestMs);
+        Assert.Equal(0, inline.FirstAfter(0));
+        Assert.Equal(Bytes(new EventRing(8).Write), Bytes(inline.Write));
+    }
+
+    [Fact]
+    public void Write_SameEntries_SameBytesAsEventRingBothWays()
+    {
+        var ring = new EventRing(64, 1);
+        ring.Add(new RingEntry(1_000, "e-1", "u-1", "10.0.0.1"));
+        ring.Add(new RingEntry(900, "e-0", null, null));
+        ring.Add(new RingEntry(1_500, "e-2", "alice", "2001:db8::1"));
+        ring.DropThrough(950);
+        var ringBytes = Bytes(ring.Write);
+
+        var inline = InlineEventRing.Read(Reader(ringBytes), 64);
+
+        AssertSame(ring, inline);
+        Assert.Equal(ringBytes, Bytes(inline.Write));
+        AssertSame(EventRing.Read(Reader(Bytes(inline.Write)), 64), inline);
+    }
+
+    [Fact]
+    public void Read_MoreThanTheCapacity_Refused()
+    {
+        var ring = new EventRing(8, 1);
+        for (var i = 0; i < 5; i++)
+        {
+            ring.Add(new RingEntry(i, $"e-{i}", null, null));
+        }
+
+        Assert.Throws<InvalidDataException>(() => InlineEventRing.Read(Reader(Bytes(ring.Write)), 4));
+    }
+
+    [Fact]
+    public void States_InlineInThePage_32And48Bytes()
+    {
+        Assert.Equal(24, System.Runtime.CompilerServices.Unsafe.SizeOf<InlineEventRing>());
+        Assert.Equal(32, System.Runtime.CompilerServices.Unsafe.SizeOf<PasswordSprayState>());
+        Assert.Equal(48, System.Runtime.CompilerServices.Unsafe.SizeOf<BruteForceIpState>());
+    }
+
+    [Fact]
+    public void BruteForceIpState_WithRingAndAlert_RoundTripsByteForByte()
+    {
+        var state = BruteForceIpState.Initial;
+        state.Failures.Add(new RingEntry(10, "e-1", "u-1", "10.0.0.9"), 64);
+        state.Failures.Add(new RingEntry(20, "e-2", "u-2", "10.0.0.9"), 64);
+        state.AlertId = "a-1";
+        state.AlertTimeMs = 20;
+        state.AlertFailures = 2;
+        var bytes = Bytes(state.Write);
+
+        var restored = BruteForceIpState.Read(Reader(bytes), 64);
+
+        Assert.Equal(2, restored.Failures.Count);
+        Assert.Equal("e-2", restored.Failures[1].EventId);
+        Assert.Equal("a-1", restored.AlertId);
+        Assert.Equal(bytes, Bytes(restored.Write));
+    }
+}
