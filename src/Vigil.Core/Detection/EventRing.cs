@@ -202,8 +202,9 @@ public struct InlineEventRing
     /// <summary>Entries held.</summary>
     public readonly int Count => _count;
 
-    /// <summary>The latest event time ever added (long.MinValue before any).</summary>
-    public long LatestMs { readonly get; private set; }
+    /// <summary>The latest event time ever added (long.MinValue before any); set from outside only by an owner
+    /// restoring its own checkpoint layout.</summary>
+    public long LatestMs { readonly get; internal set; }
 
     /// <summary>An empty ring.</summary>
     public static InlineEventRing Empty => new() { LatestMs = long.MinValue };

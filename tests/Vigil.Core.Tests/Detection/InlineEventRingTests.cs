@@ -123,4 +123,59 @@ public sealed class InlineEventRingTests
         Assert.Equal("a-1", restored.AlertId);
         Assert.Equal(bytes, Bytes(restored.Write));
     }
+
+    [Fact]
+    public void BruteForceState_EarlierLayout_ReadAndWrittenByteForByte()
+    {
+        // The layout of the class state with three arrays: count, (time, id, ip flag, ip) oldest first, the latest
+        // failure time, then the open alert.
+        var old = Bytes(w =>
+        {
+            w.Write(2);
+            w.Write(100L);
+            w.Write("e-1");
+            w.Write(true);
+            w.Write("10.0.0.1");
+            w.Write(200L);
+            w.Write("e-2");
+            w.Write(false);
+            w.Write(250L);
+            w.Write(true);
+            w.Write("a-1");
+            w.Write(200L);
+            w.Write(2);
+        });
+        var serializer = new BruteForceState.Serializer(64);
+
+        var state = serializer.Read(Reader(old));
+
+        Assert.Equal(250L, state.LatestFailureMs);
+        Assert.Equal(2, state.Count(200, 1_000));
+        Assert.Equal(1, state.Count(200, 100));
+        var (ids, ips, firstMs) = state.InWindow(200, 1_000);
+        Assert.Equal(["e-1", "e-2"], ids);
+        Assert.Equal(["10.0.0.1"], ips);
+        Assert.Equal(100L, firstMs);
+        Assert.Equal("a-1", state.AlertId);
+        Assert.Equal(old, Bytes(w => serializer.Write(w, state)));
+        Assert.Equal(48, System.Runtime.CompilerServices.Unsafe.SizeOf<BruteForceState>());
+    }
+
+    [Fact]
+    public void BruteForceState_PastCapacityThenLate_OldestDroppedLateSortedFirst()
+    {
+        var state = BruteForceState.Initial;
+        for (var i = 0; i < 10; i++)
+        {
+            state.Add(i * 10, $"e-{i}", null, 4);
+        }
+        state.Add(5, "late", null, 4);
+
+        Assert.Equal(90L, state.LatestFailureMs);
+        var (ids, _, firstMs) = state.InWindow(90, 1_000);
+        // The oldest (60) made room, and the late failure sorted in first, as the arrays did.
+        Assert.Equal(["late", "e-7", "e-8", "e-9"], ids);
+        Assert.Equal(4, state.Count(90, 1_000));
+        Assert.Equal(5L, firstMs);
+    }
 }
