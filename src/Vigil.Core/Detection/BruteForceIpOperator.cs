@@ -159,8 +159,8 @@ public sealed class BruteForceIpOperator(BruteForceIpOptions options, TimeProvid
 }
 
 /// <summary>Per-IP state of <see cref="BruteForceIpOperator"/>: a struct inline in the keyed-state page, its ring too,
-/// so an address costs its entries' array and no object besides (48 bytes inline; a state object and a ring object of
-/// 96 bytes before). A new key's state is <see cref="Initial"/>.</summary>
+/// so an address that failed once costs 80 bytes inline and no object (a state object, a ring object and a one-entry
+/// array, 160 bytes, before); more failures go to an array. A new key's state is <see cref="Initial"/>.</summary>
 public struct BruteForceIpState
 {
     /// <summary>The failures within the window (a field, so the operator changes it in place through a ref). Starts

@@ -152,8 +152,8 @@ public sealed class BruteForceOperator(BruteForceOptions options, TimeProvider a
 
 /// <summary>Per-user state of <see cref="BruteForceOperator"/>: a ring of recent failures, sorted by time, and the open
 /// alert.</summary>
-/// <remarks>A struct inline in the keyed-state page (48 bytes) with its ring inline too: a user who failed once costs
-/// one one-entry array, where a state object and three arrays were 176 bytes. A new key's state is
+/// <remarks>A struct inline in the keyed-state page (80 bytes) with its ring inline too: a user who failed once costs
+/// no object, where a state object and three arrays were 176 bytes. A new key's state is
 /// <see cref="Initial"/>.</remarks>
 public struct BruteForceState
 {

@@ -187,14 +187,17 @@ public sealed class EventRing
 }
 
 /// <summary>
-/// The same bounded, time-sorted ring as <see cref="EventRing"/>, as a 24-byte struct to keep inline in a keyed state
-/// (a field, reached by ref): a key costs its entries' array and no ring object. The capacity is passed in by the
-/// owner rather than kept; the array starts at one entry and doubles up to it.
+/// The same bounded, time-sorted ring as <see cref="EventRing"/>, as a 56-byte struct to keep inline in a keyed state
+/// (a field, reached by ref): a key costs no ring object, and a key with one entry (most addresses and users that fail
+/// a login fail once) no array either, the entry sitting in the struct. The capacity is passed in by the owner rather
+/// than kept; the array, from the second entry, starts at two and doubles up to it.
 /// </summary>
 /// <remarks>Checkpointed in <see cref="EventRing"/>'s layout, so either reads the other's. Not thread-safe. A copy
 /// shares the array with the original: use it through a ref.</remarks>
 public struct InlineEventRing
 {
+    // The only entry while there is no array (count 0 or 1); default once an array holds the entries.
+    private RingEntry _single;
     private RingEntry[]? _items;
     private int _start;
     private int _count;
@@ -210,15 +213,27 @@ public struct InlineEventRing
     public static InlineEventRing Empty => new() { LatestMs = long.MinValue };
 
     /// <summary>The <paramref name="index"/>-th entry, oldest first.</summary>
-    public readonly ref readonly RingEntry this[int index] => ref _items![(_start + index) % _items.Length];
+    [System.Diagnostics.CodeAnalysis.UnscopedRef]
+    public readonly ref readonly RingEntry this[int index] =>
+        ref _items is { } items ? ref items[(_start + index) % items.Length] : ref _single;
 
     /// <summary>Adds an entry in time order, dropping the oldest when <paramref name="capacity"/> are held.</summary>
     public void Add(in RingEntry entry, int capacity)
     {
+        LatestMs = Math.Max(LatestMs, entry.TimeMs);
         var items = _items;
-        if (items is null || items.Length == 0)
+        if (items is null)
         {
-            items = _items = new RingEntry[1];
+            if (_count == 0 || capacity <= 1)
+            {
+                // Empty, or full at one (the oldest goes, as in the array): the entry sits inline.
+                _single = entry;
+                _count = 1;
+                return;
+            }
+            items = _items = new RingEntry[Math.Min(capacity, 2)];
+            items[0] = _single;
+            _single = default;
             _start = 0;
         }
         else if (_count == items.Length)
@@ -248,7 +263,6 @@ public struct InlineEventRing
         }
         items[(_start + pos) % items.Length] = entry;
         _count++;
-        LatestMs = Math.Max(LatestMs, entry.TimeMs);
     }
 
     /// <summary>Drops entries at or before <paramref name="timeMs"/>; the array goes with the last one.</summary>
@@ -257,6 +271,11 @@ public struct InlineEventRing
         var items = _items;
         if (items is null)
         {
+            if (_count == 1 && _single.TimeMs <= timeMs)
+            {
+                _single = default;
+                _count = 0;
+            }
             return;
         }
         while (_count > 0 && items[_start].TimeMs <= timeMs)
@@ -310,7 +329,7 @@ public struct InlineEventRing
             throw new InvalidDataException($"A checkpointed ring claims {count} entries; at most {capacity} fit.");
         }
         var ring = Empty;
-        if (count > 0)
+        if (count > 1)
         {
             ring._items = new RingEntry[count];
         }

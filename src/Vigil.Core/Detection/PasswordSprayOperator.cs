@@ -104,8 +104,8 @@ public sealed class PasswordSprayOperator(PasswordSprayOptions options, TimeProv
 }
 
 /// <summary>Per-IP state of <see cref="PasswordSprayOperator"/>: a struct inline in the keyed-state page, its ring
-/// too, so an address costs its entries' array and no object besides (32 bytes inline; a state object and a ring object
-/// of 80 bytes before). A new key's state is <see cref="Initial"/>.</summary>
+/// too, so an address that failed once costs 64 bytes inline and no object (a state object, a ring object and a
+/// one-entry array, 144 bytes, before); more failures go to an array. A new key's state is <see cref="Initial"/>.</summary>
 public struct PasswordSprayState
 {
     /// <summary>The failures within the window (a field, so the operator changes it in place through a ref).</summary>

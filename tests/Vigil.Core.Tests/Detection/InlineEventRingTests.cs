@@ -56,6 +56,24 @@ public sealed class InlineEventRingTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Add_OneThenALateOne_SameAsEventRing(int capacity)
+    {
+        var ring = new EventRing(capacity, 1);
+        var inline = InlineEventRing.Empty;
+        foreach (var entry in new[] { new RingEntry(100, "e-1", "u", null), new RingEntry(50, "e-0", null, "10.0.0.1") })
+        {
+            ring.Add(entry);
+            inline.Add(entry, capacity);
+            AssertSame(ring, inline);
+        }
+        ring.DropThrough(60);
+        inline.DropThrough(60);
+        AssertSame(ring, inline);
+    }
+
     [Fact]
     public void Empty_NothingAdded_NoEntriesAndLatestBelowAnyTime()
     {
@@ -98,11 +116,11 @@ public sealed class InlineEventRingTests
     }
 
     [Fact]
-    public void States_InlineInThePage_32And48Bytes()
+    public void States_InlineInThePage_64And80Bytes()
     {
-        Assert.Equal(24, System.Runtime.CompilerServices.Unsafe.SizeOf<InlineEventRing>());
-        Assert.Equal(32, System.Runtime.CompilerServices.Unsafe.SizeOf<PasswordSprayState>());
-        Assert.Equal(48, System.Runtime.CompilerServices.Unsafe.SizeOf<BruteForceIpState>());
+        Assert.Equal(56, System.Runtime.CompilerServices.Unsafe.SizeOf<InlineEventRing>());
+        Assert.Equal(64, System.Runtime.CompilerServices.Unsafe.SizeOf<PasswordSprayState>());
+        Assert.Equal(80, System.Runtime.CompilerServices.Unsafe.SizeOf<BruteForceIpState>());
     }
 
     [Fact]
@@ -158,7 +176,7 @@ public sealed class InlineEventRingTests
         Assert.Equal(100L, firstMs);
         Assert.Equal("a-1", state.AlertId);
         Assert.Equal(old, Bytes(w => serializer.Write(w, state)));
-        Assert.Equal(48, System.Runtime.CompilerServices.Unsafe.SizeOf<BruteForceState>());
+        Assert.Equal(80, System.Runtime.CompilerServices.Unsafe.SizeOf<BruteForceState>());
     }
 
     [Fact]
