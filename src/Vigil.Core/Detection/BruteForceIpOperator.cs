@@ -48,24 +48,27 @@ public sealed class BruteForceIpOperator(BruteForceIpOptions options, TimeProvid
     protected override void Process(string key, ref BruteForceIpState state, bool created, in UserEvent evt, long timestampMs,
         IOutput<Alert> output)
     {
-        state ??= new BruteForceIpState(options.MaxTracked);
+        if (created)
+        {
+            state = BruteForceIpState.Initial;
+        }
         if (evt.Type == EventType.LoginFailed)
         {
-            OnFailure(key, state, evt, output);
+            OnFailure(key, ref state, evt, output);
         }
         else
         {
-            OnSuccess(key, state, evt, output);
+            OnSuccess(key, ref state, evt, output);
         }
     }
 
-    private void OnFailure(string ip, BruteForceIpState state, UserEvent evt, IOutput<Alert> output)
+    private void OnFailure(string ip, ref BruteForceIpState state, in UserEvent evt, IOutput<Alert> output)
     {
         var windowMs = (long)options.Window.TotalMilliseconds;
-        var ring = state.Failures;
+        ref var ring = ref state.Failures;
         var endMs = Math.Max(evt.TimestampMs, ring.LatestMs);
         var wasAbove = ring.Count - ring.FirstAfter(endMs - windowMs) >= options.Threshold;
-        ring.Add(new RingEntry(evt.TimestampMs, evt.EventId, evt.UserId ?? evt.Username, ip));
+        ring.Add(new RingEntry(evt.TimestampMs, evt.EventId, evt.UserId ?? evt.Username, ip), options.MaxTracked);
         var first = ring.FirstAfter(endMs - windowMs);
         var count = ring.Count - first;
         if (wasAbove || count < options.Threshold)
@@ -117,7 +120,7 @@ public sealed class BruteForceIpOperator(BruteForceIpOptions options, TimeProvid
         });
     }
 
-    private void OnSuccess(string ip, BruteForceIpState state, UserEvent evt, IOutput<Alert> output)
+    private void OnSuccess(string ip, ref BruteForceIpState state, in UserEvent evt, IOutput<Alert> output)
     {
         if (state.AlertId is not { } previousId || evt.TimestampMs < state.AlertTimeMs
             || evt.TimestampMs - state.AlertTimeMs > (long)options.SuccessWithin.TotalMilliseconds)
@@ -155,12 +158,17 @@ public sealed class BruteForceIpOperator(BruteForceIpOptions options, TimeProvid
     private static string Rule => RuleNames.BruteForceIp;
 }
 
-/// <summary>Per-IP state of <see cref="BruteForceIpOperator"/>.</summary>
-public sealed class BruteForceIpState(int capacity)
+/// <summary>Per-IP state of <see cref="BruteForceIpOperator"/>: a struct inline in the keyed-state page, its ring too,
+/// so an address that failed once costs 80 bytes inline and no object (a state object, a ring object and a one-entry
+/// array, 160 bytes, before); more failures go to an array. A new key's state is <see cref="Initial"/>.</summary>
+public struct BruteForceIpState
 {
-    // One entry to start: most addresses fail once (a user's typo), and eight entries were 256 bytes an address; an
-    // attacking address grows the ring by doubling.
-    public EventRing Failures { get; private set; } = new(capacity, 1);
+    /// <summary>The failures within the window (a field, so the operator changes it in place through a ref). Starts
+    /// with one entry: most addresses fail once (a user's typo); an attacking address grows it by doubling.</summary>
+    public InlineEventRing Failures;
+
+    /// <summary>The state of an address not seen yet.</summary>
+    public static BruteForceIpState Initial => new() { Failures = InlineEventRing.Empty };
 
     /// <summary>The MEDIUM alert a success may still escalate; null when none.</summary>
     public string? AlertId { get; set; }
@@ -169,7 +177,7 @@ public sealed class BruteForceIpState(int capacity)
 
     public int AlertFailures { get; set; }
 
-    public void Write(BinaryWriter writer)
+    public readonly void Write(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
         Failures.Write(writer);
@@ -181,9 +189,9 @@ public sealed class BruteForceIpState(int capacity)
     public static BruteForceIpState Read(BinaryReader reader, int capacity)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        return new BruteForceIpState(capacity)
+        return new BruteForceIpState
         {
-            Failures = EventRing.Read(reader, capacity),
+            Failures = InlineEventRing.Read(reader, capacity),
             AlertId = StateIo.ReadNullable(reader),
             AlertTimeMs = reader.ReadInt64(),
             AlertFailures = reader.ReadInt32(),

@@ -49,23 +49,26 @@ public sealed class BruteForceOperator(BruteForceOptions options, TimeProvider a
     protected override void Process(string key, ref BruteForceState state, bool created, in UserEvent evt, long timestampMs,
         IOutput<Alert> output)
     {
-        state ??= new BruteForceState(options.MaxTracked);
+        if (created)
+        {
+            state = BruteForceState.Initial;
+        }
         if (evt.Type == EventType.LoginFailed)
         {
-            OnFailure(key, state, evt, output);
+            OnFailure(key, ref state, evt, output);
         }
         else
         {
-            OnSuccess(key, state, evt, output);
+            OnSuccess(key, ref state, evt, output);
         }
     }
 
-    private void OnFailure(string key, BruteForceState state, UserEvent evt, IOutput<Alert> output)
+    private void OnFailure(string key, ref BruteForceState state, in UserEvent evt, IOutput<Alert> output)
     {
         var windowMs = (long)options.Window.TotalMilliseconds;
         var endMs = Math.Max(evt.TimestampMs, state.LatestFailureMs);
         var wasAbove = state.Count(endMs, windowMs) >= options.Threshold;
-        state.Add(evt.TimestampMs, evt.EventId, evt.IpAddress);
+        state.Add(evt.TimestampMs, evt.EventId, evt.IpAddress, options.MaxTracked);
         var count = state.Count(endMs, windowMs);
         if (wasAbove || count < options.Threshold)
         {
@@ -102,7 +105,7 @@ public sealed class BruteForceOperator(BruteForceOptions options, TimeProvider a
         });
     }
 
-    private void OnSuccess(string key, BruteForceState state, UserEvent evt, IOutput<Alert> output)
+    private void OnSuccess(string key, ref BruteForceState state, in UserEvent evt, IOutput<Alert> output)
     {
         if (state.AlertId is not { } previousId || evt.TimestampMs < state.AlertTimeMs
             || evt.TimestampMs - state.AlertTimeMs > (long)options.SuccessWithin.TotalMilliseconds)
@@ -147,17 +150,21 @@ public sealed class BruteForceOperator(BruteForceOptions options, TimeProvider a
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }
 
-/// <summary>Per-user state of <see cref="BruteForceOperator"/>: a ring of recent failures, sorted by time, and the open alert.</summary>
-public sealed class BruteForceState(int capacity)
+/// <summary>Per-user state of <see cref="BruteForceOperator"/>: a ring of recent failures, sorted by time, and the open
+/// alert.</summary>
+/// <remarks>A struct inline in the keyed-state page (80 bytes) with its ring inline too: a user who failed once costs
+/// no object, where a state object and three arrays were 176 bytes. A new key's state is
+/// <see cref="Initial"/>.</remarks>
+public struct BruteForceState
 {
-    // Grown on demand up to capacity: most users never fail a login, and a full ring per user was 1.6 KB of state.
-    private long[] _times = [];
-    private string[] _eventIds = [];
-    private string?[] _ips = [];
-    private int _start;
-    private int _count;
+    // Failures with no subject (the key is the subject); kept up to the capacity whatever their age, as the window is
+    // counted at the time asked for.
+    private InlineEventRing _failures;
 
-    public long LatestFailureMs { get; private set; } = long.MinValue;
+    /// <summary>The state of a user not seen yet.</summary>
+    public static BruteForceState Initial => new() { _failures = InlineEventRing.Empty };
+
+    public readonly long LatestFailureMs => _failures.LatestMs;
 
     /// <summary>The MEDIUM alert a success may still escalate; null when none.</summary>
     public string? AlertId { get; set; }
@@ -166,42 +173,17 @@ public sealed class BruteForceState(int capacity)
 
     public int AlertFailures { get; set; }
 
-    public void Add(long timeMs, string eventId, string? ip)
-    {
-        if (_count == _times.Length && _count < capacity)
-        {
-            Grow();
-        }
-        else if (_count == _times.Length)
-        {
-            _start = (_start + 1) % _times.Length;
-            _count--;
-        }
-        // Events arrive nearly in order; inserting from the back keeps the ring sorted by time.
-        var pos = _count;
-        while (pos > 0 && _times[Index(pos - 1)] > timeMs)
-        {
-            var from = Index(pos - 1);
-            var to = Index(pos);
-            _times[to] = _times[from];
-            _eventIds[to] = _eventIds[from];
-            _ips[to] = _ips[from];
-            pos--;
-        }
-        var at = Index(pos);
-        _times[at] = timeMs;
-        _eventIds[at] = eventId;
-        _ips[at] = ip;
-        _count++;
-        LatestFailureMs = Math.Max(LatestFailureMs, timeMs);
-    }
+    /// <summary>Adds a failure in time order, dropping the oldest when <paramref name="capacity"/> are held.</summary>
+    public void Add(long timeMs, string eventId, string? ip, int capacity) =>
+        _failures.Add(new RingEntry(timeMs, eventId, null, ip), capacity);
 
-    public int Count(long endMs, long windowMs)
+    /// <summary>Failures within (endMs − windowMs, endMs].</summary>
+    public readonly int Count(long endMs, long windowMs)
     {
         var n = 0;
-        for (var i = 0; i < _count; i++)
+        for (var i = 0; i < _failures.Count; i++)
         {
-            var t = _times[Index(i)];
+            var t = _failures[i].TimeMs;
             if (t > endMs - windowMs && t <= endMs)
             {
                 n++;
@@ -210,49 +192,28 @@ public sealed class BruteForceState(int capacity)
         return n;
     }
 
-    public (List<string> EventIds, List<string> Ips, long FirstMs) InWindow(long endMs, long windowMs)
+    /// <summary>The ids and distinct addresses of the failures within (endMs − windowMs, endMs], and the first one's
+    /// time (endMs when none).</summary>
+    public readonly (List<string> EventIds, List<string> Ips, long FirstMs) InWindow(long endMs, long windowMs)
     {
         var ids = new List<string>();
         var ips = new List<string>();
         var first = endMs;
-        for (var i = 0; i < _count; i++)
+        for (var i = 0; i < _failures.Count; i++)
         {
-            var at = Index(i);
-            var t = _times[at];
-            if (t <= endMs - windowMs || t > endMs)
+            ref readonly var e = ref _failures[i];
+            if (e.TimeMs <= endMs - windowMs || e.TimeMs > endMs)
             {
                 continue;
             }
-            first = Math.Min(first, t);
-            ids.Add(_eventIds[at]);
-            if (_ips[at] is { } ip && !ips.Contains(ip))
+            first = Math.Min(first, e.TimeMs);
+            ids.Add(e.EventId);
+            if (e.Ip is { } ip && !ips.Contains(ip))
             {
                 ips.Add(ip);
             }
         }
         return (ids, ips, first);
-    }
-
-    private int Index(int i) => (_start + i) % _times.Length;
-
-    private void Grow()
-    {
-        // From one entry: most users who fail, fail once (three arrays of four were 168 bytes for that one failure).
-        var size = Math.Min(capacity, Math.Max(1, _times.Length * 2));
-        var times = new long[size];
-        var ids = new string[size];
-        var ips = new string?[size];
-        for (var i = 0; i < _count; i++)
-        {
-            var at = Index(i);
-            times[i] = _times[at];
-            ids[i] = _eventIds[at];
-            ips[i] = _ips[at];
-        }
-        _times = times;
-        _eventIds = ids;
-        _ips = ips;
-        _start = 0;
     }
 
     /// <summary>Checkpoint form: the failures oldest first, then the open alert.</summary>
@@ -261,15 +222,15 @@ public sealed class BruteForceState(int capacity)
         public void Write(BinaryWriter writer, BruteForceState value)
         {
             ArgumentNullException.ThrowIfNull(writer);
-            ArgumentNullException.ThrowIfNull(value);
-            writer.Write(value._count);
-            for (var i = 0; i < value._count; i++)
+            var failures = value._failures;
+            writer.Write(failures.Count);
+            for (var i = 0; i < failures.Count; i++)
             {
-                var at = value.Index(i);
-                writer.Write(value._times[at]);
-                writer.Write(value._eventIds[at]);
-                writer.Write(value._ips[at] is not null);
-                if (value._ips[at] is { } ip)
+                ref readonly var e = ref failures[i];
+                writer.Write(e.TimeMs);
+                writer.Write(e.EventId);
+                writer.Write(e.Ip is not null);
+                if (e.Ip is { } ip)
                 {
                     writer.Write(ip);
                 }
@@ -287,7 +248,7 @@ public sealed class BruteForceState(int capacity)
         public BruteForceState Read(BinaryReader reader)
         {
             ArgumentNullException.ThrowIfNull(reader);
-            var state = new BruteForceState(capacity);
+            var state = Initial;
             var count = reader.ReadInt32();
             if (count < 0 || count > capacity)
             {
@@ -298,9 +259,9 @@ public sealed class BruteForceState(int capacity)
                 var t = reader.ReadInt64();
                 var id = reader.ReadString();
                 var ip = reader.ReadBoolean() ? reader.ReadString() : null;
-                state.Add(t, id, ip);
+                state.Add(t, id, ip, capacity);
             }
-            state.LatestFailureMs = reader.ReadInt64();
+            state._failures.LatestMs = reader.ReadInt64();
             if (reader.ReadBoolean())
             {
                 state.AlertId = reader.ReadString();

@@ -186,6 +186,166 @@ public sealed class EventRing
     }
 }
 
+/// <summary>
+/// The same bounded, time-sorted ring as <see cref="EventRing"/>, as a 56-byte struct to keep inline in a keyed state
+/// (a field, reached by ref): a key costs no ring object, and a key with one entry (most addresses and users that fail
+/// a login fail once) no array either, the entry sitting in the struct. The capacity is passed in by the owner rather
+/// than kept; the array, from the second entry, starts at two and doubles up to it.
+/// </summary>
+/// <remarks>Checkpointed in <see cref="EventRing"/>'s layout, so either reads the other's. Not thread-safe. A copy
+/// shares the array with the original: use it through a ref.</remarks>
+public struct InlineEventRing
+{
+    // The only entry while there is no array (count 0 or 1); default once an array holds the entries.
+    private RingEntry _single;
+    private RingEntry[]? _items;
+    private int _start;
+    private int _count;
+
+    /// <summary>Entries held.</summary>
+    public readonly int Count => _count;
+
+    /// <summary>The latest event time ever added (long.MinValue before any); set from outside only by an owner
+    /// restoring its own checkpoint layout.</summary>
+    public long LatestMs { readonly get; internal set; }
+
+    /// <summary>An empty ring.</summary>
+    public static InlineEventRing Empty => new() { LatestMs = long.MinValue };
+
+    /// <summary>The <paramref name="index"/>-th entry, oldest first.</summary>
+    [System.Diagnostics.CodeAnalysis.UnscopedRef]
+    public readonly ref readonly RingEntry this[int index] =>
+        ref _items is { } items ? ref items[(_start + index) % items.Length] : ref _single;
+
+    /// <summary>Adds an entry in time order, dropping the oldest when <paramref name="capacity"/> are held.</summary>
+    public void Add(in RingEntry entry, int capacity)
+    {
+        LatestMs = Math.Max(LatestMs, entry.TimeMs);
+        var items = _items;
+        if (items is null)
+        {
+            if (_count == 0 || capacity <= 1)
+            {
+                // Empty, or full at one (the oldest goes, as in the array): the entry sits inline.
+                _single = entry;
+                _count = 1;
+                return;
+            }
+            items = _items = new RingEntry[Math.Min(capacity, 2)];
+            items[0] = _single;
+            _single = default;
+            _start = 0;
+        }
+        else if (_count == items.Length)
+        {
+            if (items.Length < capacity)
+            {
+                var bigger = new RingEntry[Math.Min(capacity, items.Length * 2)];
+                for (var i = 0; i < _count; i++)
+                {
+                    bigger[i] = items[(_start + i) % items.Length];
+                }
+                items = _items = bigger;
+                _start = 0;
+            }
+            else
+            {
+                items[_start] = default;
+                _start = (_start + 1) % items.Length;
+                _count--;
+            }
+        }
+        var pos = _count;
+        while (pos > 0 && items[(_start + pos - 1) % items.Length].TimeMs > entry.TimeMs)
+        {
+            items[(_start + pos) % items.Length] = items[(_start + pos - 1) % items.Length];
+            pos--;
+        }
+        items[(_start + pos) % items.Length] = entry;
+        _count++;
+    }
+
+    /// <summary>Drops entries at or before <paramref name="timeMs"/>; the array goes with the last one.</summary>
+    public void DropThrough(long timeMs)
+    {
+        var items = _items;
+        if (items is null)
+        {
+            if (_count == 1 && _single.TimeMs <= timeMs)
+            {
+                _single = default;
+                _count = 0;
+            }
+            return;
+        }
+        while (_count > 0 && items[_start].TimeMs <= timeMs)
+        {
+            items[_start] = default;
+            _start = (_start + 1) % items.Length;
+            _count--;
+        }
+        if (_count == 0)
+        {
+            _items = null;
+            _start = 0;
+        }
+    }
+
+    /// <summary>The index of the first entry with a time above <paramref name="afterMs"/> (Count when none).</summary>
+    public readonly int FirstAfter(long afterMs)
+    {
+        var i = 0;
+        while (i < _count && this[i].TimeMs <= afterMs)
+        {
+            i++;
+        }
+        return i;
+    }
+
+    /// <summary>Writes the entries oldest first and the latest time, as <see cref="EventRing.Write"/> does.</summary>
+    public readonly void Write(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.Write(_count);
+        for (var i = 0; i < _count; i++)
+        {
+            ref readonly var e = ref this[i];
+            writer.Write(e.TimeMs);
+            writer.Write(e.EventId);
+            StateIo.WriteNullable(writer, e.Subject);
+            StateIo.WriteNullable(writer, e.Ip);
+        }
+        writer.Write(LatestMs);
+    }
+
+    /// <summary>Reads what <see cref="Write"/> (or <see cref="EventRing.Write"/>) wrote, refusing more than
+    /// <paramref name="capacity"/> entries.</summary>
+    public static InlineEventRing Read(BinaryReader reader, int capacity)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var count = reader.ReadInt32();
+        if (count < 0 || count > capacity)
+        {
+            throw new InvalidDataException($"A checkpointed ring claims {count} entries; at most {capacity} fit.");
+        }
+        var ring = Empty;
+        if (count > 1)
+        {
+            ring._items = new RingEntry[count];
+        }
+        for (var i = 0; i < count; i++)
+        {
+            var t = reader.ReadInt64();
+            var id = reader.ReadString();
+            var subject = StateIo.ReadNullable(reader);
+            var ip = StateIo.ReadNullable(reader);
+            ring.Add(new RingEntry(t, id, subject, ip), capacity);
+        }
+        ring.LatestMs = reader.ReadInt64();
+        return ring;
+    }
+}
+
 /// <summary>Small helpers for writing rule state into checkpoints.</summary>
 public static class StateIo
 {

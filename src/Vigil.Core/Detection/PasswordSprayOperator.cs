@@ -39,11 +39,14 @@ public sealed class PasswordSprayOperator(PasswordSprayOptions options, TimeProv
     protected override void Process(string key, ref PasswordSprayState state, bool created, in UserEvent evt, long timestampMs,
         IOutput<Alert> output)
     {
-        state ??= new PasswordSprayState(options.MaxTracked);
-        var ring = state.Failures;
+        if (created)
+        {
+            state = PasswordSprayState.Initial;
+        }
+        ref var ring = ref state.Failures;
         var windowMs = (long)options.Window.TotalMilliseconds;
         var endMs = Math.Max(evt.TimestampMs, ring.LatestMs);
-        ring.Add(new RingEntry(evt.TimestampMs, evt.EventId, evt.UserId ?? evt.Username, key));
+        ring.Add(new RingEntry(evt.TimestampMs, evt.EventId, evt.UserId ?? evt.Username, key), options.MaxTracked);
         var first = ring.FirstAfter(endMs - windowMs);
         _scratch.Clear();
         for (var i = first; i < ring.Count; i++)
@@ -100,17 +103,21 @@ public sealed class PasswordSprayOperator(PasswordSprayOptions options, TimeProv
     }
 }
 
-/// <summary>Per-IP state of <see cref="PasswordSprayOperator"/>.</summary>
-public sealed class PasswordSprayState(int capacity)
+/// <summary>Per-IP state of <see cref="PasswordSprayOperator"/>: a struct inline in the keyed-state page, its ring
+/// too, so an address that failed once costs 64 bytes inline and no object (a state object, a ring object and a
+/// one-entry array, 144 bytes, before); more failures go to an array. A new key's state is <see cref="Initial"/>.</summary>
+public struct PasswordSprayState
 {
-    // One entry to start: most addresses fail once (a user's typo), and eight entries were 256 bytes an address; an
-    // attacking address grows the ring by doubling.
-    public EventRing Failures { get; private set; } = new(capacity, 1);
+    /// <summary>The failures within the window (a field, so the operator changes it in place through a ref).</summary>
+    public InlineEventRing Failures;
+
+    /// <summary>The state of an address not seen yet.</summary>
+    public static PasswordSprayState Initial => new() { Failures = InlineEventRing.Empty };
 
     /// <summary>Whether the last failure left the count at or above the threshold (alerts fire on the rise).</summary>
     public bool Above { get; set; }
 
-    public void Write(BinaryWriter writer)
+    public readonly void Write(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
         Failures.Write(writer);
@@ -120,6 +127,6 @@ public sealed class PasswordSprayState(int capacity)
     public static PasswordSprayState Read(BinaryReader reader, int capacity)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        return new PasswordSprayState(capacity) { Failures = EventRing.Read(reader, capacity), Above = reader.ReadBoolean() };
+        return new PasswordSprayState { Failures = InlineEventRing.Read(reader, capacity), Above = reader.ReadBoolean() };
     }
 }

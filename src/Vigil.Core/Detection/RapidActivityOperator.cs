@@ -45,6 +45,11 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
 {
     private readonly HashSet<string> _scratch = new(StringComparer.Ordinal);
 
+    // The window's ring is indexed with 16 bits (see RapidActivityState).
+    private readonly int _capacity = options.AbsoluteLimit is > 0 and < RapidActivityState.MaxWindowCapacity
+        ? options.AbsoluteLimit + 1
+        : throw new ArgumentOutOfRangeException(nameof(options), $"RapidActivity:AbsoluteLimit must be 1 to {RapidActivityState.MaxWindowCapacity - 1}.");
+
     // Users holding a ring, checked as the watermark moves.
     private readonly RingReleaseQueue _rings = new();
 
@@ -75,16 +80,15 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
         var windowMs = (long)options.Window.TotalMilliseconds;
         var endMs = Math.Max(evt.TimestampMs, state.LatestMs);
         state.LatestMs = endMs;
-        var ring = state.Recent;
-        if (ring is null)
+        if (!state.HoldsWindow)
         {
-            // The ring lives only while the window can still count its events; OnWatermark lets it go.
-            ring = state.Recent = new EventRing(options.AbsoluteLimit + 1, 4);
+            // The window lives only while it can still count its events; OnWatermark lets it go.
+            state.OpenWindow();
             _rings.Enqueue(State.SlotOf(key), state.LatestMs);
         }
-        ring.Add(new RingEntry(evt.TimestampMs, evt.EventId, null, evt.IpAddress));
-        ring.DropThrough(endMs - windowMs);
-        var count = ring.Count;
+        state.AddToWindow(evt.TimestampMs, evt.EventId, evt.IpAddress, _capacity);
+        state.DropThrough(endMs - windowMs);
+        var count = state.WindowCount;
         var absolute = count > options.AbsoluteLimit;
         var relative = state.MinutesSeen >= options.BaselineMinMinutes && count >= options.BaselineMinEvents
             && count > options.BaselineMultiple * state.Baseline;
@@ -100,7 +104,7 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
         var ips = new List<string>();
         for (var i = 0; i < count; i++)
         {
-            ref readonly var e = ref ring[i];
+            ref readonly var e = ref state.WindowEntry(i);
             if (i < 10 || i >= count - 10)
             {
                 ids.Add(e.EventId);
@@ -110,7 +114,7 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
                 ips.Add(ip);
             }
         }
-        var firstMs = ring[0].TimeMs;
+        var firstMs = state.WindowEntry(0).TimeMs;
         var perMinute = count * 60_000.0 / windowMs;
         var why = absolute
             ? $"above the limit of {options.AbsoluteLimit}"
@@ -159,13 +163,13 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
         {
             _rings.Dequeue();
             ref var state = ref State.GetValueRefAtSlotOrNullRef(slot);
-            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref state) || state.Recent is null)
+            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref state) || !state.HoldsWindow)
             {
                 continue;
             }
             if (ReleaseAt(state.LatestMs) < watermarkMs)
             {
-                state.Recent = null;
+                state.CloseWindow();
             }
             else
             {
@@ -181,7 +185,7 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
         var holding = new List<(int Slot, long LatestMs)>();
         State.ForEachSlot(holding, static (list, slot, in state) =>
         {
-            if (state.Recent is not null)
+            if (state.HoldsWindow)
             {
                 list.Add((slot, state.LatestMs));
             }
@@ -192,17 +196,44 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
     private static string Truncate(string text) => text.Length <= 60 ? text : string.Concat(text.AsSpan(0, 57), "...");
 }
 
+/// <summary>One event in <see cref="RapidActivityState"/>'s window: its time, and its id and address for the evidence
+/// (24 bytes: the rule has no subject to keep).</summary>
+/// <param name="TimeMs">Event time.</param>
+/// <param name="EventId">The event's id.</param>
+/// <param name="Ip">Where it came from.</param>
+public readonly record struct RapidWindowEntry(long TimeMs, string EventId, string? Ip);
+
 /// <summary>Per-user state of <see cref="RapidActivityOperator"/>: the baseline as numbers, and the events of the
 /// window only while it is open.</summary>
 /// <remarks>A struct inline in the operator's keyed-state page (no object per user). A new key's state is
-/// <see cref="Initial"/>, not default: the latest time and minute start below any event time.</remarks>
+/// <see cref="Initial"/>, not default: the latest time and minute start below any event time. The window is a ring kept
+/// in the state itself (the array, and its start and count in what was the struct's padding), so an active user costs
+/// one array and no ring object; its latest time is the state's.</remarks>
 public struct RapidActivityState
 {
+    // Sorted by event time from _start, circularly; null while no window is open, empty (shared) while open with
+    // nothing in it. The start and count fit the padding after Above, so the state stays 40 bytes.
+    private RapidWindowEntry[]? _window;
+    private ushort _start;
+    private ushort _count;
+
+    /// <summary>The initial size of a window's array; it doubles up to the capacity.</summary>
+    internal const int InitialWindow = 4;
+
+    /// <summary>The largest capacity the 16-bit start and count can index.</summary>
+    public const int MaxWindowCapacity = ushort.MaxValue;
+
     /// <summary>The state of a user not seen yet.</summary>
     public static RapidActivityState Initial => new() { LatestMs = long.MinValue };
 
-    /// <summary>Events within the window (ids kept for the evidence); null once the window has passed.</summary>
-    public EventRing? Recent { get; set; }
+    /// <summary>Whether the window is open (its events still countable); false once the window has passed.</summary>
+    public readonly bool HoldsWindow => _window is not null;
+
+    /// <summary>Events within the window.</summary>
+    public readonly int WindowCount => _count;
+
+    /// <summary>The <paramref name="index"/>-th event of the window, oldest first.</summary>
+    public readonly ref readonly RapidWindowEntry WindowEntry(int index) => ref _window![(_start + index) % _window.Length];
 
     /// <summary>The latest event time seen.</summary>
     public long LatestMs { get; set; }
@@ -220,11 +251,103 @@ public struct RapidActivityState
 
     public bool Above { get; set; }
 
+    /// <summary>Opens an empty window (no array until the first event).</summary>
+    public void OpenWindow()
+    {
+        _window = [];
+        _start = 0;
+        _count = 0;
+    }
+
+    /// <summary>Lets the window go: the state keeps only the baseline.</summary>
+    public void CloseWindow()
+    {
+        _window = null;
+        _start = 0;
+        _count = 0;
+    }
+
+    /// <summary>Adds an event in time order (inserted from the back: events arrive nearly in order), dropping the
+    /// oldest when <paramref name="capacity"/> are held. Opens the window if it was not.</summary>
+    public void AddToWindow(long timeMs, string eventId, string? ip, int capacity)
+    {
+        var items = _window;
+        if (items is null || items.Length == 0)
+        {
+            items = _window = new RapidWindowEntry[Math.Clamp(InitialWindow, 1, capacity)];
+            _start = 0;
+        }
+        else if (_count == items.Length)
+        {
+            if (items.Length < capacity)
+            {
+                var bigger = new RapidWindowEntry[Math.Min(capacity, items.Length * 2)];
+                for (var i = 0; i < _count; i++)
+                {
+                    bigger[i] = items[(_start + i) % items.Length];
+                }
+                items = _window = bigger;
+                _start = 0;
+            }
+            else
+            {
+                items[_start] = default;
+                _start = (ushort)((_start + 1) % items.Length);
+                _count--;
+            }
+        }
+        var pos = (int)_count;
+        while (pos > 0 && items[(_start + pos - 1) % items.Length].TimeMs > timeMs)
+        {
+            items[(_start + pos) % items.Length] = items[(_start + pos - 1) % items.Length];
+            pos--;
+        }
+        items[(_start + pos) % items.Length] = new RapidWindowEntry(timeMs, eventId, ip);
+        _count++;
+    }
+
+    /// <summary>Drops the window's events at or before <paramref name="timeMs"/> (they can no longer be counted); the
+    /// array goes with the last one, the window stays open.</summary>
+    public void DropThrough(long timeMs)
+    {
+        var items = _window;
+        if (items is null)
+        {
+            return;
+        }
+        while (_count > 0 && items[_start].TimeMs <= timeMs)
+        {
+            items[_start] = default;
+            _start = (ushort)((_start + 1) % items.Length);
+            _count--;
+        }
+        if (_count == 0 && items.Length > 0)
+        {
+            _window = [];
+            _start = 0;
+        }
+    }
+
+    /// <summary>Writes the state. The window is laid out as <see cref="EventRing.Write"/> lays out a ring (entries with
+    /// a null subject, then a latest time: here the state's, which nothing reads back), so checkpoints of the earlier
+    /// layout restore unchanged.</summary>
     public readonly void Write(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.Write(Recent is not null);
-        Recent?.Write(writer);
+        writer.Write(HoldsWindow);
+        if (HoldsWindow)
+        {
+            writer.Write((int)_count);
+            for (var i = 0; i < _count; i++)
+            {
+                ref readonly var e = ref WindowEntry(i);
+                writer.Write(e.TimeMs);
+                writer.Write(e.EventId);
+                StateIo.WriteNullable(writer, null);
+                StateIo.WriteNullable(writer, e.Ip);
+            }
+            writer.Write(LatestMs);
+        }
         writer.Write(LatestMs);
         writer.Write(Minute);
         writer.Write(MinuteCount);
@@ -233,21 +356,38 @@ public struct RapidActivityState
         writer.Write(Above);
     }
 
+    /// <summary>Reads what <see cref="Write"/> wrote, refusing a window of more than <paramref name="capacity"/>.</summary>
     public static RapidActivityState Read(BinaryReader reader, int capacity)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        var recent = reader.ReadBoolean() ? EventRing.Read(reader, capacity) : null;
-        var latestMs = reader.ReadInt64();
+        var state = new RapidActivityState();
+        if (reader.ReadBoolean())
+        {
+            var count = reader.ReadInt32();
+            if (count < 0 || count > capacity || count > MaxWindowCapacity)
+            {
+                throw new InvalidDataException($"A checkpointed window claims {count} events; at most {capacity} fit.");
+            }
+            state.OpenWindow();
+            for (var i = 0; i < count; i++)
+            {
+                var t = reader.ReadInt64();
+                var id = reader.ReadString();
+                // The subject, always null for this rule.
+                StateIo.ReadNullable(reader);
+                var ip = StateIo.ReadNullable(reader);
+                state.AddToWindow(t, id, ip, capacity);
+            }
+            // The ring's latest time: the state's own (below) is the one used.
+            reader.ReadInt64();
+        }
+        state.LatestMs = reader.ReadInt64();
         // The minute written is the latest event's, which Minute derives from LatestMs.
         reader.ReadInt64();
-        return new RapidActivityState
-        {
-            Recent = recent,
-            LatestMs = latestMs,
-            MinuteCount = reader.ReadInt32(),
-            Baseline = reader.ReadDouble(),
-            MinutesSeen = reader.ReadInt32(),
-            Above = reader.ReadBoolean(),
-        };
+        state.MinuteCount = reader.ReadInt32();
+        state.Baseline = reader.ReadDouble();
+        state.MinutesSeen = reader.ReadInt32();
+        state.Above = reader.ReadBoolean();
+        return state;
     }
 }

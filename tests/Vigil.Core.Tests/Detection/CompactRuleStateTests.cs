@@ -79,20 +79,57 @@ public sealed class CompactRuleStateTests
         var state = default(AccountTakeoverState);
         state.RememberIp(11, 16);
         state.RememberCountry(CountryCodes.Pack("FR"), 16);
-        var ring = new EventRing(32, 1);
-        ring.Add(new RingEntry(1_000, "e-1", null, "203.0.113.7"));
-        ring.Add(new RingEntry(2_000, "e-2", null, "203.0.113.7"));
-        state.Failures = ring;
+        state.AddFailure(new RingEntry(1_000, "e-1", null, "203.0.113.7"), 32, 1_800_000);
+        state.AddFailure(new RingEntry(2_000, "e-2", null, "203.0.113.7"), 32, 1_800_000);
         state.Pending = new PendingTakeover(3_000, "e-3", "203.0.113.7", "s-1", "JP", true, true, 1, ["e-1", "e-2"], false, null);
         var bytes = Bytes(state.Write);
 
         var restored = AccountTakeoverState.Read(Reader(bytes), 16);
 
         Assert.Equal(bytes, Bytes(restored.Write));
-        Assert.Equal(2, restored.Failures!.Count);
+        Assert.True(restored.HasFailures);
+        Assert.Equal(2, restored.Failures.Count);
+        Assert.Equal("e-2", restored.Failures[1].EventId);
         Assert.Equal("e-3", restored.Pending!.SuccessEventId);
         Assert.True(restored.KnowsIp(11));
         Assert.True(restored.KnowsCountry(CountryCodes.Pack("FR")));
+    }
+
+    [Fact]
+    public void AccountTakeoverState_FailuresWrittenAsAnEventRing_ReadAndWrittenByteForByte()
+    {
+        // The layout from when the failures were an EventRing object: the same bytes must come back.
+        var ring = new EventRing(32, 1);
+        ring.Add(new RingEntry(1_000, "e-1", null, "203.0.113.7"));
+        ring.Add(new RingEntry(2_000, "e-2", null, null));
+        ring.DropThrough(1_500);
+        var bytes = Bytes(w =>
+        {
+            w.Write(0);
+            w.Write(0);
+            w.Write(true);
+            ring.Write(w);
+            w.Write(false);
+        });
+
+        var restored = AccountTakeoverState.Read(Reader(bytes), 16);
+
+        Assert.True(restored.HasFailures);
+        Assert.Equal(1, restored.Failures.Count);
+        Assert.Equal(2_000, restored.Failures.LatestMs);
+        Assert.Equal(bytes, Bytes(restored.Write));
+    }
+
+    [Fact]
+    public void AccountTakeoverState_FailuresOutsideTheWindow_DroppedAsTheyCome()
+    {
+        var state = default(AccountTakeoverState);
+        state.AddFailure(new RingEntry(0, "e-0", null, null), 32, 1_000);
+        state.AddFailure(new RingEntry(500, "e-1", null, null), 32, 1_000);
+        state.AddFailure(new RingEntry(1_200, "e-2", null, null), 32, 1_000);
+
+        Assert.Equal(2, state.Failures.Count);
+        Assert.Equal("e-1", state.Failures[0].EventId);
     }
 
     [Fact]
@@ -101,14 +138,15 @@ public sealed class CompactRuleStateTests
         var state = default(AccountTakeoverState);
         state.RememberIp(11, 16);
         var plain = Bytes(state.Write);
-        state.Failures = new EventRing(32, 1);
+        state.AddFailure(new RingEntry(1_000, "e-1", null, null), 32, 1_800_000);
         state.Pending = new PendingTakeover(3_000, "e-3", null, null, null, true, false, 1, [], false, null);
 
-        state.Failures = null;
+        state.ClearFailures();
         state.Pending = null;
 
         Assert.Equal(plain, Bytes(state.Write));
-        Assert.Null(state.Failures);
+        Assert.False(state.HasFailures);
+        Assert.Equal(0, state.Failures.Count);
         Assert.Null(state.Pending);
     }
 
@@ -207,7 +245,7 @@ public sealed class CompactRuleStateTests
 
         Assert.Equal(long.MinValue, restored.LatestMs);
         Assert.Equal(long.MinValue, restored.Minute);
-        Assert.Null(restored.Recent);
+        Assert.False(restored.HoldsWindow);
         Assert.Equal(bytes, Bytes(restored.Write));
     }
 
@@ -251,13 +289,13 @@ public sealed class CompactRuleStateTests
         d.Feed(Enumerable.Range(0, 1_000).Select(u => d.Event(EventType.PageView, 700 + (u * 0.01), user: $"u-{u * 3}")));
 
         var holding = 0;
-        rule.State.ForEach(0, (_, _, in state) => holding += state.Recent is null ? 0 : 1);
+        rule.State.ForEach(0, (_, _, in state) => holding += state.HoldsWindow ? 1 : 0);
         Assert.Equal(1_000, holding);
         Assert.Equal(3_000, rule.State.Count);
 
         d.Feed(d.Event(EventType.PageView, 2_000, user: "u-clock"));
         holding = 0;
-        rule.State.ForEach(0, (_, _, in state) => holding += state.Recent is null ? 0 : 1);
+        rule.State.ForEach(0, (_, _, in state) => holding += state.HoldsWindow ? 1 : 0);
         // Only the clock user's own ring is left; every user is still held (the baseline lives on).
         Assert.Equal(1, holding);
         Assert.Equal(3_001, rule.State.Count);

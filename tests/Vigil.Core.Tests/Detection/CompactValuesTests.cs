@@ -48,11 +48,11 @@ public sealed class IdleStateTests
         var d = new RuleDriver(() => op);
         d.Feed(d.Event(EventType.PageView, 0), d.Event(EventType.PageView, 1), d.Event(EventType.PageView, 61));
         Assert.True(op.State.TryGetValue("u-1", out var state));
-        Assert.NotNull(state.Recent);
+        Assert.True(state.HoldsWindow);
         // An hour later (beyond the 1-minute window and the lateness an event may still arrive with) on another user.
         d.Feed(d.Event(EventType.PageView, 3_600, user: "u-2"));
         Assert.True(op.State.TryGetValue("u-1", out state));
-        Assert.Null(state.Recent);
+        Assert.False(state.HoldsWindow);
         Assert.Equal(1, state.MinutesSeen);
     }
 
@@ -65,11 +65,11 @@ public sealed class IdleStateTests
 
         d.Restart();
         Assert.True(op!.State.TryGetValue("u-1", out var restored));
-        Assert.NotNull(restored.Recent);
+        Assert.True(restored.HoldsWindow);
         d.Feed(d.Event(EventType.PageView, 3_600, user: "u-2"));
 
         Assert.True(op.State.TryGetValue("u-1", out var state));
-        Assert.Null(state.Recent);
+        Assert.False(state.HoldsWindow);
     }
 
     [Fact]
