@@ -140,6 +140,11 @@ public sealed partial class IsolationForest
                 var tc = tb + tableSize;
                 var td = tc + tableSize;
                 var leaves = (int*)leafPaths + (t * leafCount);
+                if (depth == 8 && narrow)
+                {
+                    WalkHeight8(keys, groups, groupSize, ta, tableSize, leaves, acc);
+                    continue;
+                }
                 for (var g = 0; g < groups; g++)
                 {
                     var x = keys + (g * groupSize);
@@ -192,6 +197,62 @@ public sealed partial class IsolationForest
                 }
             }
             new Span<double>(acc, count).CopyTo(sums);
+        }
+    }
+
+    /// <summary>
+    /// The quartet of trees from <paramref name="ta"/> walked by every group when the height limit is 8 (the default
+    /// sample of 256) and offsets fit 16 bits: the same steps as the general loop with the levels constant, so each
+    /// level's lookup is straight-line code instead of a ladder of branches on the level, four times per level.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void WalkHeight8(int* keys, int groups, int groupSize, int* ta, int tableSize, int* leaves,
+        double* acc)
+    {
+        const int leafCount = 256;
+        var tb = ta + tableSize;
+        var tc = tb + tableSize;
+        var td = tc + tableSize;
+        for (var g = 0; g < groups; g++)
+        {
+            var x = keys + (g * groupSize);
+            var ja = Top512(x, ta, leafCount, 4);
+            var jb = Top512(x, tb, leafCount, 4);
+            var jc = Top512(x, tc, leafCount, 4);
+            var jd = Top512(x, td, leafCount, 4);
+            ja = Step512(x, ta, leafCount, 4, true, ja);
+            jb = Step512(x, tb, leafCount, 4, true, jb);
+            jc = Step512(x, tc, leafCount, 4, true, jc);
+            jd = Step512(x, td, leafCount, 4, true, jd);
+            ja = Step512(x, ta, leafCount, 5, true, ja);
+            jb = Step512(x, tb, leafCount, 5, true, jb);
+            jc = Step512(x, tc, leafCount, 5, true, jc);
+            jd = Step512(x, td, leafCount, 5, true, jd);
+            ja = Step512(x, ta, leafCount, 6, true, ja);
+            jb = Step512(x, tb, leafCount, 6, true, jb);
+            jc = Step512(x, tc, leafCount, 6, true, jc);
+            jd = Step512(x, td, leafCount, 6, true, jd);
+            ja = Step512(x, ta, leafCount, 7, true, ja);
+            jb = Step512(x, tb, leafCount, 7, true, jb);
+            jc = Step512(x, tc, leafCount, 7, true, jc);
+            jd = Step512(x, td, leafCount, 7, true, jd);
+            var la = Gather512(leaves, ja, 4).AsSingle();
+            var lb = Gather512(leaves + leafCount, jb, 4).AsSingle();
+            var lc = Gather512(leaves + (2 * leafCount), jc, 4).AsSingle();
+            var ld = Gather512(leaves + (3 * leafCount), jd, 4).AsSingle();
+            var at = acc + (g * Lanes);
+            var s0 = Vector512.Load(at);
+            var s1 = Vector512.Load(at + 8);
+            s0 += Avx512F.ConvertToVector512Double(la.GetLower());
+            s1 += Avx512F.ConvertToVector512Double(la.GetUpper());
+            s0 += Avx512F.ConvertToVector512Double(lb.GetLower());
+            s1 += Avx512F.ConvertToVector512Double(lb.GetUpper());
+            s0 += Avx512F.ConvertToVector512Double(lc.GetLower());
+            s1 += Avx512F.ConvertToVector512Double(lc.GetUpper());
+            s0 += Avx512F.ConvertToVector512Double(ld.GetLower());
+            s1 += Avx512F.ConvertToVector512Double(ld.GetUpper());
+            s0.Store(at);
+            s1.Store(at + 8);
         }
     }
 
