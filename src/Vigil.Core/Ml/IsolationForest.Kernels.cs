@@ -256,6 +256,10 @@ public sealed partial class IsolationForest
         }
     }
 
+    /// <summary>The group's 16 keys of the feature that node <paramref name="node"/> splits on.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<int> Keys512(int* x, int* offset, int node) => Avx512F.LoadVector512(x + offset[node]);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector512<int> Compare512(int* x, int* split, int* offset, int node) =>
         Vector512.GreaterThan(Vector512.Load(x + offset[node]), Vector512.Create(split[node]));
@@ -277,19 +281,24 @@ public sealed partial class IsolationForest
             j = j + j - m1;
             if (levels >= 3)
             {
-                var lo = Vector512.ConditionalSelect(m1, Compare512(x, split, offset, 4), Compare512(x, split, offset, 3));
-                var hi = Vector512.ConditionalSelect(m1, Compare512(x, split, offset, 6), Compare512(x, split, offset, 5));
-                var m2 = Vector512.ConditionalSelect(m0, hi, lo);
+                // Below level 1, select first and compare once: each lane's node's 16 keys are picked by the bits
+                // already decided, and its split comes by a permute of the level's splits on j, instead of comparing
+                // every node of the level and selecting among the results (the same bits, fewer compares).
+                var lo = Vector512.ConditionalSelect(m1, Keys512(x, offset, 4), Keys512(x, offset, 3));
+                var hi = Vector512.ConditionalSelect(m1, Keys512(x, offset, 6), Keys512(x, offset, 5));
+                var m2 = Vector512.GreaterThan(Vector512.ConditionalSelect(m0, hi, lo),
+                    Avx512F.PermuteVar16x32(Avx512F.LoadVector512(split + 3), j));
                 j = j + j - m2;
                 if (levels >= 4)
                 {
-                    var q0 = Vector512.ConditionalSelect(m2, Compare512(x, split, offset, 8), Compare512(x, split, offset, 7));
-                    var q1 = Vector512.ConditionalSelect(m2, Compare512(x, split, offset, 10), Compare512(x, split, offset, 9));
-                    var q2 = Vector512.ConditionalSelect(m2, Compare512(x, split, offset, 12), Compare512(x, split, offset, 11));
-                    var q3 = Vector512.ConditionalSelect(m2, Compare512(x, split, offset, 14), Compare512(x, split, offset, 13));
+                    var q0 = Vector512.ConditionalSelect(m2, Keys512(x, offset, 8), Keys512(x, offset, 7));
+                    var q1 = Vector512.ConditionalSelect(m2, Keys512(x, offset, 10), Keys512(x, offset, 9));
+                    var q2 = Vector512.ConditionalSelect(m2, Keys512(x, offset, 12), Keys512(x, offset, 11));
+                    var q3 = Vector512.ConditionalSelect(m2, Keys512(x, offset, 14), Keys512(x, offset, 13));
                     var r0 = Vector512.ConditionalSelect(m1, q1, q0);
                     var r1 = Vector512.ConditionalSelect(m1, q3, q2);
-                    j = j + j - Vector512.ConditionalSelect(m0, r1, r0);
+                    j = j + j - Vector512.GreaterThan(Vector512.ConditionalSelect(m0, r1, r0),
+                        Avx512F.PermuteVar16x32(Avx512F.LoadVector512(split + 7), j));
                 }
             }
         }
