@@ -12,8 +12,9 @@ namespace Vigil.Core.Ml;
 /// costs about one cycle per element:
 /// <list type="bullet">
 /// <item>The first four levels (15 nodes) need no gather: every node's 16 keys are one contiguous load from the
-/// group, compared with the node's split, and the lanes' results are picked by the bits already decided
-/// (a tree of bitwise selects).</item>
+/// group. Levels 0 and 1 compare each node's keys with its split and pick the lanes' results by the bits already
+/// decided; levels 2 and 3 pick each lane's node's keys by those bits first (a tree of bitwise selects) and compare
+/// once, with the split permuted out of the level's splits.</item>
 /// <item>Below, a level's split keys and feature offsets come from registers by permutes (16 or 32 entries per
 /// permute, 16-bit offsets 32 or 64 per permute), so only the row's key is gathered.</item>
 /// <item>Four trees are in flight per group, to hide the gathers' latency (about 30 cycles).</item>
@@ -266,8 +267,8 @@ public sealed partial class IsolationForest
 
     /// <summary>
     /// The first <paramref name="levels"/> levels (1 to 4) for 16 rows without gathers: each node's keys are one
-    /// contiguous load of the group, and a lane takes its node's result through selects on the bits decided above.
-    /// Returns each lane's index within the next level.
+    /// contiguous load of the group; a lane takes its node's result (levels 0–1), or its node's keys (levels 2–3),
+    /// through selects on the bits decided above. Returns each lane's index within the next level.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector512<int> Top512(int* x, int* split, int leafCount, int levels)
