@@ -12,8 +12,9 @@ namespace Vigil.Core.Ml;
 /// costs about one cycle per element:
 /// <list type="bullet">
 /// <item>The first four levels (15 nodes) need no gather: every node's 16 keys are one contiguous load from the
-/// group, compared with the node's split, and the lanes' results are picked by the bits already decided
-/// (a tree of bitwise selects).</item>
+/// group. Levels 0 and 1 compare each node's keys with its split and pick the lanes' results by the bits already
+/// decided; levels 2 and 3 pick each lane's node's keys by those bits first (a tree of bitwise selects) and compare
+/// once, with the split permuted out of the level's splits.</item>
 /// <item>Below, a level's split keys and feature offsets come from registers by permutes (16 or 32 entries per
 /// permute, 16-bit offsets 32 or 64 per permute), so only the row's key is gathered.</item>
 /// <item>Four trees are in flight per group, to hide the gathers' latency (about 30 cycles).</item>
@@ -140,6 +141,11 @@ public sealed partial class IsolationForest
                 var tc = tb + tableSize;
                 var td = tc + tableSize;
                 var leaves = (int*)leafPaths + (t * leafCount);
+                if (depth == 8 && narrow)
+                {
+                    WalkHeight8(keys, groups, groupSize, ta, tableSize, leaves, acc);
+                    continue;
+                }
                 for (var g = 0; g < groups; g++)
                 {
                     var x = keys + (g * groupSize);
@@ -195,14 +201,74 @@ public sealed partial class IsolationForest
         }
     }
 
+    /// <summary>
+    /// The quartet of trees from <paramref name="ta"/> walked by every group when the height limit is 8 (the default
+    /// sample of 256) and offsets fit 16 bits: the same steps as the general loop with the levels constant, so each
+    /// level's lookup is straight-line code instead of a ladder of branches on the level, four times per level.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void WalkHeight8(int* keys, int groups, int groupSize, int* ta, int tableSize, int* leaves,
+        double* acc)
+    {
+        const int leafCount = 256;
+        var tb = ta + tableSize;
+        var tc = tb + tableSize;
+        var td = tc + tableSize;
+        for (var g = 0; g < groups; g++)
+        {
+            var x = keys + (g * groupSize);
+            var ja = Top512(x, ta, leafCount, 4);
+            var jb = Top512(x, tb, leafCount, 4);
+            var jc = Top512(x, tc, leafCount, 4);
+            var jd = Top512(x, td, leafCount, 4);
+            ja = Step512(x, ta, leafCount, 4, true, ja);
+            jb = Step512(x, tb, leafCount, 4, true, jb);
+            jc = Step512(x, tc, leafCount, 4, true, jc);
+            jd = Step512(x, td, leafCount, 4, true, jd);
+            ja = Step512(x, ta, leafCount, 5, true, ja);
+            jb = Step512(x, tb, leafCount, 5, true, jb);
+            jc = Step512(x, tc, leafCount, 5, true, jc);
+            jd = Step512(x, td, leafCount, 5, true, jd);
+            ja = Step512(x, ta, leafCount, 6, true, ja);
+            jb = Step512(x, tb, leafCount, 6, true, jb);
+            jc = Step512(x, tc, leafCount, 6, true, jc);
+            jd = Step512(x, td, leafCount, 6, true, jd);
+            ja = Step512(x, ta, leafCount, 7, true, ja);
+            jb = Step512(x, tb, leafCount, 7, true, jb);
+            jc = Step512(x, tc, leafCount, 7, true, jc);
+            jd = Step512(x, td, leafCount, 7, true, jd);
+            var la = Gather512(leaves, ja, 4).AsSingle();
+            var lb = Gather512(leaves + leafCount, jb, 4).AsSingle();
+            var lc = Gather512(leaves + (2 * leafCount), jc, 4).AsSingle();
+            var ld = Gather512(leaves + (3 * leafCount), jd, 4).AsSingle();
+            var at = acc + (g * Lanes);
+            var s0 = Vector512.Load(at);
+            var s1 = Vector512.Load(at + 8);
+            s0 += Avx512F.ConvertToVector512Double(la.GetLower());
+            s1 += Avx512F.ConvertToVector512Double(la.GetUpper());
+            s0 += Avx512F.ConvertToVector512Double(lb.GetLower());
+            s1 += Avx512F.ConvertToVector512Double(lb.GetUpper());
+            s0 += Avx512F.ConvertToVector512Double(lc.GetLower());
+            s1 += Avx512F.ConvertToVector512Double(lc.GetUpper());
+            s0 += Avx512F.ConvertToVector512Double(ld.GetLower());
+            s1 += Avx512F.ConvertToVector512Double(ld.GetUpper());
+            s0.Store(at);
+            s1.Store(at + 8);
+        }
+    }
+
+    /// <summary>The group's 16 keys of the feature that node <paramref name="node"/> splits on.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<int> Keys512(int* x, int* offset, int node) => Avx512F.LoadVector512(x + offset[node]);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector512<int> Compare512(int* x, int* split, int* offset, int node) =>
         Vector512.GreaterThan(Vector512.Load(x + offset[node]), Vector512.Create(split[node]));
 
     /// <summary>
     /// The first <paramref name="levels"/> levels (1 to 4) for 16 rows without gathers: each node's keys are one
-    /// contiguous load of the group, and a lane takes its node's result through selects on the bits decided above.
-    /// Returns each lane's index within the next level.
+    /// contiguous load of the group; a lane takes its node's result (levels 0–1), or its node's keys (levels 2–3),
+    /// through selects on the bits decided above. Returns each lane's index within the next level.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector512<int> Top512(int* x, int* split, int leafCount, int levels)
@@ -216,19 +282,24 @@ public sealed partial class IsolationForest
             j = j + j - m1;
             if (levels >= 3)
             {
-                var lo = Vector512.ConditionalSelect(m1, Compare512(x, split, offset, 4), Compare512(x, split, offset, 3));
-                var hi = Vector512.ConditionalSelect(m1, Compare512(x, split, offset, 6), Compare512(x, split, offset, 5));
-                var m2 = Vector512.ConditionalSelect(m0, hi, lo);
+                // Below level 1, select first and compare once: each lane's node's 16 keys are picked by the bits
+                // already decided, and its split comes by a permute of the level's splits on j, instead of comparing
+                // every node of the level and selecting among the results (the same bits, fewer compares).
+                var lo = Vector512.ConditionalSelect(m1, Keys512(x, offset, 4), Keys512(x, offset, 3));
+                var hi = Vector512.ConditionalSelect(m1, Keys512(x, offset, 6), Keys512(x, offset, 5));
+                var m2 = Vector512.GreaterThan(Vector512.ConditionalSelect(m0, hi, lo),
+                    Avx512F.PermuteVar16x32(Avx512F.LoadVector512(split + 3), j));
                 j = j + j - m2;
                 if (levels >= 4)
                 {
-                    var q0 = Vector512.ConditionalSelect(m2, Compare512(x, split, offset, 8), Compare512(x, split, offset, 7));
-                    var q1 = Vector512.ConditionalSelect(m2, Compare512(x, split, offset, 10), Compare512(x, split, offset, 9));
-                    var q2 = Vector512.ConditionalSelect(m2, Compare512(x, split, offset, 12), Compare512(x, split, offset, 11));
-                    var q3 = Vector512.ConditionalSelect(m2, Compare512(x, split, offset, 14), Compare512(x, split, offset, 13));
+                    var q0 = Vector512.ConditionalSelect(m2, Keys512(x, offset, 8), Keys512(x, offset, 7));
+                    var q1 = Vector512.ConditionalSelect(m2, Keys512(x, offset, 10), Keys512(x, offset, 9));
+                    var q2 = Vector512.ConditionalSelect(m2, Keys512(x, offset, 12), Keys512(x, offset, 11));
+                    var q3 = Vector512.ConditionalSelect(m2, Keys512(x, offset, 14), Keys512(x, offset, 13));
                     var r0 = Vector512.ConditionalSelect(m1, q1, q0);
                     var r1 = Vector512.ConditionalSelect(m1, q3, q2);
-                    j = j + j - Vector512.ConditionalSelect(m0, r1, r0);
+                    j = j + j - Vector512.GreaterThan(Vector512.ConditionalSelect(m0, r1, r0),
+                        Avx512F.PermuteVar16x32(Avx512F.LoadVector512(split + 7), j));
                 }
             }
         }
