@@ -292,6 +292,12 @@ public sealed class FaultTests
             {
                 await Task.Delay(200);
             }
+            // The events forwarded to the shared topic live on the broker too: they must have reached the shared stage
+            // (lag 0) and a checkpoint of it, or they vanish with the broker, as any event not yet read does.
+            while (await MetricAsync(http, "vigil_consumer_lag_messages{topic=\"streaming-analytics-shared\",partition=\"0\"}") != 0 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+            }
             await Task.Delay(TimeSpan.FromSeconds(3));
             await broker.DisposeAsync(); // kill -9: the mock's data lives in memory only
             // Longer than session.timeout.ms: the consumers' sessions expire and they rejoin a group on the new cluster,
