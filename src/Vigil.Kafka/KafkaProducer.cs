@@ -6,7 +6,8 @@ namespace Vigil.Kafka;
 
 /// <summary>
 /// Writes records to Kafka with an idempotent producer (<c>enable.idempotence=true</c>, <c>acks=all</c>): retries
-/// never duplicate or reorder a partition's records. Thread-safe.
+/// never duplicate or reorder a partition's records. Thread-safe, disposal included: <see cref="Dispose"/> waits for the
+/// calls already inside the client and refuses later ones with <see cref="ObjectDisposedException"/>.
 /// </summary>
 public sealed class KafkaProducer : IRecordProducer, IDisposable
 {
@@ -19,6 +20,10 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
     private readonly ILogger<KafkaProducer> _logger;
     private readonly Action<DeliveryReport<string, byte[]>> _onDelivery;
     private long _deliveryErrors;
+    // The number of calls inside the native client; the sign bit is set once Dispose has begun. librdkafka aborts the
+    // whole process (SIGABRT, exit 134) when its handle is destroyed under a running produce or flush, so Dispose closes
+    // this gate and waits for the count to drain before it frees the client. A lock would serialise the produce path.
+    private int _gate;
 
     /// <summary>Creates the producer.</summary>
     /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
@@ -43,8 +48,8 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
         {
             _producer = new ProducerBuilder<string, byte[]>(config)
                 .SetLogHandler((_, message) => KafkaLogging.Forward(_logger, message))
-                .SetErrorHandler((_, error) => _logger.Log(
-                    error.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Kafka producer error: {Code} {Reason}", error.Code, error.Reason))
+                .SetErrorHandler((_, error) => KafkaLogging.Guard(_logger, error, static (logger, e) => logger.Log(
+                    e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Kafka producer error: {Code} {Reason}", e.Code, e.Reason)))
                 .Build();
         }
         catch (Exception e) when (e is KafkaException or ArgumentException or InvalidOperationException)
@@ -73,29 +78,48 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
         long started = 0;
         while (true)
         {
-            try
+            var refused = ProduceOnce(target, message);
+            if (refused is null)
             {
-                _producer.Produce(target, message, _onDelivery);
                 return;
             }
-            catch (ProduceException<string, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
-            {
-                started = started == 0 ? Stopwatch.GetTimestamp() : started;
-                if (Stopwatch.GetElapsedTime(started) > s_queueFullPatience)
-                {
-                    throw new InvalidOperationException(
-                        $"The Kafka producer's local queue stayed full for {s_queueFullPatience.TotalSeconds:0} s: the cluster is unreachable or slower than the input.", e);
-                }
-
-                // The background poll thread drains delivery reports meanwhile.
-                Thread.Sleep(s_queueFullBackoff);
-            }
-            catch (ProduceException<string, byte[]> e)
+            if (refused.Code != ErrorCode.Local_QueueFull)
             {
                 // Refused locally (too large, unknown partition): the record's problem, not the pipeline's.
-                CountFailure(topic, e.Error);
+                CountFailure(topic, refused);
                 return;
             }
+
+            started = started == 0 ? Stopwatch.GetTimestamp() : started;
+            if (Stopwatch.GetElapsedTime(started) > s_queueFullPatience)
+            {
+                throw new InvalidOperationException(
+                    $"The Kafka producer's local queue stayed full for {s_queueFullPatience.TotalSeconds:0} s: the cluster is unreachable or slower than the input.",
+                    new KafkaException(refused));
+            }
+
+            // The background poll thread drains delivery reports meanwhile. Outside the gate, so that a Dispose waits
+            // for one native call at most, not for the back-off.
+            Thread.Sleep(s_queueFullBackoff);
+        }
+    }
+
+    /// <returns>Null when the record is queued, else why librdkafka refused it.</returns>
+    private Error? ProduceOnce(TopicPartition target, Message<string, byte[]> message)
+    {
+        Enter(target.Topic);
+        try
+        {
+            _producer.Produce(target, message, _onDelivery);
+            return null;
+        }
+        catch (ProduceException<string, byte[]> e)
+        {
+            return e.Error;
+        }
+        finally
+        {
+            Exit();
         }
     }
 
@@ -110,6 +134,7 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
 
     /// <summary>Produces a record and completes when the cluster has acknowledged it.</summary>
     /// <exception cref="ProduceException{TKey, TValue}">The record could not be delivered (also counted).</exception>
+    /// <exception cref="ObjectDisposedException">The producer is disposed.</exception>
     public async Task ProduceAsync(string topic, string? key, byte[] value, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(topic);
@@ -120,7 +145,18 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
         {
             try
             {
-                await _producer.ProduceAsync(topic, message, ct);
+                Task delivered;
+                // Only the queueing is inside the gate: the wait for the acknowledgement touches no native memory.
+                Enter(topic);
+                try
+                {
+                    delivered = _producer.ProduceAsync(topic, message, ct);
+                }
+                finally
+                {
+                    Exit();
+                }
+                await delivered;
                 return;
             }
             catch (ProduceException<string, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
@@ -144,9 +180,19 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
 
     /// <summary>Waits until every queued record is delivered or <paramref name="timeout"/> passes.</summary>
     /// <returns>The number of records still undelivered (0 when all were delivered).</returns>
+    /// <exception cref="ObjectDisposedException">The producer is disposed.</exception>
     public int Flush(TimeSpan timeout)
     {
-        var remaining = _producer.Flush(timeout);
+        Enter(null);
+        int remaining;
+        try
+        {
+            remaining = _producer.Flush(timeout);
+        }
+        finally
+        {
+            Exit();
+        }
         if (remaining > 0)
         {
             _logger.LogWarning("Kafka producer flush timed out after {Timeout} with {Remaining} records undelivered", timeout, remaining);
@@ -158,10 +204,11 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
     /// <summary>
     /// Waits, off the caller's thread, until every queued record is delivered, <paramref name="timeout"/> passes or
     /// <paramref name="ct"/> is cancelled: librdkafka's flush runs in short slices, so a stopping host is never held
-    /// for the whole timeout.
+    /// for the whole timeout, and a <see cref="Dispose"/> waits for one slice at most.
     /// </summary>
     /// <returns>The number of records still undelivered (0 when all were delivered).</returns>
     /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled first.</exception>
+    /// <exception cref="ObjectDisposedException">The producer was disposed before the records were delivered.</exception>
     public Task<int> FlushAsync(TimeSpan timeout, CancellationToken ct) => Task.Run(() =>
     {
         var started = Stopwatch.GetTimestamp();
@@ -170,7 +217,16 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
             ct.ThrowIfCancellationRequested();
             var left = Stopwatch.GetElapsedTime(started);
             var slice = timeout - left < s_flushSlice ? timeout - left : s_flushSlice;
-            var remaining = _producer.Flush(slice < TimeSpan.Zero ? TimeSpan.Zero : slice);
+            int remaining;
+            Enter(null);
+            try
+            {
+                remaining = _producer.Flush(slice < TimeSpan.Zero ? TimeSpan.Zero : slice);
+            }
+            finally
+            {
+                Exit();
+            }
             if (remaining == 0)
             {
                 return 0;
@@ -185,25 +241,66 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
 
     private static readonly TimeSpan s_flushSlice = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Flushes for up to 10 s, then frees the producer; records still queued after that are lost (and logged).</summary>
+    /// <summary>
+    /// Refuses new calls, waits for those already inside the client (one produce or flush slice each; a
+    /// <see cref="Flush"/> for its timeout), flushes for up to 10 s, then frees the producer; records still queued after
+    /// that are lost (and logged). Safe to call while other threads use the producer, and more than once.
+    /// </summary>
     public void Dispose()
     {
         // Idempotent: the host may own this producer under two service registrations.
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if ((Interlocked.Or(ref _gate, int.MinValue) & int.MinValue) != 0)
         {
             return;
         }
-        Flush(s_disposeFlushTimeout);
+        var spin = new SpinWait();
+        while ((Volatile.Read(ref _gate) & int.MaxValue) != 0)
+        {
+            spin.SpinOnce(sleep1Threshold: 20);
+        }
+        // Nobody else can be inside now: this thread owns the client.
+        var remaining = _producer.Flush(s_disposeFlushTimeout);
+        if (remaining > 0)
+        {
+            _logger.LogWarning("Kafka producer closed with {Remaining} records undelivered after {Timeout}", remaining, s_disposeFlushTimeout);
+        }
         _producer.Dispose();
     }
 
-    private int _disposed;
+    /// <summary>Counts a call into the native client, or refuses it once <see cref="Dispose"/> has begun.</summary>
+    /// <exception cref="ObjectDisposedException">The producer is disposed or being disposed.</exception>
+    private void Enter(string? topic)
+    {
+        var state = Volatile.Read(ref _gate);
+        while (state >= 0)
+        {
+            var seen = Interlocked.CompareExchange(ref _gate, state + 1, state);
+            if (seen == state)
+            {
+                return;
+            }
+            state = seen;
+        }
+        throw new ObjectDisposedException(nameof(KafkaProducer), topic is null
+            ? "The Kafka producer is closed: the service is stopping."
+            : $"The Kafka producer is closed: the record for {topic} was not queued (the service is stopping).");
+    }
+
+    private void Exit() => Interlocked.Decrement(ref _gate);
 
     private void OnDelivery(DeliveryReport<string, byte[]> report)
     {
         if (report.Error.IsError)
         {
-            CountFailure(report.Topic, report.Error);
+            // Runs inside librdkafka's poll: an exception must not unwind into native code, which aborts the process.
+            try
+            {
+                CountFailure(report.Topic, report.Error);
+            }
+            catch (Exception)
+            {
+                // The count is already taken; only the log line is lost.
+            }
         }
     }
 

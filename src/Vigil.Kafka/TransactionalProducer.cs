@@ -25,8 +25,10 @@ public sealed class TransactionalProducer : IRecordProducer, IDisposable
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
     private readonly IProducer<string, byte[]> _producer;
     private readonly ILogger _logger;
+    // Also orders every call against Dispose: librdkafka aborts the process when its handle is destroyed under a call.
     private readonly Lock _gate = new();
     private long _uncommitted;
+    private bool _disposed;
 
     /// <param name="options">The cluster and pass-through settings (which may override <c>transaction.timeout.ms</c>).</param>
     /// <param name="transactionalId">Stable per instance: a restarted instance with the same id fences its previous
@@ -61,19 +63,23 @@ public sealed class TransactionalProducer : IRecordProducer, IDisposable
     /// <summary>Records produced since the last commit.</summary>
     public long Uncommitted => Interlocked.Read(ref _uncommitted);
 
+    /// <exception cref="ObjectDisposedException">The producer is disposed.</exception>
     public void Produce(string topic, string? key, byte[] value)
     {
         lock (_gate)
         {
+            ThrowIfDisposed(topic);
             _producer.Produce(topic, new Message<string, byte[]> { Key = key!, Value = value });
             _uncommitted++;
         }
     }
 
+    /// <exception cref="ObjectDisposedException">The producer is disposed.</exception>
     public void Produce(string topic, int partition, string? key, byte[] value, Headers? headers)
     {
         lock (_gate)
         {
+            ThrowIfDisposed(topic);
             _producer.Produce(new TopicPartition(topic, new Partition(partition)), new Message<string, byte[]> { Key = key!, Value = value, Headers = headers });
             _uncommitted++;
         }
@@ -101,6 +107,7 @@ public sealed class TransactionalProducer : IRecordProducer, IDisposable
         ArgumentNullException.ThrowIfNull(batches);
         lock (_gate)
         {
+            ThrowIfDisposed(null);
             try
             {
                 foreach (var (offsets, group) in batches)
@@ -131,9 +138,28 @@ public sealed class TransactionalProducer : IRecordProducer, IDisposable
         }
     }
 
+    /// <summary>Waits for a produce or commit in progress, then frees the producer; later calls throw <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
-        // An open transaction is aborted by the broker when this producer goes; nothing partial is ever visible.
-        _producer.Dispose();
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            // An open transaction is aborted by the broker when this producer goes; nothing partial is ever visible.
+            _producer.Dispose();
+        }
+    }
+
+    private void ThrowIfDisposed(string? topic)
+    {
+        if (_disposed)
+        {
+            throw new ObjectDisposedException(nameof(TransactionalProducer), topic is null
+                ? "The transactional producer is closed: the service is stopping."
+                : $"The transactional producer is closed: the record for {topic} was not queued (the service is stopping).");
+        }
     }
 }

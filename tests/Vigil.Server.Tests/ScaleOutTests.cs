@@ -14,10 +14,6 @@ public sealed class ScaleOutTests
 {
     private const string Key = "scaleout-analyst-0123456789";
 
-    /// <summary>The rules keyed by user, which run in each partition's pipeline.</summary>
-    internal static readonly HashSet<string> PerUserRules =
-        ["BRUTE_FORCE", "ACCOUNT_TAKEOVER", "IMPOSSIBLE_TRAVEL", "NEW_COUNTRY", "RAPID_ACTIVITY", "BEHAVIOR_ANOMALY", "RESET_BOMBING"];
-
     private static readonly TimeSpan s_timeout = TimeSpan.FromMinutes(2);
 
     private static async Task<string> CreateDatabaseAsync()

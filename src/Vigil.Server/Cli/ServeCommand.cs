@@ -343,6 +343,19 @@ public static class ServeCommand
         logger.LogInformation("Stopping");
         using var stopTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         await app.StopAsync(stopTimeout.Token);
+        // The host stops waiting for a service after its shutdown timeout, but the ingest loop may still be in its final
+        // checkpoint (which flushes the producer) or closing its consumers (whose hand-over produces). The producers
+        // are freed when the app is disposed below, so let the loop finish first, within a bound of its own.
+        foreach (var service in app.Services.GetServices<IHostedService>())
+        {
+            if (service is IngestService { ExecuteTask: { IsCompleted: false } running })
+            {
+                if (await Task.WhenAny(running, Task.Delay(TimeSpan.FromSeconds(15), CancellationToken.None)) != running)
+                {
+                    logger.LogWarning("The ingest loop did not stop in time; closing the Kafka producers under it");
+                }
+            }
+        }
         app.Services.GetRequiredService<KafkaProducer>().Flush(TimeSpan.FromSeconds(5));
         return 0;
     }
