@@ -68,7 +68,7 @@ for proj in tests/*/*.Tests.csproj; do
   log "running $name"
   if ! dotnet test "$proj" -c Release --no-build -nologo ${TEST_FILTER:+--filter "$TEST_FILTER"} \
       --logger "trx;LogFileName=$name.trx" --results-directory "$RESULTS" \
-      --logger "console;verbosity=minimal" 2>&1 | tee "$RESULTS/$name.log" | grep -E '^\s*(Failed|Passed!|Failed!|Skipped)\b|error' ; then
+      --logger "console;verbosity=minimal" 2>&1 | tee "$RESULTS/$name.log" | grep -E '^\s*(Passed|Failed)!|^\s*(Failed|Skipped) |error' ; then
     :
   fi
   if grep -qE '^\s*Failed!' "$RESULTS/$name.log" || ! grep -qE '(Passed!|Failed!)' "$RESULTS/$name.log"; then
