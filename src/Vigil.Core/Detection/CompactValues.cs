@@ -99,7 +99,7 @@ public readonly struct CompactIp : IEquatable<CompactIp>
             return default;
         }
         // 0.0.0.0 packs to the "none" value, so it keeps its text.
-        return TryPackV4(ip, out var v4) && v4 != 0 ? new CompactIp(null, v4) : new CompactIp(ip, 0);
+        return Events.IpText.TryPackDottedQuad(ip, out var v4) && v4 != 0 ? new CompactIp(null, v4) : new CompactIp(ip, 0);
     }
 
     /// <summary>The address as characters: the kept text, or a packed IPv4 address written into
@@ -140,39 +140,4 @@ public readonly struct CompactIp : IEquatable<CompactIp>
     public static bool operator ==(CompactIp left, CompactIp right) => left.Equals(right);
 
     public static bool operator !=(CompactIp left, CompactIp right) => !left.Equals(right);
-
-    /// <summary>Four decimal octets 0–255 without leading zeros: the form that prints back identically.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryPackV4(string ip, out uint value)
-    {
-        value = 0;
-        var octets = 0;
-        var i = 0;
-        while (octets < 4)
-        {
-            var start = i;
-            uint octet = 0;
-            while (i < ip.Length && char.IsAsciiDigit(ip[i]) && i - start < 3)
-            {
-                octet = (octet * 10) + (uint)(ip[i] - '0');
-                i++;
-            }
-            var digits = i - start;
-            if (digits == 0 || octet > 255 || (digits > 1 && ip[start] == '0'))
-            {
-                return false;
-            }
-            value = (value << 8) | octet;
-            octets++;
-            if (octets < 4)
-            {
-                if (i >= ip.Length || ip[i] != '.')
-                {
-                    return false;
-                }
-                i++;
-            }
-        }
-        return i == ip.Length;
-    }
 }

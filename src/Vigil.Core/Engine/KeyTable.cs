@@ -473,7 +473,7 @@ internal readonly struct PackedKey : IEquatable<PackedKey>
             {
                 return new PackedKey(low, high, null);
             }
-            if (text.Length >= 7 && TryPackV4(text, out var v4))
+            if (text.Length >= 7 && Events.IpText.TryPackDottedQuad(text, out var v4))
             {
                 return new PackedKey(v4, 0, s_ipv4);
             }
@@ -599,38 +599,6 @@ internal readonly struct PackedKey : IEquatable<PackedKey>
         62 => '-',
         _ => '_',
     };
-
-    /// <summary>Four decimal octets 0–255 without leading zeros: the form that prints back identically.</summary>
-    private static bool TryPackV4(string ip, out uint value)
-    {
-        value = 0;
-        var i = 0;
-        for (var octets = 0; octets < 4; octets++)
-        {
-            if (octets > 0)
-            {
-                if (i >= ip.Length || ip[i] != '.')
-                {
-                    return false;
-                }
-                i++;
-            }
-            var start = i;
-            uint octet = 0;
-            while (i < ip.Length && char.IsAsciiDigit(ip[i]) && i - start < 3)
-            {
-                octet = (octet * 10) + (uint)(ip[i] - '0');
-                i++;
-            }
-            var digits = i - start;
-            if (digits == 0 || octet > 255 || (digits > 1 && ip[start] == '0'))
-            {
-                return false;
-            }
-            value = (value << 8) | octet;
-        }
-        return i == ip.Length;
-    }
 
     // Upper-case or braced spellings parse too; only the form ToString("D") prints back is kept as bytes.
     private static bool IsCanonical(Guid uuid, string id)

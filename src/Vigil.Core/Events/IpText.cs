@@ -104,4 +104,39 @@ internal static class IpText
             i++;
         }
     }
+
+    /// <summary>
+    /// Four decimal octets 0–255 without leading zeros, and nothing else, as one 32-bit number: the form that prints
+    /// back identically, so a packed address can stand for its text (key tables, rule states).
+    /// </summary>
+    internal static bool TryPackDottedQuad(string ip, out uint value)
+    {
+        value = 0;
+        var i = 0;
+        for (var octets = 0; octets < 4; octets++)
+        {
+            if (octets > 0)
+            {
+                if (i >= ip.Length || ip[i] != '.')
+                {
+                    return false;
+                }
+                i++;
+            }
+            var start = i;
+            uint octet = 0;
+            while (i < ip.Length && char.IsAsciiDigit(ip[i]) && i - start < 3)
+            {
+                octet = (octet * 10) + (uint)(ip[i] - '0');
+                i++;
+            }
+            var digits = i - start;
+            if (digits == 0 || octet > 255 || (digits > 1 && ip[start] == '0'))
+            {
+                return false;
+            }
+            value = (value << 8) | octet;
+        }
+        return i == ip.Length;
+    }
 }

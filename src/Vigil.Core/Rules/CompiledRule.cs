@@ -114,6 +114,51 @@ public abstract class CompiledRule
     };
 
     private protected static string Number(long n) => n.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The alert of a rule whose steps all happened (temporal and temporal_ordered): keyed by the completing event,
+    /// its window the steps' first to last time, the step names in the summary and each step's event ids in evidence.
+    /// </summary>
+    private protected void EmitSteps(string key, UserEvent last, List<string> ids, string stepsText, Dictionary<string, object?> byStep,
+        long firstMs, long lastMs, IOutput<Alert> output)
+    {
+        var def = Definition;
+        var span = lastMs - firstMs;
+        var summary = RuleTemplate.Render(def.Summary, name => name switch
+        {
+            "rule" => def.Name,
+            "count" => Number(ids.Count),
+            "steps" => stepsText,
+            "seconds" => Number(Evidence.Seconds(span)),
+            "minutes" => Evidence.Text(span / 60_000.0, 1),
+            "timespan" => TimespanText(def.Timespan),
+            "group" => key,
+            _ => EventField(name, last),
+        });
+        output.Emit(new Alert
+        {
+            AlertId = Alert.MakeId(def.Name, key, last.EventId),
+            Rule = def.Name,
+            Severity = def.Severity,
+            UserId = last.UserId,
+            IpAddress = last.IpAddress,
+            EventTime = last.Timestamp,
+            DetectedAt = AlertClock.GetUtcNow(),
+            WindowStart = DateTimeOffset.FromUnixTimeMilliseconds(firstMs),
+            WindowEnd = DateTimeOffset.FromUnixTimeMilliseconds(lastMs),
+            Score = def.Score,
+            Summary = summary,
+            Evidence = new Dictionary<string, object?>
+            {
+                [Evidence.EventIds] = ids,
+                [Evidence.Entity] = EntityOf(key, last),
+                ["ruleId"] = def.Id,
+                ["group"] = Group(key),
+                ["steps"] = byStep,
+                ["windowSeconds"] = (long)def.Timespan.TotalSeconds,
+            },
+        });
+    }
 }
 
 /// <summary>event_count and value_count: an exact sliding window per group ending at the latest event, firing when
@@ -430,41 +475,7 @@ internal sealed class TemporalRule : CompiledRule
             byStep[steps[i].Name] = state.Ids[i];
         }
         Array.Fill(state.Ids, null);
-        var def = Definition;
-        var summary = RuleTemplate.Render(def.Summary, name => name switch
-        {
-            "rule" => def.Name,
-            "count" => Number(ids.Count),
-            "steps" => string.Join(", ", names),
-            "seconds" => Number(Evidence.Seconds(max - min)),
-            "minutes" => Evidence.Text((max - min) / 60_000.0, 1),
-            "timespan" => TimespanText(def.Timespan),
-            "group" => key,
-            _ => EventField(name, evt),
-        });
-        output.Emit(new Alert
-        {
-            AlertId = Alert.MakeId(def.Name, key, evt.EventId),
-            Rule = def.Name,
-            Severity = def.Severity,
-            UserId = evt.UserId,
-            IpAddress = evt.IpAddress,
-            EventTime = evt.Timestamp,
-            DetectedAt = AlertClock.GetUtcNow(),
-            WindowStart = DateTimeOffset.FromUnixTimeMilliseconds(min),
-            WindowEnd = DateTimeOffset.FromUnixTimeMilliseconds(max),
-            Score = def.Score,
-            Summary = summary,
-            Evidence = new Dictionary<string, object?>
-            {
-                [Evidence.EventIds] = ids,
-                [Evidence.Entity] = EntityOf(key, evt),
-                ["ruleId"] = def.Id,
-                ["group"] = Group(key),
-                ["steps"] = byStep,
-                ["windowSeconds"] = (long)def.Timespan.TotalSeconds,
-            },
-        });
+        EmitSteps(key, evt, ids, string.Join(", ", names), byStep, min, max, output);
     }
 
     public override void OnWatermark(long watermarkMs, IOutput<Alert> output) => _state.EvictExpired(watermarkMs);
@@ -587,41 +598,7 @@ internal sealed class OrderedRule : CompiledRule
                 byStep[def.Steps[i].Name] = stepIds;
                 names.Add(def.Steps[i].Name);
             }
-            var span = match.LastTimestampMs - match.FirstTimestampMs;
-            var summary = RuleTemplate.Render(def.Summary, name => name switch
-            {
-                "rule" => def.Name,
-                "count" => Number(events.Count),
-                "steps" => string.Join(" → ", names),
-                "seconds" => Number(Evidence.Seconds(span)),
-                "minutes" => Evidence.Text(span / 60_000.0, 1),
-                "timespan" => TimespanText(def.Timespan),
-                "group" => key,
-                _ => EventField(name, last),
-            });
-            output.Emit(new Alert
-            {
-                AlertId = Alert.MakeId(def.Name, key, last.EventId),
-                Rule = def.Name,
-                Severity = def.Severity,
-                UserId = last.UserId,
-                IpAddress = last.IpAddress,
-                EventTime = last.Timestamp,
-                DetectedAt = AlertClock.GetUtcNow(),
-                WindowStart = DateTimeOffset.FromUnixTimeMilliseconds(match.FirstTimestampMs),
-                WindowEnd = DateTimeOffset.FromUnixTimeMilliseconds(match.LastTimestampMs),
-                Score = def.Score,
-                Summary = summary,
-                Evidence = new Dictionary<string, object?>
-                {
-                    [Evidence.EventIds] = ids,
-                    [Evidence.Entity] = EntityOf(key, last),
-                    ["ruleId"] = def.Id,
-                    ["group"] = Group(key),
-                    ["steps"] = byStep,
-                    ["windowSeconds"] = (long)def.Timespan.TotalSeconds,
-                },
-            });
+            EmitSteps(key, last, ids, string.Join(" → ", names), byStep, match.FirstTimestampMs, match.LastTimestampMs, output);
         }
         _matches.Clear();
     }
