@@ -98,6 +98,33 @@ public sealed class BenchCommandTests
         Assert.False(doc.RootElement.TryGetProperty("ratios", out _));
     }
 
+    [Fact]
+    public async Task Core_RuleCosts_ReportsEachRuleAndTheAlertsWithoutIt()
+    {
+        using var stdout = new StringWriter();
+        await BenchCommand.RunAsync(["core", "--events", "20000", "--users", "300", "--duration", "2h", "--runs", "1", "--warmups", "0", "--rule-costs"],
+            stdout, TextWriter.Null, CancellationToken.None);
+
+        using var doc = JsonDocument.Parse(stdout.ToString());
+        var root = doc.RootElement;
+        Assert.Equal("core-rule-costs", root.GetProperty("bench").GetString());
+        Assert.True(root.GetProperty("engineNsPerEvent").GetDouble() > 0);
+        var alerts = root.GetProperty("alerts").GetInt64();
+        Assert.True(alerts > 0);
+        var rules = root.GetProperty("rules");
+        string[] names = ["ACCOUNT_TAKEOVER", "RAPID_ACTIVITY", "BEHAVIOR_ANOMALY", "RESET_BOMBING", "BRUTE_FORCE_IP", "PASSWORD_SPRAY", "CREDENTIAL_STUFFING"];
+        Assert.Equal(names.Length, rules.EnumerateObject().Count());
+        var fewer = 0;
+        foreach (var name in names)
+        {
+            var without = rules.GetProperty(name).GetProperty("alertsWithout").GetInt64();
+            Assert.InRange(without, 0, alerts);
+            fewer += without < alerts ? 1 : 0;
+        }
+        // The simulator attacks with every kind, so leaving rules out loses alerts: the variants really differ.
+        Assert.True(fewer >= 3, $"only {fewer} rules changed the alert count");
+    }
+
     [Theory]
     [InlineData("nonsense")]
     [InlineData("core", "--only", "flink")]

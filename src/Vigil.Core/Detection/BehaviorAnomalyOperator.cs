@@ -230,6 +230,8 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         };
         state.RaiseMaxima(searches, purchases, spent);
         Span<double> attribution = stackalloc double[BehaviorModel.FeatureCount];
+        Span<float> vector = stackalloc float[BehaviorModel.FeatureCount];
+        IsolationForest? scoredBy = null;
         double score;
         var paperScore = double.NaN;
         var modelVersion = 0;
@@ -238,10 +240,10 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         bool above;
         if (_model is not null)
         {
-            Span<float> vector = stackalloc float[BehaviorModel.FeatureCount];
             BehaviorModel.ToVector(features, vector);
             _model.Observe(key, vector, evt.TimestampMs, state.Logins);
-            forestScore = _model.Score(vector, attribution, out paperScore, out modelVersion);
+            // The attribution (a logarithm per node of every tree) is only read when an alert rises: computed below.
+            forestScore = _model.Score(vector, out paperScore, out modelVersion, out scoredBy);
             var forestAbove = forestScore >= options.Threshold; // false while NaN (no forest yet)
             var expertAbove = false;
             if (options.ExpertScore)
@@ -290,6 +292,14 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         var because = "";
         if (_model is not null)
         {
+            if (scoredBy is not null)
+            {
+                scoredBy.Explain(vector, attribution);
+            }
+            else
+            {
+                attribution.Clear();
+            }
             if (!(forestScore >= options.Threshold))
             {
                 // The expert score raised it: explain that score, not the forest's below-threshold isolation.
@@ -629,12 +639,7 @@ public struct BehaviorState
     internal readonly bool InSession(string? sessionId) => sessionId is not null && _sessionHash != 0 && SessionHash(sessionId) == _sessionHash;
 
     /// <summary>A user agent's device hash: never 0, which stands for no device.</summary>
-    internal static uint DeviceHash(string userAgent)
-    {
-        var h = Features.StableHash.Hash64(userAgent, 5);
-        var folded = (uint)(h ^ (h >> 32));
-        return folded == 0 ? 1 : folded;
-    }
+    internal static uint DeviceHash(string userAgent) => UserAgents.DeviceHash(userAgent);
 
     // 32 bits tell the session from the next one (a false "same session" needs the two ids to collide).
     private static uint SessionHash(string sessionId) => (uint)Features.StableHash.Hash64(sessionId, 6) | 1;

@@ -140,7 +140,7 @@ public sealed class BehaviorModel
     /// <summary>The forest in use; null until <see cref="BehaviorModelOptions.MinTrainingUsers"/> users were seen.</summary>
     public IsolationForest? Forest => _fitted?.Forest;
 
-    /// <summary>What a mean path length is divided by in <see cref="Score"/>: c(ψ), or the training rows' mean path length
+    /// <summary>What a mean path length is divided by in <see cref="Score(ReadOnlySpan{float}, Span{double}, out double, out int)"/>: c(ψ), or the training rows' mean path length
     /// (<see cref="BehaviorModelOptions.NormaliseBySample"/>).</summary>
     public double PathNormaliser => _fitted?.Normaliser ?? double.NaN;
 
@@ -215,6 +215,27 @@ public sealed class BehaviorModel
         }
         version = fitted.Version;
         paperScore = fitted.Forest.Explain(vector, attribution);
+        var meanPath = -Math.Log2(paperScore) * IsolationForest.AveragePathLength(fitted.Forest.SampleSize);
+        return double.Exp2(-meanPath / fitted.Normaliser);
+    }
+
+    /// <summary>
+    /// <see cref="Score(ReadOnlySpan{float}, Span{double}, out double, out int)"/> without the attribution, which most
+    /// events never need; <paramref name="forest"/> is the forest that scored (null before one), for
+    /// <see cref="IsolationForest.Explain"/> when the attribution is wanted after all. The scores are the same, bit for bit.
+    /// </summary>
+    public double Score(ReadOnlySpan<float> vector, out double paperScore, out int version, out IsolationForest? forest)
+    {
+        if (_fitted is not { } fitted)
+        {
+            paperScore = double.NaN;
+            version = 0;
+            forest = null;
+            return double.NaN;
+        }
+        version = fitted.Version;
+        forest = fitted.Forest;
+        paperScore = fitted.Forest.ScoreInTreeOrder(vector);
         var meanPath = -Math.Log2(paperScore) * IsolationForest.AveragePathLength(fitted.Forest.SampleSize);
         return double.Exp2(-meanPath / fitted.Normaliser);
     }

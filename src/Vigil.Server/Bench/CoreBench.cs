@@ -33,6 +33,9 @@ internal sealed record CoreBenchOptions
 
     /// <summary>Sample the types the measured passes allocate (the runtime's allocation ticks), for a profile.</summary>
     public bool Allocations { get; init; }
+
+    /// <summary>Measure each built-in rule's share of the engine instead (<see cref="RuleCosts"/>).</summary>
+    public bool RuleCosts { get; init; }
 }
 
 /// <summary>

@@ -11,6 +11,8 @@ public static class BenchCommand
         Usage: ./vigil bench core  [--events N] [--users N] [--duration 12h] [--seed N] [--runs N] [--warmups N]
                                [--only jsonLimit|decodeOnly|vigil|rx]   (one contender alone, for a profiler)
                                [--allocations]   (with --only: the types its passes allocate, sampled by the runtime)
+                               [--rule-costs]    (instead: the engine over pre-decoded events with every built-in
+                                                  rule and with each left out in turn; ns/event per rule)
                ./vigil bench e2e   [--events N] [--rate R] [--seconds S] [--postgres URL] [--runs N] [--partitions N]
                                [--attack-every-ms N]
                ./vigil bench batch [--events N] [--users N] [--seed N] [--runs N] [--duckdb-threads N]
@@ -49,7 +51,8 @@ public static class BenchCommand
         switch (args[0])
         {
             case "core":
-                result = await Task.Run(() => CoreBench.Run(ParseCore(rest), progress, ct), ct);
+                var core = ParseCore(rest);
+                result = await Task.Run(() => core.RuleCosts ? RuleCosts.Run(core, progress, ct) : CoreBench.Run(core, progress, ct), ct);
                 break;
             case "e2e":
                 result = await E2eBench.RunAsync(ParseE2e(rest), progress, ct);
@@ -69,7 +72,7 @@ public static class BenchCommand
 
     private static CoreBenchOptions ParseCore(string[] args)
     {
-        var cli = CliArgs.Parse(args, ["events", "users", "duration", "seed", "runs", "warmups", "only"], ["allocations"]);
+        var cli = CliArgs.Parse(args, ["events", "users", "duration", "seed", "runs", "warmups", "only"], ["allocations", "rule-costs"]);
         if (cli.Positionals.Count > 0)
         {
             throw new UsageException($"unexpected argument '{cli.Positionals[0]}'.");
@@ -90,6 +93,7 @@ public static class BenchCommand
                 var other => throw new UsageException($"--only must be jsonLimit, decodeOnly, vigil or rx, not '{other}'."),
             },
             Allocations = cli.Has("allocations"),
+            RuleCosts = cli.Has("rule-costs"),
         };
     }
 

@@ -140,4 +140,32 @@ public sealed class UserAgentsTests
     [InlineData("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", false)]
     [InlineData(null, false)]
     public void IsAutomation_KnownAgents_Classified(string? agent, bool expected) => Assert.Equal(expected, UserAgents.IsAutomation(agent));
+
+    [Fact]
+    public void IsAutomationAndDeviceHash_ManyAgentsAndCopies_SameAsComputedFresh()
+    {
+        // Far more agents than the memo has slots, each asked for many times through distinct string instances, in an
+        // order that makes agents differing in one digit alternate: every answer must still be the agent's own.
+        var agents = new List<string>();
+        for (var i = 0; i < 3000; i++)
+        {
+            agents.Add(i % 3 == 0
+                ? $"curl/{i}.0"
+                : $"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/1{i:D3}.0.0.0 Safari/537.36");
+        }
+        var expectedDevice = agents.Select(a =>
+        {
+            var h = Vigil.Core.Features.StableHash.Hash64(a, 5);
+            var folded = (uint)(h ^ (h >> 32));
+            return folded == 0 ? 1u : folded;
+        }).ToArray();
+        var rng = new Random(5);
+        for (var n = 0; n < 30_000; n++)
+        {
+            var i = n % 2 == 0 ? rng.Next(agents.Count) : (n / 2) % 40;
+            var copy = n % 3 == 0 ? new string(agents[i].AsSpan()) : agents[i];
+            Assert.Equal(i % 3 == 0, UserAgents.IsAutomation(copy));
+            Assert.Equal(expectedDevice[i], UserAgents.DeviceHash(copy));
+        }
+    }
 }

@@ -129,6 +129,39 @@ public sealed class BehaviorModelTests
     }
 
     [Fact]
+    public void Score_WithoutAttribution_SameScoresAndForestAsWithIt()
+    {
+        var rows = Ordinary(3000, 4);
+        var model = new BehaviorModel(new BehaviorModelOptions { SampleUsers = 500, RetrainInterval = TimeSpan.FromSeconds(1) }, 0.8);
+        var probes = Ordinary(200, 9);
+        var withAttribution = new double[BehaviorModel.FeatureCount];
+        var later = new double[BehaviorModel.FeatureCount];
+
+        Assert.True(double.IsNaN(model.Score(probes.AsSpan(0, BehaviorModel.FeatureCount), out var paperBefore, out var versionBefore, out var none)));
+        Assert.True(double.IsNaN(paperBefore));
+        Assert.Equal(0, versionBefore);
+        Assert.Null(none);
+        for (var r = 0; r < 3000; r++)
+        {
+            model.Observe($"u-{r % 900}", rows.AsSpan(r * BehaviorModel.FeatureCount, BehaviorModel.FeatureCount), r * 100L, 12);
+        }
+        probes[0] = 40f; // one far outlier among ordinary rows
+        for (var p = 0; p < 200; p++)
+        {
+            var probe = probes.AsSpan(p * BehaviorModel.FeatureCount, BehaviorModel.FeatureCount);
+            var expected = model.Score(probe, withAttribution, out var expectedPaper, out var expectedVersion);
+            var score = model.Score(probe, out var paper, out var version, out var forest);
+
+            Assert.Equal(expected, score);
+            Assert.Equal(expectedPaper, paper);
+            Assert.Equal(expectedVersion, version);
+            Assert.Same(model.Forest, forest);
+            forest!.Explain(probe, later);
+            Assert.Equal(withAttribution, later);
+        }
+    }
+
+    [Fact]
     public void Process_NightSpreeOfAnEstablishedUser_AlertsFromTheForestWithAttribution()
     {
         var insights = new List<Insight>();
