@@ -21,6 +21,9 @@ public static class UserAgents
     /// device.</summary>
     internal static uint DeviceHash(string userAgent) => FactsOf(userAgent).Device;
 
+    /// <summary><c>StableHash.Hash64(userAgent, 3)</c>, the user-agent hash of the ML features' distinct-device count.</summary>
+    internal static ulong FeatureDeviceHash(string userAgent) => FactsOf(userAgent).FeatureDevice;
+
     private static uint ComputeDeviceHash(string userAgent)
     {
         var h = Features.StableHash.Hash64(userAgent, 5);
@@ -37,8 +40,10 @@ public static class UserAgents
 
     private static readonly Facts?[] s_memo = new Facts?[MemoSlots];
 
-    private sealed class Facts(string userAgent, bool isAutomation, uint device)
+    private sealed class Facts(string userAgent, bool isAutomation, uint device, ulong featureDevice)
     {
+        public ulong FeatureDevice { get; } = featureDevice;
+
         public string UserAgent { get; } = userAgent;
 
         public bool IsAutomation { get; } = isAutomation;
@@ -62,7 +67,7 @@ public static class UserAgents
         {
             return b;
         }
-        var facts = new Facts(userAgent, Search(userAgent), ComputeDeviceHash(userAgent));
+        var facts = new Facts(userAgent, Search(userAgent), ComputeDeviceHash(userAgent), Features.StableHash.Hash64(userAgent, 3));
         // An empty slot first; otherwise a hash bit picks the one replaced, so two busy agents sharing a slot settle.
         var victim = a is null ? first : b is null ? second : (hash & 1) == 0 ? first : second;
         Volatile.Write(ref memo[victim], facts);

@@ -34,6 +34,16 @@ internal sealed record CoreBenchOptions
     /// <summary>Sample the types the measured passes allocate (the runtime's allocation ticks), for a profile.</summary>
     public bool Allocations { get; init; }
 
+    /// <summary>The IP geolocation data for the geo rules and features: null resolves it as replay does
+    /// (<c>$VIGIL_GEO_DIR</c>, else ./data/geo) and runs without it when absent; "none" runs without it.</summary>
+    public string? GeoDir { get; init; }
+
+    /// <summary>The declarative rules file: null is the shipped one (as replay and serve load it), "none" built-in rules only.</summary>
+    public string? RulesFile { get; init; }
+
+    /// <summary>Whether the per-user ML feature operator (USER_FEATURES, as serve runs it) is in the pipeline.</summary>
+    public bool Features { get; init; } = true;
+
     /// <summary>Measure each built-in rule's share of the engine instead (<see cref="RuleCosts"/>).</summary>
     public bool RuleCosts { get; init; }
 }
@@ -103,7 +113,9 @@ internal static class CoreBench
         var rx = new Measured("rx");
         var limitC = new JsonLimitContender(corpus);
         var decodeC = new DecodeContender(corpus);
-        var vigilC = new VigilContender(corpus);
+        using var setup = PipelineSetup.Open(options);
+        var vigilC = new VigilContender(corpus, setup.Create);
+        progress.WriteLine($"bench core: the pipeline runs {string.Join(", ", setup.Create().OperatorNames)}");
         var rxC = new RxContender(corpus);
         var rounds = options.Warmups + options.Runs;
         using var sampler = options.Allocations ? new AllocationSampler() : null;
@@ -161,6 +173,7 @@ internal static class CoreBench
             ["warmups"] = options.Warmups,
             ["runs"] = options.Runs,
             ["thread"] = "one thread; every contender gets the same byte arrays, in the same order",
+            ["pipeline"] = setup.Describe(),
         };
         if (options.Only is { } single)
         {
@@ -258,6 +271,8 @@ internal static class CoreBench
         var sampled = 0;
         var nextSample = sampleEvery / 2;
         var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        var pauseBefore = GC.GetTotalPauseDuration();
+        int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
         var start = Stopwatch.GetTimestamp();
         for (var i = 0; i < count; i++)
         {
@@ -276,7 +291,10 @@ internal static class CoreBench
         contender.Complete();
         var elapsed = Stopwatch.GetTimestamp() - start;
         var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        var paused = GC.GetTotalPauseDuration() - pauseBefore;
         into.Add(count, elapsed, allocated, samples.AsSpan(0, sampled));
+        into.AddGc(paused.TotalSeconds / (elapsed / (double)Stopwatch.Frequency),
+            GC.CollectionCount(0) - gen0, GC.CollectionCount(1) - gen1, GC.CollectionCount(2) - gen2);
     }
 
     /// <summary>One side of the comparison. A struct, so the measuring loop is compiled for each and inlines it.</summary>
@@ -338,7 +356,7 @@ internal static class CoreBench
     }
 
     /// <summary>Vigil: <see cref="DetectionPipeline.Process"/> over the raw bytes, as serve and replay drive it.</summary>
-    private struct VigilContender(Corpus corpus) : IContender
+    private struct VigilContender(Corpus corpus, Func<DetectionPipeline> create) : IContender
     {
         private readonly byte[][] _values = corpus.Values;
         private readonly string[] _keys = corpus.Keys;
@@ -352,12 +370,7 @@ internal static class CoreBench
 
         public void Reset()
         {
-            // As replay runs it: judged by the input alone, alerts stamped with stream time.
-            _pipeline = new DetectionPipeline(new PipelineOptions
-            {
-                Watermarks = new PipelineOptions().Watermarks with { IdleTimeout = Timeout.InfiniteTimeSpan },
-                DetectedAtFromEventTime = true,
-            }, TimeProvider.System);
+            _pipeline = create();
             _alertCount = 0;
         }
 
@@ -415,6 +428,10 @@ internal static class CoreBench
         private readonly List<double> _eventsPerSecond = [];
         private readonly List<double> _bytesPerEvent = [];
         private readonly List<double> _latencyNs = [];
+        private readonly List<double> _gcPauseShare = [];
+        private readonly List<double> _collections = [];
+        private readonly List<double> _gen1Collections = [];
+        private readonly List<double> _gen2Collections = [];
 
         public string Name { get; } = name;
 
@@ -431,6 +448,20 @@ internal static class CoreBench
             _eventsPerSecond.Clear();
             _bytesPerEvent.Clear();
             _latencyNs.Clear();
+            _gcPauseShare.Clear();
+            _collections.Clear();
+            _gen1Collections.Clear();
+            _gen2Collections.Clear();
+        }
+
+        /// <summary>The share of a pass's time the runtime had the threads paused for collections, and the collections
+        /// of each generation during it (a gen-2 collection counts in all three).</summary>
+        public void AddGc(double pauseShare, int gen0, int gen1, int gen2)
+        {
+            _gcPauseShare.Add(pauseShare);
+            _collections.Add(gen0);
+            _gen1Collections.Add(gen1);
+            _gen2Collections.Add(gen2);
         }
 
         public void Add(int events, long elapsedTicks, long allocatedBytes, ReadOnlySpan<long> latencyTicks)
@@ -458,6 +489,13 @@ internal static class CoreBench
                 ["nsPerEvent"] = BenchStats.Round(1e9 / MedianEventsPerSecond, 1),
                 ["runsEventsPerSecond"] = runs,
                 ["allocatedBytesPerEvent"] = BenchStats.Round(BenchStats.Median(_bytesPerEvent), 1),
+                ["gc"] = new JsonObject
+                {
+                    ["pauseShare"] = BenchStats.Round(BenchStats.Median(_gcPauseShare), 3),
+                    ["collectionsPerPass"] = BenchStats.Round(BenchStats.Median(_collections), 1),
+                    ["gen1PerPass"] = BenchStats.Round(BenchStats.Median(_gen1Collections), 1),
+                    ["gen2PerPass"] = BenchStats.Round(BenchStats.Median(_gen2Collections), 1),
+                },
                 ["latencyNs"] = new JsonObject
                 {
                     ["p50"] = BenchStats.Round(BenchStats.Percentile(latency, 50), 0),
@@ -475,5 +513,109 @@ internal static class CoreBench
             }
             return result;
         }
+    }
+
+    /// <summary>
+    /// What the vigil contender runs: the pipeline as replay builds it (the built-in rules, the shipped rules file and
+    /// the geo rules when the data is there, judged by the input alone with alerts stamped with stream time), plus
+    /// serve's per-user ML feature operator.
+    /// </summary>
+    internal sealed class PipelineSetup : IDisposable
+    {
+        private readonly Vigil.Geo.MmdbGeoLocator? _geo;
+        private readonly string? _geoNote;
+        private readonly string? _rulesPath;
+        private readonly Vigil.Core.Rules.RuleSetSource? _rules;
+        private readonly bool _features;
+
+        private PipelineSetup(Vigil.Geo.MmdbGeoLocator? geo, string? geoNote, string? rulesPath, Vigil.Core.Rules.RuleSetSource? rules, bool features)
+        {
+            _geo = geo;
+            _geoNote = geoNote;
+            _rulesPath = rulesPath;
+            _rules = rules;
+            _features = features;
+        }
+
+        public static PipelineSetup Open(CoreBenchOptions options)
+        {
+            Vigil.Geo.MmdbGeoLocator? geo = null;
+            string? note = null;
+            if (!string.Equals(options.GeoDir, "none", StringComparison.OrdinalIgnoreCase))
+            {
+                try
+                {
+                    geo = Vigil.Geo.MmdbGeoLocator.Open(Vigil.Geo.GeoDirectory.Resolve(options.GeoDir));
+                }
+                catch (Vigil.Geo.GeoDatabaseMissingException ex) when (options.GeoDir is null)
+                {
+                    // Asked for by default only: run without, and say so in the report.
+                    note = "absent, so IMPOSSIBLE_TRAVEL and NEW_COUNTRY did not run: " + ex.Message;
+                }
+                catch (Vigil.Geo.GeoDatabaseMissingException ex)
+                {
+                    throw new Cli.UsageException(ex.Message);
+                }
+            }
+            var rulesPath = Rules.RulesFile.Resolve(options.RulesFile);
+            Vigil.Core.Rules.RuleSetSource? rules = null;
+            if (rulesPath is not null)
+            {
+                try
+                {
+                    rules = new Vigil.Core.Rules.RuleSetSource(Rules.RulesFile.Load(rulesPath));
+                }
+                catch (InvalidDataException ex)
+                {
+                    throw new Cli.UsageException(ex.Message);
+                }
+            }
+            return new PipelineSetup(geo, note, rulesPath, rules, options.Features);
+        }
+
+        /// <summary>Whether the rules file has a rule named <paramref name="rule"/>, which mutes the built-in rule of that name.</summary>
+        public bool RulesFileClaims(string rule)
+        {
+            foreach (var definition in _rules?.Current.Rules ?? [])
+            {
+                if (string.Equals(definition.Name, rule, StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        public DetectionPipeline Create() => Create(static o => o);
+
+        /// <summary>The pipeline with <paramref name="configure"/> applied to its options (rule-costs leaves parts out).</summary>
+        public DetectionPipeline Create(Func<PipelineOptions, PipelineOptions> configure) => new(configure(new PipelineOptions
+        {
+            Geo = _geo,
+            Rules = _rules,
+            Watermarks = new PipelineOptions().Watermarks with { IdleTimeout = Timeout.InfiniteTimeSpan },
+            DetectedAtFromEventTime = true,
+            ExtraPerUserOperators = _features
+                ? () => [new Vigil.Core.Features.UserFeaturesOperator(geo: _geo, reservoir: new Vigil.Core.Features.FeatureReservoir(20_000))]
+                : null,
+        }), TimeProvider.System);
+
+        public JsonObject Describe()
+        {
+            var operators = new JsonArray();
+            foreach (var name in Create().OperatorNames)
+            {
+                operators.Add(name);
+            }
+            return new JsonObject
+            {
+                ["operators"] = operators,
+                ["geo"] = _geo is not null ? "on" : _geoNote ?? "off (--geo-dir none)",
+                ["rulesFile"] = _rulesPath is null ? "none" : Path.GetFileName(_rulesPath),
+                ["features"] = _features ? "USER_FEATURES with a 20,000-user training reservoir, as serve runs it (no K-Means segments: no model is trained here)" : "off",
+            };
+        }
+
+        public void Dispose() => _geo?.Dispose();
     }
 }

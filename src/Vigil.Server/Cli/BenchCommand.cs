@@ -11,6 +11,10 @@ public static class BenchCommand
         Usage: ./vigil bench core  [--events N] [--users N] [--duration 12h] [--seed N] [--runs N] [--warmups N]
                                [--only jsonLimit|decodeOnly|vigil|rx]   (one contender alone, for a profiler)
                                [--allocations]   (with --only: the types its passes allocate, sampled by the runtime)
+                               [--geo-dir DIR|none] [--rules FILE|none] [--no-features]
+                                                 (what the pipeline runs; by default what serve runs: the built-in
+                                                  rules, the shipped rules file, the geo rules when ./data/geo is
+                                                  there, and the ML feature operator)
                                [--rule-costs]    (instead: the engine over pre-decoded events with every built-in
                                                   rule and with each left out in turn; ns/event per rule)
                ./vigil bench e2e   [--events N] [--rate R] [--seconds S] [--postgres URL] [--runs N] [--partitions N]
@@ -72,7 +76,7 @@ public static class BenchCommand
 
     private static CoreBenchOptions ParseCore(string[] args)
     {
-        var cli = CliArgs.Parse(args, ["events", "users", "duration", "seed", "runs", "warmups", "only"], ["allocations", "rule-costs"]);
+        var cli = CliArgs.Parse(args, ["events", "users", "duration", "seed", "runs", "warmups", "only", "geo-dir", "rules"], ["allocations", "rule-costs", "no-features"]);
         if (cli.Positionals.Count > 0)
         {
             throw new UsageException($"unexpected argument '{cli.Positionals[0]}'.");
@@ -94,6 +98,9 @@ public static class BenchCommand
             },
             Allocations = cli.Has("allocations"),
             RuleCosts = cli.Has("rule-costs"),
+            GeoDir = cli.Get("geo-dir"),
+            RulesFile = cli.Get("rules"),
+            Features = !cli.Has("no-features"),
         };
     }
 

@@ -166,6 +166,7 @@ public sealed class UserAgentsTests
             var copy = n % 3 == 0 ? new string(agents[i].AsSpan()) : agents[i];
             Assert.Equal(i % 3 == 0, UserAgents.IsAutomation(copy));
             Assert.Equal(expectedDevice[i], UserAgents.DeviceHash(copy));
+            Assert.Equal(Vigil.Core.Features.StableHash.Hash64(agents[i], 3), UserAgents.FeatureDeviceHash(copy));
         }
     }
 }
