@@ -16,7 +16,7 @@ public sealed record FeatureSample(IReadOnlyList<string> UserIds, float[] Rows)
 /// offering a user again only refreshes its vector, and after a restart the same users come back.
 /// </summary>
 /// <remarks>
-/// Thread-safe. <see cref="Offer"/> is on the per-event path: once the sample is full, a user outside it is turned
+/// Thread-safe. <see cref="Offer(string, in UserFeatureState, long)"/> is on the per-event path: once the sample is full, a user outside it is turned
 /// away by one hash and one comparison, without the lock. Users who stop sending keep their last vector;
 /// <see cref="Snapshot"/> can leave out those not refreshed recently.
 /// </remarks>
@@ -27,6 +27,11 @@ public sealed class FeatureReservoir
     private readonly Dictionary<string, int> _slots = new(StringComparer.Ordinal);
     private readonly string[] _users;
     private readonly float[] _rows;
+
+    // A user offered by state (the operator's per-event path) keeps the state and its row is written when the sample is
+    // read: the features are derived (an arctangent, a square root, logarithms) once per snapshot, not once per event.
+    private readonly UserFeatureState[] _states;
+    private readonly bool[] _byState;
     private readonly long[] _updatedMs;
     // The slot holding the largest hash first, so a user with a smaller hash replaces it.
     private readonly PriorityQueue<int, ulong> _largestFirst = new(Comparer<ulong>.Create((a, b) => b.CompareTo(a)));
@@ -43,6 +48,8 @@ public sealed class FeatureReservoir
         _seed = seed;
         _users = new string[capacity];
         _rows = new float[capacity * UserFeatures.Count];
+        _states = new UserFeatureState[capacity];
+        _byState = new bool[capacity];
         _updatedMs = new long[capacity];
     }
 
@@ -82,40 +89,92 @@ public sealed class FeatureReservoir
         }
         lock (_lock)
         {
-            _offers++;
-            if (!_slots.TryGetValue(userId, out var slot))
+            if (TryTakeSlot(userId, hash, out var slot))
             {
-                if (_slots.Count < Capacity)
-                {
-                    slot = _slots.Count;
-                }
-                else
-                {
-                    _largestFirst.TryPeek(out var largestSlot, out var largest);
-                    if (hash >= largest)
-                    {
-                        return;
-                    }
-                    _largestFirst.Dequeue();
-                    _slots.Remove(_users[largestSlot]);
-                    slot = largestSlot;
-                }
-                _users[slot] = userId;
-                _slots[userId] = slot;
-                _largestFirst.Enqueue(slot, hash);
-                if (_slots.Count == Capacity)
-                {
-                    _largestFirst.TryPeek(out _, out var newLargest);
-                    Volatile.Write(ref _admitBelow, newLargest);
-                }
-            }
-            features[..UserFeatures.Count].CopyTo(_rows.AsSpan(slot * UserFeatures.Count, UserFeatures.Count));
-            _updatedMs[slot] = eventTimeMs;
-            if (eventTimeMs > _newestMs)
-            {
-                Interlocked.Exchange(ref _newestMs, eventTimeMs);
+                features[..UserFeatures.Count].CopyTo(_rows.AsSpan(slot * UserFeatures.Count, UserFeatures.Count));
+                _byState[slot] = false;
+                Refreshed(slot, eventTimeMs);
             }
         }
+    }
+
+    /// <summary>Records the user's current state if the user is (or now enters) the sample; its feature vector
+    /// (<see cref="UserFeatureState.WriteTo"/>) is what <see cref="Snapshot"/> and <see cref="TryGet"/> then give.</summary>
+    public void Offer(string userId, in UserFeatureState state, long eventTimeMs)
+    {
+        ArgumentNullException.ThrowIfNull(userId);
+        // A user outside a full sample is turned away by one hash and one comparison, without the lock.
+        var hash = StableHash.Hash64(userId, _seed);
+        if (hash > Volatile.Read(ref _admitBelow))
+        {
+            return;
+        }
+        lock (_lock)
+        {
+            if (TryTakeSlot(userId, hash, out var slot))
+            {
+                _states[slot] = state;
+                _byState[slot] = true;
+                Refreshed(slot, eventTimeMs);
+            }
+        }
+    }
+
+    private void Refreshed(int slot, long eventTimeMs)
+    {
+        _updatedMs[slot] = eventTimeMs;
+        if (eventTimeMs > _newestMs)
+        {
+            Interlocked.Exchange(ref _newestMs, eventTimeMs);
+        }
+    }
+
+    /// <summary>The user's slot, given one when the user enters the sample; false when the user is not in it. Under the lock.</summary>
+    private bool TryTakeSlot(string userId, ulong hash, out int slot)
+    {
+        _offers++;
+        if (_slots.TryGetValue(userId, out slot))
+        {
+            return true;
+        }
+        if (_slots.Count < Capacity)
+        {
+            slot = _slots.Count;
+        }
+        else
+        {
+            _largestFirst.TryPeek(out var largestSlot, out var largest);
+            if (hash >= largest)
+            {
+                slot = -1;
+                return false;
+            }
+            _largestFirst.Dequeue();
+            _slots.Remove(_users[largestSlot]);
+            slot = largestSlot;
+        }
+        _users[slot] = userId;
+        _slots[userId] = slot;
+        _largestFirst.Enqueue(slot, hash);
+        if (_slots.Count == Capacity)
+        {
+            _largestFirst.TryPeek(out _, out var newLargest);
+            Volatile.Write(ref _admitBelow, newLargest);
+        }
+        return true;
+    }
+
+    /// <summary>The row of a slot, written from its state when it was offered by state. Under the lock.</summary>
+    private ReadOnlySpan<float> RowOf(int slot)
+    {
+        var row = _rows.AsSpan(slot * UserFeatures.Count, UserFeatures.Count);
+        if (_byState[slot])
+        {
+            _states[slot].WriteTo(row);
+            _byState[slot] = false;
+            _states[slot] = default;
+        }
+        return row;
     }
 
     /// <summary>A copy of the sample, users in id order so the same sample gives the same rows.</summary>
@@ -138,7 +197,7 @@ public sealed class FeatureReservoir
             for (var i = 0; i < slots.Count; i++)
             {
                 users[i] = slots[i].User;
-                _rows.AsSpan(slots[i].Slot * UserFeatures.Count, UserFeatures.Count).CopyTo(rows.AsSpan(i * UserFeatures.Count));
+                RowOf(slots[i].Slot).CopyTo(rows.AsSpan(i * UserFeatures.Count));
             }
             return new FeatureSample(users, rows);
         }
@@ -154,7 +213,7 @@ public sealed class FeatureReservoir
             {
                 return false;
             }
-            _rows.AsSpan(slot * UserFeatures.Count, UserFeatures.Count).CopyTo(features);
+            RowOf(slot).CopyTo(features);
             return true;
         }
     }

@@ -62,13 +62,13 @@ public sealed class UserFeaturesOperator : KeyedProcessOperator<UserEvent, UserF
         IOutput<Alert> output)
     {
         state.Add(evt, UserFeatureAggregator.CountryOf(_geo, evt.IpAddress), _sessionTimeoutMs);
-        if (_reservoir is null && _segments is null)
+        // The reservoir keeps the state and derives the features when the trainer reads the sample.
+        _reservoir?.Offer(key, in state, timestampMs);
+        if (_segments is not null && _segments.IsDue(in state))
         {
-            return;
+            Span<float> features = stackalloc float[UserFeatures.Count];
+            state.WriteTo(features);
+            _segments.Update(key, ref state, features, evt);
         }
-        Span<float> features = stackalloc float[UserFeatures.Count];
-        state.WriteTo(features);
-        _reservoir?.Offer(key, features, timestampMs);
-        _segments?.Update(key, ref state, features, evt);
     }
 }

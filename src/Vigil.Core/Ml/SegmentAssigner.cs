@@ -30,6 +30,15 @@ public sealed class SegmentAssigner(ModelRegistry registry, IInsightSink sink, S
 
     private long _published;
 
+    /// <summary>Whether <see cref="Update"/> would assess this user now (a model is in force, the user has enough
+    /// events, and the segment is missing, from an older model or due again): the caller can skip deriving the
+    /// features otherwise.</summary>
+    public bool IsDue(in UserFeatureState state) => registry.Current.Segments is { } model && IsDue(model, in state);
+
+    private bool IsDue(SegmentModel model, in UserFeatureState state) =>
+        state.Events >= _options.MinEvents
+        && (state.SegmentCode == 0 || state.SegmentModelVersion != model.Version || state.Events - state.EventsAtSegment >= _options.ReassessEvery);
+
     /// <summary>Re-assesses the user after an event when due; publishes an insight when its segment is new or renamed.</summary>
     /// <param name="userId">The user.</param>
     /// <param name="state">The user's state, already updated with <paramref name="evt"/>.</param>
@@ -38,13 +47,7 @@ public sealed class SegmentAssigner(ModelRegistry registry, IInsightSink sink, S
     public void Update(string userId, ref UserFeatureState state, ReadOnlySpan<float> rawFeatures, UserEvent evt)
     {
         var model = registry.Current.Segments;
-        if (model is null || state.Events < _options.MinEvents)
-        {
-            return;
-        }
-        var due = state.SegmentCode == 0 || state.SegmentModelVersion != model.Version
-            || state.Events - state.EventsAtSegment >= _options.ReassessEvery;
-        if (!due)
+        if (model is null || !IsDue(model, in state))
         {
             return;
         }

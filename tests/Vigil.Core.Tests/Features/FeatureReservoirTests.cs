@@ -1,3 +1,4 @@
+using Vigil.Core.Events;
 using Vigil.Core.Features;
 
 namespace Vigil.Core.Tests.Features;
@@ -9,6 +10,38 @@ public sealed class FeatureReservoirTests
         var v = new float[UserFeatures.Count];
         v[0] = events;
         return v;
+    }
+
+    [Fact]
+    public void OfferState_SnapshotAndTryGet_GiveTheFeaturesOfTheStateAsOffered()
+    {
+        var reservoir = new FeatureReservoir(10);
+        var state = new UserFeatureState();
+        state.Add(FeatureStreams.Event(EventType.LoginSuccess, FeatureStreams.At(0, 9), ip: "198.51.100.1"), "DE", 1_800_000);
+        state.Add(FeatureStreams.Event(EventType.Search, FeatureStreams.At(0, 9, 5), ip: "198.51.100.2", agent: "agent-b"), "FR", 1_800_000);
+        var expected = new float[UserFeatures.Count];
+        state.WriteTo(expected);
+        reservoir.Offer("u-1", in state, 5);
+        // The caller's state moves on; the reservoir holds what was offered.
+        state.Add(FeatureStreams.Event(EventType.LoginFailed, FeatureStreams.At(2, 3)), "US", 1_800_000);
+        reservoir.Offer("u-2", Vector(3), 6);
+
+        var sample = reservoir.Snapshot();
+        var got = new float[UserFeatures.Count];
+
+        Assert.Equal(["u-1", "u-2"], sample.UserIds);
+        Assert.Equal(expected, sample.Rows.AsSpan(0, UserFeatures.Count).ToArray());
+        Assert.Equal(Vector(3), sample.Rows.AsSpan(UserFeatures.Count, UserFeatures.Count).ToArray());
+        Assert.True(reservoir.TryGet("u-1", got));
+        Assert.Equal(expected, got);
+        // A vector offered after a state replaces it, and the other way round.
+        reservoir.Offer("u-1", Vector(9), 7);
+        Assert.True(reservoir.TryGet("u-1", got));
+        Assert.Equal(Vector(9), got);
+        reservoir.Offer("u-1", in state, 8);
+        state.WriteTo(expected);
+        Assert.True(reservoir.TryGet("u-1", got));
+        Assert.Equal(expected, got);
     }
 
     [Fact]
