@@ -242,17 +242,25 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         {
             BehaviorModel.ToVector(features, vector);
             _model.Observe(key, vector, evt.TimestampMs, state.Logins);
-            // The attribution (a logarithm per node of every tree) is only read when an alert rises: computed below.
-            forestScore = _model.Score(vector, out paperScore, out modelVersion, out scoredBy);
-            var forestAbove = forestScore >= options.Threshold; // false while NaN (no forest yet)
+            // The learning minimum: a user's first logins are what "normal" is learnt from, never alerted on; so
+            // neither score is needed before it (the sample above still learns from the user).
+            var eligible = state.Logins >= _model.Options.MinLogins;
             var expertAbove = false;
-            if (options.ExpertScore)
+            if (eligible && options.ExpertScore)
             {
                 expertScore = Math.Clamp(options.HeuristicScore(features), 0, 1);
                 expertAbove = expertScore >= options.Threshold;
             }
-            // The learning minimum: a user's first logins are what "normal" is learnt from, never alerted on.
-            above = state.Logins >= _model.Options.MinLogins && (forestAbove || expertAbove);
+            var forestAbove = false;
+            // The forest walk (every tree) decides nothing when the expert score already holds an alert up: the state
+            // stays above and nothing rises. Otherwise it decides, or scores the alert that rises.
+            if (eligible && !(expertAbove && state.Above))
+            {
+                // The attribution (a logarithm per node of every tree) is only read when an alert rises: computed below.
+                forestScore = _model.Score(vector, out paperScore, out modelVersion, out scoredBy);
+                forestAbove = forestScore >= options.Threshold; // false while NaN (no forest yet)
+            }
+            above = eligible && (forestAbove || expertAbove);
             score = forestAbove || double.IsNaN(expertScore) ? forestScore : expertScore;
         }
         else
