@@ -158,6 +158,10 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
 
     // Users holding a ring, with the latest activity time when filed, checked as the watermark moves.
     private readonly RingReleaseQueue _rings = new();
+
+    // The rings' arrays, handed on from users whose activity has passed (see BehaviorState.ActivityRingPools).
+    private readonly BehaviorState.ActivityRingPools _ringArrays = new();
+
     private readonly BehaviorScorer _scorer = options.Scorer ?? options.HeuristicScore;
     private readonly BehaviorModel? _model = options.Scorer is not null ? null
         : options.SharedModel is { } shared ? shared
@@ -188,7 +192,7 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         {
             _ = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out amount);
         }
-        if (state.AddActivity(evt.TimestampMs, evt.Type == EventType.Purchase, amount, evt.EventId))
+        if (state.AddActivity(evt.TimestampMs, evt.Type == EventType.Purchase, amount, evt.EventId, _ringArrays))
         {
             // The ring lives only while an on-time event could still count what it holds; OnWatermark lets it go.
             _rings.Enqueue(State.SlotOf(key), evt.TimestampMs);
@@ -465,7 +469,7 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
             var latest = state.LatestActivityMs;
             if (ReleaseAt(latest) < watermarkMs)
             {
-                state.ReleaseActivity();
+                state.ReleaseActivity(_ringArrays);
             }
             else
             {
@@ -571,8 +575,26 @@ public struct BehaviorState
     private void SetSide(uint[]? devices, ActivityEntry[]? ring) =>
         _side = devices is null ? ring : ring is null ? devices : new Side(devices, ring);
 
+    /// <summary>Free arrays of a few small ring sizes (1, 2, 4, 8 and 16 entries), handed from a user whose ring was let
+    /// go or outgrown to the next user who needs one; larger rings come and go through the runtime.</summary>
+    internal sealed class ActivityRingPools
+    {
+        private readonly SmallArrayPool<ActivityEntry>[] _bySize = [new(1), new(2), new(4), new(8), new(16)];
+
+        public ActivityEntry[]? Rent(int length) =>
+            System.Numerics.BitOperations.IsPow2(length) && length <= 16 ? _bySize[System.Numerics.BitOperations.Log2((uint)length)].Rent() : null;
+
+        public void Return(ActivityEntry[] ring)
+        {
+            if (System.Numerics.BitOperations.IsPow2(ring.Length) && ring.Length <= 16)
+            {
+                _bySize[System.Numerics.BitOperations.Log2((uint)ring.Length)].Return(ring);
+            }
+        }
+    }
+
     /// <summary>A search or purchase: time and kind in one number (time × 2 + 1 for a purchase).</summary>
-    private readonly record struct ActivityEntry(long TimeAndKind, double Amount, CompactId EventId)
+    internal readonly record struct ActivityEntry(long TimeAndKind, double Amount, CompactId EventId)
     {
         public long TimeMs => TimeAndKind >> 1;
 
@@ -721,13 +743,17 @@ public struct BehaviorState
     }
 
     /// <summary>Appends a search or purchase; true when the ring was just created (the caller files it for release).</summary>
-    internal bool AddActivity(long timeMs, bool purchase, double amount, string eventId)
+    internal bool AddActivity(long timeMs, bool purchase, double amount, string eventId) => AddActivity(timeMs, purchase, amount, eventId, null);
+
+    /// <summary><see cref="AddActivity(long, bool, double, string)"/> with the ring's arrays taken from and given
+    /// back to <paramref name="pools"/>.</summary>
+    internal bool AddActivity(long timeMs, bool purchase, double amount, string eventId, ActivityRingPools? pools)
     {
         var created = false;
         var ring = Ring;
         if (ring is null)
         {
-            ring = new ActivityEntry[1];
+            ring = pools?.Rent(1) ?? new ActivityEntry[1];
             SetSide(MoreDevices, ring);
             _ringHead = 0;
             _ringCount = 0;
@@ -735,11 +761,12 @@ public struct BehaviorState
         }
         else if (_ringCount == ring.Length)
         {
-            var bigger = new ActivityEntry[ring.Length * 2];
+            var bigger = pools?.Rent(ring.Length * 2) ?? new ActivityEntry[ring.Length * 2];
             for (var i = 0; i < _ringCount; i++)
             {
                 bigger[i] = Entry(i);
             }
+            pools?.Return(ring);
             ring = bigger;
             SetSide(MoreDevices, ring);
             _ringHead = 0;
@@ -783,8 +810,15 @@ public struct BehaviorState
     }
 
     /// <summary>Lets the ring go (no on-time event can count what it holds any more).</summary>
-    internal void ReleaseActivity()
+    internal void ReleaseActivity() => ReleaseActivity(null);
+
+    /// <summary><see cref="ReleaseActivity()"/>, giving the ring's array back to <paramref name="pools"/>.</summary>
+    internal void ReleaseActivity(ActivityRingPools? pools)
     {
+        if (pools is not null && Ring is { } ring)
+        {
+            pools.Return(ring);
+        }
         SetSide(MoreDevices, null);
         _ringHead = 0;
         _ringCount = 0;

@@ -53,6 +53,9 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
     // Users holding a ring, checked as the watermark moves.
     private readonly RingReleaseQueue _rings = new();
 
+    // Windows' first arrays, handed from a user whose window emptied to the next one who needs one.
+    private readonly SmallArrayPool<RapidWindowEntry> _arrays = new(RapidActivityState.InitialWindow);
+
     // Failed logins belong to the brute-force rules: a burst of them is password guessing, not a session driven by a script.
     protected override string? KeyOf(in UserEvent evt) =>
         evt.Type == EventType.LoginFailed || NotificationEvents.IsNotification(evt) ? null : evt.UserId;
@@ -86,8 +89,8 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
             state.OpenWindow();
             _rings.Enqueue(State.SlotOf(key), state.LatestMs);
         }
-        state.AddToWindow(evt.TimestampMs, evt.EventId, evt.IpAddress, _capacity);
-        state.DropThrough(endMs - windowMs);
+        state.AddToWindow(evt.TimestampMs, evt.EventId, evt.IpAddress, _capacity, _arrays);
+        state.DropThrough(endMs - windowMs, _arrays);
         var count = state.WindowCount;
         var absolute = count > options.AbsoluteLimit;
         var relative = state.MinutesSeen >= options.BaselineMinMinutes && count >= options.BaselineMinEvents
@@ -169,7 +172,7 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
             }
             if (ReleaseAt(state.LatestMs) < watermarkMs)
             {
-                state.CloseWindow();
+                state.CloseWindow(_arrays);
             }
             else
             {
@@ -259,6 +262,17 @@ public struct RapidActivityState
         _count = 0;
     }
 
+    /// <summary>Lets the window go: the state keeps only the baseline. Its array goes back to
+    /// <paramref name="pool"/> when given.</summary>
+    internal void CloseWindow(SmallArrayPool<RapidWindowEntry>? pool)
+    {
+        if (_window is { Length: > 0 } items)
+        {
+            pool?.Return(items);
+        }
+        CloseWindow();
+    }
+
     /// <summary>Lets the window go: the state keeps only the baseline.</summary>
     public void CloseWindow()
     {
@@ -269,12 +283,17 @@ public struct RapidActivityState
 
     /// <summary>Adds an event in time order (inserted from the back: events arrive nearly in order), dropping the
     /// oldest when <paramref name="capacity"/> are held. Opens the window if it was not.</summary>
-    public void AddToWindow(long timeMs, string eventId, string? ip, int capacity)
+    public void AddToWindow(long timeMs, string eventId, string? ip, int capacity) => AddToWindow(timeMs, eventId, ip, capacity, null);
+
+    /// <summary><see cref="AddToWindow(long, string, string?, int)"/>, taking a first array from <paramref name="pool"/>
+    /// and giving it back when the window outgrows it.</summary>
+    internal void AddToWindow(long timeMs, string eventId, string? ip, int capacity, SmallArrayPool<RapidWindowEntry>? pool)
     {
         var items = _window;
         if (items is null || items.Length == 0)
         {
-            items = _window = new RapidWindowEntry[Math.Clamp(InitialWindow, 1, capacity)];
+            var length = Math.Clamp(InitialWindow, 1, capacity);
+            items = _window = pool is not null && pool.Length == length ? pool.Rent() : new RapidWindowEntry[length];
             _start = 0;
         }
         else if (_count == items.Length)
@@ -286,6 +305,7 @@ public struct RapidActivityState
                 {
                     bigger[i] = items[(_start + i) % items.Length];
                 }
+                pool?.Return(items);
                 items = _window = bigger;
                 _start = 0;
             }
@@ -308,7 +328,10 @@ public struct RapidActivityState
 
     /// <summary>Drops the window's events at or before <paramref name="timeMs"/> (they can no longer be counted); the
     /// array goes with the last one, the window stays open.</summary>
-    public void DropThrough(long timeMs)
+    public void DropThrough(long timeMs) => DropThrough(timeMs, null);
+
+    /// <summary><see cref="DropThrough(long)"/>, giving an emptied array back to <paramref name="pool"/>.</summary>
+    internal void DropThrough(long timeMs, SmallArrayPool<RapidWindowEntry>? pool)
     {
         var items = _window;
         if (items is null)
@@ -323,6 +346,7 @@ public struct RapidActivityState
         }
         if (_count == 0 && items.Length > 0)
         {
+            pool?.Return(items);
             _window = [];
             _start = 0;
         }
