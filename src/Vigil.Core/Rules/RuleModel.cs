@@ -161,19 +161,44 @@ public sealed record FieldMatch(FieldRef Field, MatchKind Kind, IReadOnlyList<st
 /// <summary>An event selection: every match must hold (Sigma's base rule, reduced to field conditions).</summary>
 public sealed record EventFilter(IReadOnlyList<FieldMatch> Conditions)
 {
+    private readonly IReadOnlySet<EventType>? _types;
+
+    // The admitted types as bits (every EventType is below 64), so the per-event test is a shift and a mask rather than
+    // a set lookup through an interface; 0 with no type list.
+    private readonly ulong _typeMask;
+
     /// <summary>Event types the filter admits (null: any), so a rule skips most events with one comparison.</summary>
-    public IReadOnlySet<EventType>? Types { get; init; }
+    public IReadOnlySet<EventType>? Types
+    {
+        get => _types;
+        init
+        {
+            _types = value;
+            _typeMask = 0;
+            if (value is not null)
+            {
+                foreach (var type in value)
+                {
+                    _typeMask |= (int)type is >= 0 and < 64
+                        ? 1UL << (int)type
+                        : throw new ArgumentOutOfRangeException(nameof(value), type, "Event types are numbered below 64.");
+                }
+            }
+        }
+    }
 
     public bool Matches(UserEvent evt)
     {
         ArgumentNullException.ThrowIfNull(evt);
-        if (Types is { } types && !types.Contains(evt.Type))
+        if (_types is not null && (_typeMask & (1UL << (int)evt.Type)) == 0)
         {
             return false;
         }
-        foreach (var m in Conditions)
+        // Indexed, not foreach: enumerating the interface would allocate an enumerator per event.
+        var conditions = Conditions;
+        for (var i = 0; i < conditions.Count; i++)
         {
-            if (!m.Matches(evt))
+            if (!conditions[i].Matches(evt))
             {
                 return false;
             }
