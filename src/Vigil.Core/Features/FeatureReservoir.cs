@@ -102,7 +102,36 @@ public sealed class FeatureReservoir
     /// (<see cref="UserFeatureState.WriteTo"/>) is what <see cref="Snapshot"/> and <see cref="TryGet"/> then give.</summary>
     public void Offer(string userId, in UserFeatureState state, long eventTimeMs)
     {
+        var none = -1;
+        Offer(userId, state, eventTimeMs, ref none);
+    }
+
+    /// <summary>
+    /// <see cref="Offer(string, in UserFeatureState, long)"/> for a caller that remembers where the user was last put:
+    /// <paramref name="slotHint"/> (−1 when unknown) is checked against the slot's holder, so a right hint skips the
+    /// hash and the lookup, and a stale one (the user left the sample, or the caller's key was reused) costs only the
+    /// check. On return it holds the user's slot, or −1 when the user is not in the sample.
+    /// </summary>
+    public void Offer(string userId, in UserFeatureState state, long eventTimeMs, ref int slotHint)
+    {
         ArgumentNullException.ThrowIfNull(userId);
+        var hint = slotHint;
+        if ((uint)hint < (uint)Capacity)
+        {
+            lock (_lock)
+            {
+                var holder = _users[hint];
+                if (ReferenceEquals(holder, userId) || string.Equals(holder, userId, StringComparison.Ordinal))
+                {
+                    _offers++;
+                    _states[hint] = state;
+                    _byState[hint] = true;
+                    Refreshed(hint, eventTimeMs);
+                    return;
+                }
+            }
+        }
+        slotHint = -1;
         // A user outside a full sample is turned away by one hash and one comparison, without the lock.
         var hash = StableHash.Hash64(userId, _seed);
         if (hash > Volatile.Read(ref _admitBelow))
@@ -116,6 +145,7 @@ public sealed class FeatureReservoir
                 _states[slot] = state;
                 _byState[slot] = true;
                 Refreshed(slot, eventTimeMs);
+                slotHint = slot;
             }
         }
     }

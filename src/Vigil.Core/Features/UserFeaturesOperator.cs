@@ -58,12 +58,37 @@ public sealed class UserFeaturesOperator : KeyedProcessOperator<UserEvent, UserF
 
     protected override string? KeyOf(in UserEvent evt) => evt.UserId;
 
+    // Per key slot of this operator's state, the user's slot in the reservoir plus one (0: none known), so that an
+    // offer skips the reservoir's hash and lookup; the reservoir checks every hint, so a slot passed to another user
+    // or a user dropped from the sample only costs that check.
+    private int[] _reservoirHints = [];
+
+    private void OfferToReservoir(string key, in UserFeatureState state, long timestampMs)
+    {
+        var keySlot = State.SlotOf(key);
+        if (keySlot < 0)
+        {
+            _reservoir!.Offer(key, in state, timestampMs);
+            return;
+        }
+        if (keySlot >= _reservoirHints.Length)
+        {
+            Array.Resize(ref _reservoirHints, Math.Max(keySlot + 1, _reservoirHints.Length * 2));
+        }
+        var hint = _reservoirHints[keySlot] - 1;
+        _reservoir!.Offer(key, in state, timestampMs, ref hint);
+        _reservoirHints[keySlot] = hint + 1;
+    }
+
     protected override void Process(string key, ref UserFeatureState state, bool created, in UserEvent evt, long timestampMs,
         IOutput<Alert> output)
     {
         state.Add(evt, UserFeatureAggregator.CountryOf(_geo, evt.IpAddress), _sessionTimeoutMs);
         // The reservoir keeps the state and derives the features when the trainer reads the sample.
-        _reservoir?.Offer(key, in state, timestampMs);
+        if (_reservoir is not null)
+        {
+            OfferToReservoir(key, in state, timestampMs);
+        }
         if (_segments is not null && _segments.IsDue(in state))
         {
             Span<float> features = stackalloc float[UserFeatures.Count];

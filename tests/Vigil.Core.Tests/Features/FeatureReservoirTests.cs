@@ -45,6 +45,47 @@ public sealed class FeatureReservoirTests
     }
 
     [Fact]
+    public void OfferWithHint_RightStaleAndMissingHints_SameSampleAsWithout()
+    {
+        // Two reservoirs fed the same offers, one with the hints a caller keeps per user and deliberately wrong hints
+        // now and then: the samples must be the same, and the hint must end up at the user's slot or −1.
+        var plain = new FeatureReservoir(40);
+        var hinted = new FeatureReservoir(40);
+        var hints = new Dictionary<string, int>();
+        var rng = new Random(3);
+        var state = new UserFeatureState();
+        for (var i = 0; i < 5_000; i++)
+        {
+            var user = $"u-{rng.Next(200)}";
+            state.Add(FeatureStreams.Event(EventType.Search, FeatureStreams.At(0, 1, 0, i % 60), user: user), "DE", 1_800_000);
+            plain.Offer(user, in state, i);
+            var hint = hints.GetValueOrDefault(user, -1);
+            if (rng.Next(10) == 0)
+            {
+                hint = rng.Next(-5, 45); // stale, foreign or out of range
+            }
+            hinted.Offer(user, in state, i, ref hint);
+            hints[user] = hint;
+            if (hint >= 0)
+            {
+                var row = new float[UserFeatures.Count];
+                Assert.True(hinted.TryGet(user, row));
+            }
+            else
+            {
+                Assert.False(hinted.TryGet(user, new float[UserFeatures.Count]));
+            }
+        }
+
+        var a = plain.Snapshot();
+        var b = hinted.Snapshot();
+        Assert.Equal(40, a.Count);
+        Assert.Equal(a.UserIds, b.UserIds);
+        Assert.Equal(a.Rows, b.Rows);
+        Assert.Equal(plain.LockedOffers, hinted.LockedOffers);
+    }
+
+    [Fact]
     public void Offer_MoreUsersThanCapacity_KeepsCapacityAndTheSameUsersWhateverTheOrder()
     {
         var forward = new FeatureReservoir(50);
