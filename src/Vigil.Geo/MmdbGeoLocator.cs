@@ -119,15 +119,51 @@ public sealed class MmdbGeoLocator : IGeoLocator, IDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>Several rules look up the same event's address one after the other, so each thread remembers its last
+    /// answer by the address text (no allocation: the text is copied into a per-thread buffer).</remarks>
     public bool TryLookup(ReadOnlySpan<char> ip, out GeoLocation location)
     {
+        var last = t_last;
+        if (last is not null && ReferenceEquals(last.Owner, this) && ip.SequenceEqual(last.Ip.AsSpan(0, last.Length)))
+        {
+            location = last.Location;
+            return last.Found;
+        }
+
         if (!IpKey.TryParse(ip, out var key))
         {
             location = default;
             return false;
         }
 
-        return TryLookup(key, out location);
+        bool found = TryLookup(key, out location);
+        if (ip.Length <= LastLookup.MaxText)
+        {
+            last ??= t_last = new LastLookup();
+            last.Owner = this;
+            ip.CopyTo(last.Ip);
+            last.Length = ip.Length;
+            last.Found = found;
+            last.Location = location;
+        }
+
+        return found;
+    }
+
+    [ThreadStatic]
+    private static LastLookup? t_last;
+
+    /// <summary>A thread's last lookup by text: which locator answered, the text, and the answer.</summary>
+    private sealed class LastLookup
+    {
+        /// <summary>The longest address text remembered (an IPv6 address with an embedded IPv4 one).</summary>
+        public const int MaxText = 45;
+
+        public readonly char[] Ip = new char[MaxText];
+        public MmdbGeoLocator? Owner;
+        public int Length;
+        public bool Found;
+        public GeoLocation Location;
     }
 
     /// <summary>Looks up a parsed address; see <see cref="TryLookup(ReadOnlySpan{char}, out GeoLocation)"/>.</summary>

@@ -117,6 +117,32 @@ public sealed class MmdbGeoLocatorTests(GeoData data)
     }
 
     [Fact]
+    public async Task TryLookup_TextsAlikeInTurn_EachGetsItsOwnAnswer()
+    {
+        // The per-thread memo of the last lookup must match on the whole text: a prefix, a longer text, text of the
+        // same length and an invalid text in between each get their own answer, from either locator.
+        string[] texts = ["81.2.69.142", "81.2.69.14", "81.2.69.1420", "81.2.69.143", "not-an-ip", "81.2.69.142", "2a00:1450:4001:80b::200e", "81.2.69.142"];
+        var expected = new (bool Found, GeoLocation Location)[texts.Length];
+        for (var i = 0; i < texts.Length; i++)
+        {
+            // Each expected answer is computed on a pool thread, apart from this thread's sequence of lookups.
+            var t = texts[i];
+            expected[i] = await Task.Run(() => (data.Uncached.TryLookup(t, out var l), l));
+        }
+        for (var round = 0; round < 3; round++)
+        {
+            for (var i = 0; i < texts.Length; i++)
+            {
+                var locator = (i + round) % 2 == 0 ? data.Cached : data.Uncached;
+                Assert.Equal(expected[i].Found, locator.TryLookup(texts[i], out var location));
+                Assert.Equal(expected[i].Location, location);
+            }
+        }
+        Assert.False(expected[2].Found);
+        Assert.False(expected[4].Found);
+    }
+
+    [Fact]
     public void TryLookup_ThousandsOfRandomAddresses_CacheAgreesWithTheUncachedPath()
     {
         // A cache far smaller than the address set, so entries are evicted and refilled while being compared.
