@@ -56,7 +56,6 @@ public sealed class CredentialStuffingOperator(CredentialStuffingOptions options
     public const string TenantKey = "tenant";
 
     private readonly HashSet<string> _subjects = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int> _ips = new(StringComparer.Ordinal);
 
     protected override string? KeySpace => KeySpaces.Tenant;
 
@@ -74,23 +73,26 @@ public sealed class CredentialStuffingOperator(CredentialStuffingOptions options
         var ring = state.Failures;
         if (evt.Type == EventType.LoginSuccess)
         {
-            ring.RemoveSubject(evt.UserId!);
+            state.RemoveSubject(evt.UserId!);
             return;
         }
         var windowMs = (long)options.Window.TotalMilliseconds;
         var endMs = Math.Max(evt.TimestampMs, ring.LatestMs);
-        ring.Add(new RingEntry(evt.TimestampMs, evt.EventId, evt.UserId ?? evt.Username, evt.IpAddress));
-        var first = ring.FirstAfter(endMs - windowMs);
-        var failures = ring.Count - first;
-        var above = failures >= options.Failures && Measure(ring, first, out var top) is var (accounts, ips)
-            && accounts >= options.DistinctAccounts && ips >= options.DistinctIps && top <= options.MaxShareOfOneIp * failures;
+        state.Add(new RingEntry(evt.TimestampMs, evt.EventId, evt.UserId ?? evt.Username, evt.IpAddress));
+        // What has left the window goes first; the counts then describe the ring as it stands, kept up to date entry by
+        // entry rather than recounted over up to MaxTracked failures for every failed login.
+        state.DropThrough(endMs - windowMs);
+        const int first = 0;
+        var failures = ring.Count;
+        var above = failures >= options.Failures && state.DistinctAccounts >= options.DistinctAccounts
+            && state.DistinctIps >= options.DistinctIps && state.BusiestIpFailures <= options.MaxShareOfOneIp * failures;
         var rose = above && !state.Above;
         state.Above = above;
         if (!rose)
         {
-            ring.DropThrough(ring.LatestMs - windowMs);
             return;
         }
+        var ipFailures = state.IpFailures;
         var ids = new List<string>(failures);
         var accountList = new List<string>();
         var ipList = new List<string>();
@@ -110,7 +112,7 @@ public sealed class CredentialStuffingOperator(CredentialStuffingOptions options
             if (e.Ip is { } ip && seenIps.Add(ip))
             {
                 ipList.Add(ip);
-                if (_ips.TryGetValue(ip, out var n) && n > topCount)
+                if (ipFailures.TryGetValue(ip, out var n) && n > topCount)
                 {
                     topCount = n;
                     topIp = ip;
@@ -118,7 +120,6 @@ public sealed class CredentialStuffingOperator(CredentialStuffingOptions options
             }
         }
         var firstMs = ring[first].TimeMs;
-        ring.DropThrough(ring.LatestMs - windowMs);
         output.Emit(new Alert
         {
             AlertId = Alert.MakeId(RuleNames.CredentialStuffing, TenantKey, evt.EventId),
@@ -147,38 +148,130 @@ public sealed class CredentialStuffingOperator(CredentialStuffingOptions options
             },
         });
     }
-
-    private (int Accounts, int Ips) Measure(EventRing ring, int first, out int top)
-    {
-        _subjects.Clear();
-        _ips.Clear();
-        top = 0;
-        for (var i = first; i < ring.Count; i++)
-        {
-            ref readonly var e = ref ring[i];
-            if (e.Subject is { } s)
-            {
-                _subjects.Add(s);
-            }
-            if (e.Ip is { } ip)
-            {
-                ref var n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_ips, ip, out _);
-                n++;
-                top = Math.Max(top, n);
-            }
-        }
-        return (_subjects.Count, _ips.Count);
-    }
 }
 
 /// <summary>Tenant-wide state of <see cref="CredentialStuffingOperator"/>.</summary>
+/// <remarks>Besides the ring, the failures per account and per IP among its entries and how many IPs have each count,
+/// kept as entries come and go (not checkpointed: derived from the ring when read back), so the rule's test is a few
+/// lookups instead of a pass over the ring.</remarks>
 public sealed class CredentialStuffingState(int capacity)
 {
-    /// <summary>Recent failures not yet resolved by a success of their account.</summary>
+    private readonly Dictionary<string, int> _accounts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _ips = new(StringComparer.Ordinal);
+
+    // _ipsWithFailures[n]: how many IPs hold exactly n of the ring's failures; _busiest: the largest such n.
+    private readonly int[] _ipsWithFailures = new int[capacity + 1];
+    private int _busiest;
+
+    /// <summary>Recent failures not yet resolved by a success of their account. Change it only through this state
+    /// (<see cref="Add"/>, <see cref="DropThrough"/>, <see cref="RemoveSubject"/>), which keeps the counts.</summary>
     public EventRing Failures { get; private set; } = new(capacity, 64);
 
     /// <summary>Whether the last failure left the condition true (alerts fire on the rise).</summary>
     public bool Above { get; set; }
+
+    /// <summary>Distinct accounts (subjects) among the ring's failures.</summary>
+    public int DistinctAccounts => _accounts.Count;
+
+    /// <summary>Distinct source IPs among the ring's failures.</summary>
+    public int DistinctIps => _ips.Count;
+
+    /// <summary>The failures of the busiest IP in the ring.</summary>
+    public int BusiestIpFailures => _busiest;
+
+    /// <summary>The ring's failures per source IP.</summary>
+    internal IReadOnlyDictionary<string, int> IpFailures => _ips;
+
+    /// <summary>Adds a failure (the ring drops its oldest when full).</summary>
+    public void Add(in RingEntry entry)
+    {
+        if (Failures.Count == Failures.Capacity)
+        {
+            Count(Failures[0], -1);
+        }
+        Failures.Add(entry);
+        Count(entry, +1);
+    }
+
+    /// <summary>Drops the failures at or before <paramref name="timeMs"/>.</summary>
+    public void DropThrough(long timeMs)
+    {
+        var drop = Failures.FirstAfter(timeMs);
+        for (var i = 0; i < drop; i++)
+        {
+            Count(Failures[i], -1);
+        }
+        Failures.DropThrough(timeMs);
+    }
+
+    /// <summary>Withdraws every failure of <paramref name="subject"/> (its owner logged in).</summary>
+    public void RemoveSubject(string subject)
+    {
+        if (!_accounts.ContainsKey(subject))
+        {
+            return;
+        }
+        for (var i = 0; i < Failures.Count; i++)
+        {
+            ref readonly var e = ref Failures[i];
+            if (string.Equals(e.Subject, subject, StringComparison.Ordinal))
+            {
+                Count(e, -1);
+            }
+        }
+        Failures.RemoveSubject(subject);
+    }
+
+    private void Count(in RingEntry entry, int delta)
+    {
+        if (entry.Subject is { } subject)
+        {
+            Bump(_accounts, subject, delta);
+        }
+        if (entry.Ip is { } ip)
+        {
+            var before = Bump(_ips, ip, delta);
+            var after = before + delta;
+            if (before > 0)
+            {
+                _ipsWithFailures[before]--;
+            }
+            if (after > 0)
+            {
+                _ipsWithFailures[after]++;
+            }
+            if (after > _busiest)
+            {
+                _busiest = after;
+            }
+            else if (before == _busiest && _ipsWithFailures[before] == 0)
+            {
+                // The busiest IP lost one: the new maximum is one less, or nothing is left.
+                _busiest = after;
+            }
+        }
+    }
+
+    /// <summary>Adds <paramref name="delta"/> to a count, removing it at 0; returns the count before.</summary>
+    private static int Bump(Dictionary<string, int> counts, string key, int delta)
+    {
+        ref var n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(counts, key, out _);
+        var before = n;
+        n += delta;
+        if (n <= 0)
+        {
+            counts.Remove(key);
+        }
+        return before;
+    }
+
+    private void Recount()
+    {
+        for (var i = 0; i < Failures.Count; i++)
+        {
+            Count(Failures[i], +1);
+        }
+    }
 
     public void Write(BinaryWriter writer)
     {
@@ -190,6 +283,8 @@ public sealed class CredentialStuffingState(int capacity)
     public static CredentialStuffingState Read(BinaryReader reader, int capacity)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        return new CredentialStuffingState(capacity) { Failures = EventRing.Read(reader, capacity), Above = reader.ReadBoolean() };
+        var state = new CredentialStuffingState(capacity) { Failures = EventRing.Read(reader, capacity), Above = reader.ReadBoolean() };
+        state.Recount();
+        return state;
     }
 }
