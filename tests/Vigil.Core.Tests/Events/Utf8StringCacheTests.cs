@@ -61,7 +61,7 @@ public sealed class PropertyMapTests
     [Fact]
     public void PropertyMap_Lookups_BehaveAsADictionaryInArrivalOrder()
     {
-        var map = new PropertyMap(["b", "2", "a", "1"]);
+        var map = PropertyMap.Create(["b", "2", "a", "1"])!;
 
         Assert.Equal(2, map.Count);
         Assert.Equal("1", map["a"]);
