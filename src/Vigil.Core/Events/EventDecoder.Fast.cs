@@ -53,6 +53,9 @@ public sealed partial class EventDecoder
     /// <summary>Slots of the value cache, 0 when it is off.</summary>
     internal int StringCacheSlots => _strings?.Size ?? 0;
 
+    /// <summary>The fast path alone, for tests: false means "not mine" as well as invalid.</summary>
+    internal bool TryDecodeFastOnly(ReadOnlySpan<byte> utf8, [NotNullWhen(true)] out UserEvent? evt) => TryDecodeFast(utf8, out evt);
+
     private bool TryDecodeFast(ReadOnlySpan<byte> utf8, [NotNullWhen(true)] out UserEvent? evt)
     {
         evt = null;
