@@ -1,18 +1,17 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
-using System.Text.Json;
-using System.Text.Unicode;
 
 namespace Vigil.Core.Events;
 
 /// <summary>The one-pass decoding of well-formed flat events, the shape nearly every message has.</summary>
 /// <remarks>
-/// <para>The fast path reads the message once, validating what <see cref="JsonDecoding.TryScan"/> would (size, UTF-8,
-/// syntax to the last byte, nesting depth, unpaired surrogate escapes) while it decodes. It only ever answers "here is
-/// the event" or "not mine": anything unusual — a field error, a syntax error, a CloudEvents envelope, an escaped
-/// property name, a value needing the careful path — sends the message to the original two-pass decoder, which then
-/// produces the event or the exact dead letter it always did. So a message is decoded by the fast path only when the
-/// two-pass decoder would decode it to the same event, and bad input keeps its reasons and details.</para>
+/// <para>The fast path reads the message once with a <see cref="FlatJsonScanner"/>, validating what
+/// <see cref="JsonDecoding.TryScan"/> would (size, UTF-8, syntax to the last byte, unpaired surrogate escapes) while it
+/// decodes. It only ever answers "here is the event" or "not mine": anything unusual — a field error, a syntax error, a
+/// CloudEvents envelope, an escaped property name, a nested value in an unknown field, a value needing the careful path
+/// — sends the message to the original two-pass decoder, which then produces the event or the exact dead letter it
+/// always did. So a message is decoded by the fast path only when the two-pass decoder would decode it to the same event,
+/// and bad input keeps its reasons and details.</para>
 /// <para>Recurring values come from a bounded <see cref="Utf8StringCache"/>, IPv4 text is validated on the bytes and
 /// then cached like any other value, and the wall clock is read only when an event is later than the last limit
 /// computed from it (or every <see cref="ClockRefreshEvery"/> events), not once per event.</para>
@@ -21,6 +20,9 @@ public sealed partial class EventDecoder
 {
     /// <summary>Fast-path decodes between two readings of the wall clock when no event comes near the limit.</summary>
     private const int ClockRefreshEvery = 1024;
+
+    /// <summary>The longest escaped value (as written) the fast path decodes itself, on the stack.</summary>
+    private const int MaxFastEscapedBytes = 1024;
 
     private enum Field : byte
     {
@@ -51,10 +53,13 @@ public sealed partial class EventDecoder
     /// <summary>Slots of the value cache, 0 when it is off.</summary>
     internal int StringCacheSlots => _strings?.Size ?? 0;
 
+    /// <summary>The fast path alone, for tests: false means "not mine" as well as invalid.</summary>
+    internal bool TryDecodeFastOnly(ReadOnlySpan<byte> utf8, [NotNullWhen(true)] out UserEvent? evt) => TryDecodeFast(utf8, out evt);
+
     private bool TryDecodeFast(ReadOnlySpan<byte> utf8, [NotNullWhen(true)] out UserEvent? evt)
     {
         evt = null;
-        if (!FastPathEnabled || utf8.IsEmpty || utf8.Length > _options.MaxMessageBytes || !Utf8.IsValid(utf8))
+        if (!FastPathEnabled || utf8.IsEmpty || utf8.Length > _options.MaxMessageBytes)
         {
             return false;
         }
@@ -64,93 +69,93 @@ public sealed partial class EventDecoder
             utf8 = utf8[3..];
         }
 
-        var reader = new Utf8JsonReader(utf8, _readerOptions);
-        try
+        var json = new FlatJsonScanner(utf8);
+        if (!json.TryReadObjectStart())
         {
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-
-            uint seen = 0;
-            string? eventId = null, rawType = null, userId = null, username = null, sessionId = null, ipAddress = null, userAgent = null;
-            EventType type = default;
-            bool hasType = false, hasTimestamp = false;
-            long timestampMs = 0;
-            PropertyMap? properties = null;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueIsEscaped)
-                {
-                    return false;
-                }
-
-                var field = FieldOf(reader.ValueSpan);
-                if (field != Field.Unknown)
-                {
-                    uint mask = 1u << (int)field;
-                    if ((seen & mask) != 0)
-                    {
-                        return false;
-                    }
-
-                    seen |= mask;
-                }
-
-                bool ok = field switch
-                {
-                    Field.EventId => TryFastString(ref reader, MaxIdLength, cache: false, out eventId),
-                    Field.Type => TryFastType(ref reader, out type, out hasType, out rawType),
-                    Field.Timestamp => TryFastTimestamp(ref reader, out timestampMs, out hasTimestamp),
-                    Field.UserId => TryFastStringOrNumber(ref reader, MaxIdLength, out userId),
-                    Field.Username => TryFastString(ref reader, MaxUsernameLength, cache: true, out username),
-                    Field.SessionId => TryFastString(ref reader, MaxIdLength, cache: true, out sessionId),
-                    Field.IpAddress => TryFastIp(ref reader, out ipAddress),
-                    Field.UserAgent => TryFastString(ref reader, MaxUserAgentLength, cache: true, out userAgent),
-                    Field.Properties => TryFastProperties(ref reader, out properties),
-                    Field.SpecVersion => false,
-                    _ => TrySkipChecked(ref reader),
-                };
-                if (!ok)
-                {
-                    return false;
-                }
-            }
-
-            // The object must be the whole message: whatever follows it (other than white space) is for the slow path
-            // to name, as is an object that was not closed.
-            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
-            {
-                return false;
-            }
-
-            if (eventId is null || !hasType || !hasTimestamp
-                || (userId is null && !(type == EventType.LoginFailed && username is not null))
-                || !IsNotInFuture(timestampMs))
-            {
-                return false;
-            }
-
-            evt = new UserEvent
-            {
-                EventId = eventId,
-                Type = type,
-                RawType = rawType,
-                TimestampMs = timestampMs,
-                UserId = userId,
-                Username = username,
-                SessionId = sessionId,
-                IpAddress = ipAddress,
-                UserAgent = userAgent,
-                Properties = properties,
-            };
-            return true;
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
-        {
-            // Whatever the reader objects to, the two-pass decoder classifies.
             return false;
         }
+
+        uint seen = 0;
+        string? eventId = null, rawType = null, userId = null, username = null, sessionId = null, ipAddress = null, userAgent = null;
+        EventType type = default;
+        bool hasType = false, hasTimestamp = false;
+        long timestampMs = 0;
+        PropertyMap? properties = null;
+        for (bool first = true; ; first = false)
+        {
+            var member = json.ReadMember(first, out var name, out bool nameEscaped);
+            if (member == FlatMember.End)
+            {
+                break;
+            }
+
+            // An escaped name may still spell a field (or specversion): the careful path reads those.
+            if (member != FlatMember.Name || nameEscaped)
+            {
+                return false;
+            }
+
+            var field = FieldOf(name);
+            if (field != Field.Unknown)
+            {
+                uint mask = 1u << (int)field;
+                if ((seen & mask) != 0)
+                {
+                    return false;
+                }
+
+                seen |= mask;
+            }
+
+            bool ok = field switch
+            {
+                Field.EventId => TryFastString(ref json, MaxIdLength, cache: false, out eventId),
+                Field.Type => TryFastType(ref json, out type, out hasType, out rawType),
+                Field.Timestamp => TryFastTimestamp(ref json, out timestampMs, out hasTimestamp),
+                Field.UserId => TryFastStringOrNumber(ref json, MaxIdLength, out userId),
+                Field.Username => TryFastString(ref json, MaxUsernameLength, cache: true, out username),
+                Field.SessionId => TryFastString(ref json, MaxIdLength, cache: true, out sessionId),
+                Field.IpAddress => TryFastIp(ref json, out ipAddress),
+                Field.UserAgent => TryFastString(ref json, MaxUserAgentLength, cache: true, out userAgent),
+                Field.Properties => TryFastProperties(ref json, out properties),
+                Field.SpecVersion => false,
+                // Values nobody reads only need to be valid; nested ones are left to the careful path.
+                _ => json.ReadValue(out _, out _) is not (FlatValue.Unsupported or FlatValue.ObjectStart),
+            };
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        // The object must be the whole message: whatever follows it (other than white space) is for the slow path to
+        // name.
+        if (!json.IsAtEnd())
+        {
+            return false;
+        }
+
+        if (eventId is null || !hasType || !hasTimestamp
+            || (userId is null && !(type == EventType.LoginFailed && username is not null))
+            || !IsNotInFuture(timestampMs))
+        {
+            return false;
+        }
+
+        evt = new UserEvent
+        {
+            EventId = eventId,
+            Type = type,
+            RawType = rawType,
+            TimestampMs = timestampMs,
+            UserId = userId,
+            Username = username,
+            SessionId = sessionId,
+            IpAddress = ipAddress,
+            UserAgent = userAgent,
+            Properties = properties,
+        };
+        return true;
     }
 
     private bool IsNotInFuture(long epochMs)
@@ -202,64 +207,47 @@ public sealed partial class EventDecoder
         _ => Field.Unknown,
     };
 
-    /// <summary>Moves to the value and reads an optional string ("" and null are absent); false for anything else.</summary>
-    private bool TryFastString(ref Utf8JsonReader reader, int maxLength, bool cache, out string? value)
+    /// <summary>Reads an optional string value ("" and null are absent); false for anything else.</summary>
+    private bool TryFastString(ref FlatJsonScanner json, int maxLength, bool cache, out string? value)
     {
         value = null;
-        if (!reader.Read())
+        return json.ReadValue(out var raw, out bool escaped) switch
         {
-            return false;
-        }
-
-        return reader.TokenType switch
-        {
-            JsonTokenType.Null => true,
-            JsonTokenType.String => TryFastStringValue(ref reader, maxLength, cache, out value),
+            FlatValue.Null => true,
+            FlatValue.String => TryFastStringValue(raw, escaped, maxLength, cache, out value),
             _ => false,
         };
     }
 
-    private bool TryFastStringOrNumber(ref Utf8JsonReader reader, int maxLength, out string? value)
+    private bool TryFastStringOrNumber(ref FlatJsonScanner json, int maxLength, out string? value)
     {
         value = null;
-        if (!reader.Read())
+        switch (json.ReadValue(out var raw, out bool escaped))
         {
-            return false;
-        }
-
-        switch (reader.TokenType)
-        {
-            case JsonTokenType.Null:
+            case FlatValue.Null:
                 return true;
-            case JsonTokenType.String:
-                return TryFastStringValue(ref reader, maxLength, cache: true, out value);
-            case JsonTokenType.Number when reader.ValueSpan.Length <= maxLength:
-                value = Materialise(reader.ValueSpan, cache: true);
+            case FlatValue.String:
+                return TryFastStringValue(raw, escaped, maxLength, cache: true, out value);
+            case FlatValue.Number when raw.Length <= maxLength:
+                // A number is ASCII and unescaped, and the careful path keeps it as its text too.
+                value = Materialise(raw, cache: true);
                 return true;
             default:
                 return false;
         }
     }
 
-    /// <summary>The current string token as text of at most <paramref name="maxLength"/> characters, "" as null.</summary>
-    private bool TryFastStringValue(ref Utf8JsonReader reader, int maxLength, bool cache, out string? value)
+    /// <summary>A string value as text of at most <paramref name="maxLength"/> characters, "" as null.</summary>
+    private bool TryFastStringValue(ReadOnlySpan<byte> raw, bool escaped, int maxLength, bool cache, out string? value)
     {
-        value = null;
-        var raw = reader.ValueSpan;
-        if (reader.ValueIsEscaped)
+        if (escaped)
         {
-            if (raw.Length > maxLength * 6 || !JsonDecoding.SurrogateEscapesArePaired(raw))
-            {
-                return false;
-            }
-
-            var text = reader.GetString()!;
-            value = text.Length == 0 ? null : text;
-            return text.Length <= maxLength;
+            return TryFastEscapedValue(raw, maxLength, cache, out value);
         }
 
         // Unescaped: the bytes are the text, and a character takes at least one byte, so within the limit in bytes
         // is within it in characters; longer non-ASCII text that may still fit is left to the slow path.
+        value = null;
         if (raw.Length > maxLength)
         {
             return false;
@@ -269,31 +257,47 @@ public sealed partial class EventDecoder
         return true;
     }
 
-    private string Materialise(ReadOnlySpan<byte> utf8, bool cache) =>
-        cache && _strings is { } strings ? strings.Get(utf8) : Encoding.UTF8.GetString(utf8);
-
-    private bool TryFastType(ref Utf8JsonReader reader, out EventType type, out bool hasType, out string? rawType)
+    private bool TryFastEscapedValue(ReadOnlySpan<byte> raw, int maxLength, bool cache, out string? value)
     {
-        type = default;
-        hasType = false;
-        rawType = null;
-        if (!reader.Read())
+        value = null;
+        // No escape decodes to more bytes than it is written with, so the buffer needs the raw length; longer escaped
+        // values are rare enough to leave to the careful path.
+        if (raw.Length > MaxFastEscapedBytes)
         {
             return false;
         }
 
-        if (reader.TokenType == JsonTokenType.Null)
+        Span<byte> text = stackalloc byte[MaxFastEscapedBytes];
+        text = text[..FlatJsonScanner.Unescape(raw, text)];
+        if (text.Length > maxLength)
+        {
+            return false;
+        }
+
+        value = text.IsEmpty ? null : Materialise(text, cache);
+        return true;
+    }
+
+    private string Materialise(ReadOnlySpan<byte> utf8, bool cache) =>
+        cache && _strings is { } strings ? strings.Get(utf8) : Encoding.UTF8.GetString(utf8);
+
+    private bool TryFastType(ref FlatJsonScanner json, out EventType type, out bool hasType, out string? rawType)
+    {
+        type = default;
+        hasType = false;
+        rawType = null;
+        var kind = json.ReadValue(out var name, out bool escaped);
+        if (kind == FlatValue.Null)
         {
             return true;
         }
 
         // Escaped or long type names are for the careful path; valid ones are short ASCII words.
-        if (reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped || reader.ValueSpan.Length > MaxTypeLength)
+        if (kind != FlatValue.String || escaped || name.Length > MaxTypeLength)
         {
             return false;
         }
 
-        var name = reader.ValueSpan;
         if (name.IsEmpty)
         {
             return true;
@@ -305,54 +309,68 @@ public sealed partial class EventDecoder
         return true;
     }
 
-    private static bool TryFastTimestamp(ref Utf8JsonReader reader, out long epochMs, out bool present)
+    private static bool TryFastTimestamp(ref FlatJsonScanner json, out long epochMs, out bool present)
     {
         epochMs = 0;
         present = false;
-        if (!reader.Read())
+        switch (json.ReadValue(out var raw, out bool escaped))
         {
-            return false;
-        }
-
-        switch (reader.TokenType)
-        {
-            case JsonTokenType.Null:
+            case FlatValue.Null:
                 return true;
-            case JsonTokenType.Number:
-                present = reader.TryGetInt64(out long whole) && JsonDecoding.FromEpoch(whole, out epochMs) == TimestampStatus.Ok;
+            case FlatValue.Number:
+                // Plain non-negative integers only; fractions, exponents, signs and overflow are for the careful path.
+                present = TryParseEpochDigits(raw, out long whole) && JsonDecoding.FromEpoch(whole, out epochMs) == TimestampStatus.Ok;
                 return present;
-            case JsonTokenType.String when !reader.ValueIsEscaped:
-                if (reader.ValueSpan.IsEmpty)
+            case FlatValue.String when !escaped:
+                if (raw.IsEmpty)
                 {
                     return true;
                 }
 
-                present = Timestamps.TryParse(reader.ValueSpan, out epochMs) == TimestampStatus.Ok;
+                present = Timestamps.TryParse(raw, out epochMs) == TimestampStatus.Ok;
                 return present;
             default:
                 return false;
         }
     }
 
-    private bool TryFastIp(ref Utf8JsonReader reader, out string? value)
+    /// <summary>At most 18 decimal digits (no sign, fraction or exponent), which cannot overflow a long.</summary>
+    private static bool TryParseEpochDigits(ReadOnlySpan<byte> digits, out long value)
     {
-        value = null;
-        if (!reader.Read())
+        value = 0;
+        if (digits.Length > 18)
         {
             return false;
         }
 
-        if (reader.TokenType == JsonTokenType.Null)
+        foreach (byte b in digits)
+        {
+            uint digit = b - (uint)'0';
+            if (digit > 9)
+            {
+                return false;
+            }
+
+            value = (value * 10) + digit;
+        }
+
+        return true;
+    }
+
+    private bool TryFastIp(ref FlatJsonScanner json, out string? value)
+    {
+        value = null;
+        var kind = json.ReadValue(out var text, out bool escaped);
+        if (kind == FlatValue.Null)
         {
             return true;
         }
 
-        if (reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped || reader.ValueSpan.Length > 64)
+        if (kind != FlatValue.String || escaped || text.Length > 64)
         {
             return false;
         }
 
-        var text = reader.ValueSpan;
         if (text.IsEmpty)
         {
             return true;
@@ -374,122 +392,129 @@ public sealed partial class EventDecoder
         return IpText.TryNormalize(text, out value);
     }
 
-    private bool TryFastProperties(ref Utf8JsonReader reader, out PropertyMap? properties)
+    private bool TryFastProperties(ref FlatJsonScanner json, out PropertyMap? properties)
     {
         properties = null;
-        if (!reader.Read())
-        {
-            return false;
-        }
-
-        if (reader.TokenType == JsonTokenType.Null)
+        var kind = json.ReadValue(out _, out _);
+        if (kind == FlatValue.Null)
         {
             return true;
         }
 
-        if (reader.TokenType != JsonTokenType.StartObject)
+        if (kind != FlatValue.ObjectStart)
         {
             return false;
         }
 
+        // The first two entries, nearly every event's all, stay in locals; a third moves them to the scratch array.
         int max = _options.MaxProperties;
-        var scratch = t_propertyScratch ??= new string[16];
+        string? key0 = null, value0 = null, key1 = null, value1 = null;
+        string[]? scratch = null;
         int count = 0;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        for (bool first = true; ; first = false)
         {
-            if (!TryFastStringValue(ref reader, MaxPropertyKeyLength, cache: true, out string? key) || !reader.Read())
+            var member = json.ReadMember(first, out var rawKey, out bool keyEscaped);
+            if (member == FlatMember.End)
+            {
+                break;
+            }
+
+            if (member != FlatMember.Name || !TryFastStringValue(rawKey, keyEscaped, MaxPropertyKeyLength, cache: true, out string? key))
             {
                 return false;
             }
 
             key ??= string.Empty;
-            if (reader.TokenType == JsonTokenType.Null)
+            var valueKind = json.ReadValue(out var rawValue, out bool valueEscaped);
+            if (valueKind == FlatValue.Null)
             {
+                // As on the careful path: an absent value is skipped, and does not count as the key's first sighting.
                 continue;
             }
 
-            if (reader.TokenType != JsonTokenType.String
-                || !TryFastStringValue(ref reader, MaxPropertyValueLength, cache: true, out string? value)
-                || count >= max)
+            if (valueKind != FlatValue.String
+                || !TryFastStringValue(rawValue, valueEscaped, MaxPropertyValueLength, cache: true, out string? value)
+                || count >= max
+                || IsDuplicateKey(key, count, key0, key1, scratch))
             {
                 return false;
             }
 
-            for (int i = 0; i < count * 2; i += 2)
+            value ??= string.Empty;
+            switch (count)
             {
-                if (string.Equals(scratch[i], key, StringComparison.Ordinal))
-                {
-                    return false;
-                }
+                case 0:
+                    key0 = key;
+                    value0 = value;
+                    break;
+                case 1:
+                    key1 = key;
+                    value1 = value;
+                    break;
+                default:
+                    if (scratch is null)
+                    {
+                        scratch = t_propertyScratch ??= new string[16];
+                        scratch[0] = key0!;
+                        scratch[1] = value0!;
+                        scratch[2] = key1!;
+                        scratch[3] = value1!;
+                    }
+
+                    if (count * 2 == scratch.Length)
+                    {
+                        Array.Resize(ref scratch, scratch.Length * 2);
+                        t_propertyScratch = scratch;
+                    }
+
+                    scratch[count * 2] = key;
+                    scratch[(count * 2) + 1] = value;
+                    break;
             }
 
-            if (count * 2 == scratch.Length)
-            {
-                Array.Resize(ref scratch, scratch.Length * 2);
-                t_propertyScratch = scratch;
-            }
-
-            scratch[count * 2] = key;
-            scratch[(count * 2) + 1] = value ?? string.Empty;
             count++;
         }
 
-        if (reader.TokenType != JsonTokenType.EndObject)
+        switch (count)
         {
-            return false;
-        }
-
-        if (count > 0)
-        {
-            properties = new PropertyMap(scratch.AsSpan(0, count * 2).ToArray());
-            // The scratch outlives the call: do not let it keep this event's strings alive.
-            Array.Clear(scratch, 0, count * 2);
+            case 0:
+                break;
+            case 1:
+                properties = PropertyMap.Create(key0!, value0!);
+                break;
+            case 2:
+                properties = PropertyMap.Create(key0!, value0!, key1!, value1!);
+                break;
+            default:
+                properties = PropertyMap.Create(scratch.AsSpan(0, count * 2));
+                // The scratch outlives the call: do not let it keep this event's strings alive.
+                Array.Clear(scratch!, 0, count * 2);
+                break;
         }
 
         return true;
     }
 
-    /// <summary>
-    /// Skips the value of a property nobody reads, checking what the validation pass would: nesting depth and unpaired
-    /// surrogate escapes (the reader itself checks the syntax).
-    /// </summary>
-    private bool TrySkipChecked(ref Utf8JsonReader reader)
+    private static bool IsDuplicateKey(string key, int count, string? key0, string? key1, string[]? scratch)
     {
-        if (!reader.Read())
+        if (count == 0)
         {
             return false;
         }
 
-        switch (reader.TokenType)
+        if (string.Equals(key0, key, StringComparison.Ordinal) || (count > 1 && string.Equals(key1, key, StringComparison.Ordinal)))
         {
-            case JsonTokenType.String:
-                return !reader.ValueIsEscaped || JsonDecoding.SurrogateEscapesArePaired(reader.ValueSpan);
-            case JsonTokenType.StartObject or JsonTokenType.StartArray:
-                break;
-            default:
+            return true;
+        }
+
+        for (int i = 4; i < count * 2; i += 2)
+        {
+            if (string.Equals(scratch![i], key, StringComparison.Ordinal))
+            {
                 return true;
-        }
-
-        int depth = reader.CurrentDepth;
-        int maxDepth = _options.MaxDepth;
-        do
-        {
-            switch (reader.TokenType)
-            {
-                case JsonTokenType.StartObject or JsonTokenType.StartArray when reader.CurrentDepth >= maxDepth:
-                    return false;
-                case JsonTokenType.PropertyName or JsonTokenType.String
-                    when reader.ValueIsEscaped && !JsonDecoding.SurrogateEscapesArePaired(reader.ValueSpan):
-                    return false;
-            }
-
-            if (!reader.Read())
-            {
-                return false;
             }
         }
-        while (reader.CurrentDepth > depth);
 
-        return true;
+        return false;
     }
 }

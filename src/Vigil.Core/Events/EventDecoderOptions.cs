@@ -19,7 +19,8 @@ public sealed record EventDecoderOptions
     /// <summary>
     /// Slots of the decoder's cache of recurring text values (user ids, session ids, addresses, user agents, names,
     /// property keys and values), so a value seen recently is not materialised again; 0 turns the cache off. Bounded:
-    /// about 8 bytes per slot plus the strings it holds, however many distinct values arrive.
+    /// 40 bytes per slot (a value of up to 24 bytes is kept in its slot, to be compared there) plus the strings it
+    /// holds, however many distinct values arrive.
     /// </summary>
     public int StringCacheSize { get; init; } = 65_536;
 

@@ -52,6 +52,7 @@ public sealed class EventDecoderFastPathTests
 
         // The mutations are small, so a good share still decodes and the success path is compared too.
         Assert.InRange(decoded, 1000, 19_999);
+        Assert.InRange(FastDecodes, decoded / 2, decoded);
     }
 
     [Fact]
@@ -98,10 +99,226 @@ public sealed class EventDecoderFastPathTests
         Assert.True(decoder.TryDecode(late, out _, out _));
     }
 
-    private static bool AssertSame(byte[] message, string? name = null)
+    private const string Head = "\"eventId\":\"e-1\",\"eventType\":\"SEARCH\",\"timestamp\":\"2024-06-01T11:59:00Z\"";
+
+    /// <summary>Messages at the edges of what the fast path's scanner takes; each is decoded both ways and compared.</summary>
+    public static TheoryData<string> ScannerEdges => new()
     {
-        var fast = NewEventDecoder();
-        var slow = new EventDecoder(new EventDecoderOptions(), new FixedTimeProvider(Now)) { FastPathEnabled = false };
+        // White space wherever JSON allows it, and where it does not.
+        "{ \t\r\n" + Head.Replace(",", " ,\n ", StringComparison.Ordinal).Replace(":", "\t:\r", StringComparison.Ordinal) + " , \"userId\" : \"u-1\" \n}\r\n",
+        "\n\n{" + Head + ",\"userId\":\"u-1\"}\t",
+        "{" + Head + ",\"userId\":\"u-1\"}\u000B",
+        "{" + Head + ",\"userId\":\"u-1\"}\u00A0",
+        "\u00A0{" + Head + ",\"userId\":\"u-1\"}",
+        // Separators: trailing, doubled, missing, misplaced.
+        "{" + Head + ",\"userId\":\"u-1\",}",
+        "{," + Head + ",\"userId\":\"u-1\"}",
+        "{" + Head + ",,\"userId\":\"u-1\"}",
+        "{" + Head + ",\"userId\"::\"u-1\"}",
+        "{" + Head + ",\"userId\" \"u-1\"}",
+        "{" + Head + ",\"userId\":\"u-1\" \"x\":1}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":\"1\",}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{,\"a\":\"1\"}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":\"1\" \"b\":\"2\"}}",
+        "{" + Head + ",\"userId\":\"u-1\"}}",
+        "{" + Head + ",\"userId\":\"u-1\"",
+        "{" + Head + ",\"userId\":\"u-1",
+        "{" + Head + ",\"userId\":\"u-1\"}{}",
+        "{" + Head + ",\"userId\":\"u-1\"} 1",
+        // Numbers, as a numeric user id, as an unknown value and as a timestamp.
+        "{" + Head + ",\"userId\":0}",
+        "{" + Head + ",\"userId\":-0}",
+        "{" + Head + ",\"userId\":007}",
+        "{" + Head + ",\"userId\":12.50}",
+        "{" + Head + ",\"userId\":1e5}",
+        "{" + Head + ",\"userId\":1E+05}",
+        "{" + Head + ",\"userId\":-1.5e-3}",
+        "{" + Head + ",\"userId\":1.}",
+        "{" + Head + ",\"userId\":.5}",
+        "{" + Head + ",\"userId\":+1}",
+        "{" + Head + ",\"userId\":-}",
+        "{" + Head + ",\"userId\":1e}",
+        "{" + Head + ",\"userId\":1e+}",
+        "{" + Head + ",\"userId\":0x10}",
+        "{" + Head + ",\"userId\":1,\"n\":-12.5e+3}",
+        "{" + Head + ",\"userId\":1,\"n\":01}",
+        "{" + Head + ",\"userId\":1,\"n\":-}",
+        "{\"eventId\":\"e-1\",\"eventType\":\"SEARCH\",\"timestamp\":1717243140000,\"userId\":\"u-1\"}",
+        "{\"eventId\":\"e-1\",\"eventType\":\"SEARCH\",\"timestamp\":1717243140,\"userId\":\"u-1\"}",
+        "{\"eventId\":\"e-1\",\"eventType\":\"SEARCH\",\"timestamp\":1717243140.5,\"userId\":\"u-1\"}",
+        "{\"eventId\":\"e-1\",\"eventType\":\"SEARCH\",\"timestamp\":1.71724314e12,\"userId\":\"u-1\"}",
+        "{\"eventId\":\"e-1\",\"eventType\":\"SEARCH\",\"timestamp\":-0,\"userId\":\"u-1\"}",
+        "{\"eventId\":\"e-1\",\"eventType\":\"SEARCH\",\"timestamp\":0,\"userId\":\"u-1\"}",
+        "{\"eventId\":\"e-1\",\"eventType\":\"SEARCH\",\"timestamp\":01717243140000,\"userId\":\"u-1\"}",
+        "{\"eventId\":\"e-1\",\"eventType\":\"SEARCH\",\"timestamp\":999999999999999999,\"userId\":\"u-1\"}",
+        "{\"eventId\":\"e-1\",\"eventType\":\"SEARCH\",\"timestamp\":9999999999999999999,\"userId\":\"u-1\"}",
+        "{\"eventId\":\"e-1\",\"eventType\":\"SEARCH\",\"timestamp\":\"1717243140000\",\"userId\":\"u-1\"}",
+        "{\"eventId\":\"e-1\",\"eventType\":\"SEARCH\",\"timestamp\":\"\",\"userId\":\"u-1\"}",
+        "{\"eventId\":\"e-1\",\"eventType\":\"SEARCH\",\"timestamp\":null,\"occurredAt\":1717243140000,\"userId\":\"u-1\"}",
+        "{\"eventId\":\"e-1\",\"eventType\":\"SEARCH\",\"timestamp\":\"2024-06-01T11:59:00\\u005A\",\"userId\":\"u-1\"}",
+        // Literals.
+        "{" + Head + ",\"userId\":\"u-1\",\"flag\":true,\"off\":false,\"none\":null}",
+        "{" + Head + ",\"userId\":\"u-1\",\"flag\":tru}",
+        "{" + Head + ",\"userId\":\"u-1\",\"flag\":truex}",
+        "{" + Head + ",\"userId\":\"u-1\",\"flag\":True}",
+        "{" + Head + ",\"userId\":\"u-1\",\"none\":nul}",
+        "{" + Head + ",\"userId\":\"u-1\",\"none\":nulll}",
+        "{" + Head + ",\"userId\":null,\"username\":\"ghost\"}",
+        "{" + Head + ",\"userId\":true}",
+        // Strings: escapes of every kind, decoded or refused.
+        "{" + Head + ",\"userId\":\"u-\\\"\\\\\\/\\b\\f\\n\\r\\t\"}",
+        "{" + Head + ",\"userId\":\"u-\\u0041\\u00e9\\u20AC\\ud83d\\ude00\"}",
+        "{" + Head + ",\"userId\":\"\\u0000\"}",
+        "{" + Head + ",\"userId\":\"\\u0075-1\"}",
+        "{" + Head + ",\"userId\":\"u-1\",\"userAgent\":\"Mozilla\\/5.0 (X11; Linux x86_64)\"}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"q\\u0075ery\":\"caf\\u00e9\",\"k\":\"\\\"quoted\\\"\"}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"q\":\"a\",\"\\u0071\":\"b\"}}",
+        "{" + Head + ",\"userId\":\"u-\\x\"}",
+        "{" + Head + ",\"userId\":\"u-\\u12\"}",
+        "{" + Head + ",\"userId\":\"u-\\u12G4\"}",
+        "{" + Head + ",\"userId\":\"u-\\ud800\"}",
+        "{" + Head + ",\"userId\":\"u-\\udc00\"}",
+        "{" + Head + ",\"userId\":\"u-\\ud800\\u0041\"}",
+        "{" + Head + ",\"userId\":\"u-\\ud800\\\\\"}",
+        "{" + Head + ",\"userId\":\"u-1\",\"x\":\"\\ud800\"}",
+        "{" + Head + ",\"userId\":\"u-1\",\"x\":\"\\udc00\\ud800\"}",
+        "{" + Head + ",\"userId\":\"u-1\",\"x\":\"tab\there\"}",
+        "{" + Head + ",\"userId\":\"u-1\",\"x\":\"nul\u0000here\"}",
+        "{" + Head + ",\"userId\":\"u-1\",\"x\":\"del\u007Fhere\"}",
+        "{" + Head + ",\"userId\":\"u-1\\",
+        "{" + Head + ",\"userId\":\"u-1\\\"}",
+        "{" + Head + ",\"userId\":\"u-1\",\"userAgent\":\"" + string.Concat(Enumerable.Repeat("\\u0041", 200)) + "\"}",
+        "{" + Head + ",\"userId\":\"u-1\",\"userAgent\":\"" + string.Concat(Enumerable.Repeat("\\/", 600)) + "\"}",
+        "{" + Head + ",\"userId\":\"u-1\",\"ipAddress\":\"1.2.3.\\u0034\"}",
+        "{" + Head + ",\"userId\":\"u-1\",\"eventTyp\\u0065\":\"LOGOUT\"}",
+        "{\"eventId\":\"e-1\",\"eventType\":\"SEA\\u0052CH\",\"timestamp\":1717243140000,\"userId\":\"u-1\"}",
+        // Names: escaped ones may spell a field, or specversion.
+        "{\"event\\u0049d\":\"e-1\",\"eventType\":\"SEARCH\",\"timestamp\":1717243140000,\"userId\":\"u-1\"}",
+        "{\"spec\\u0076ersion\":\"1.0\",\"id\":\"c-1\",\"type\":\"LOGOUT\",\"time\":\"2024-06-01T11:58:00Z\",\"data\":{\"userId\":\"u-1\"}}",
+        "{\"specversion\":\"1.0\",\"id\":\"c-1\",\"type\":\"LOGOUT\",\"time\":\"2024-06-01T11:58:00Z\",\"data\":{\"userId\":\"u-1\"}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"spécial\":\"ü\"}",
+        "{" + Head + ",\"userId\":\"u-1\",\"\":\"\"}",
+        // Non-ASCII values, at and around the length limits.
+        "{" + Head + ",\"userId\":\"ü-1\",\"username\":\"Zoë Ünal\",\"properties\":{\"città\":\"Zürich\"}}",
+        "{" + Head + ",\"userId\":\"" + new string('u', 128) + "\"}",
+        "{" + Head + ",\"userId\":\"" + new string('u', 129) + "\"}",
+        "{" + Head + ",\"userId\":\"" + new string('é', 100) + "\"}",
+        "{" + Head + ",\"userId\":\"" + new string('é', 129) + "\"}",
+        "{" + Head + ",\"userId\":\"" + string.Concat(Enumerable.Repeat("\\u00e9", 128)) + "\"}",
+        "{" + Head + ",\"userId\":\"" + string.Concat(Enumerable.Repeat("\\u00e9", 129)) + "\"}",
+        "{" + Head + ",\"userId\":" + new string('7', 128) + "}",
+        // Properties: empty, null, nested, duplicates (null values do not count), three or more entries.
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{ }}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":null}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":null}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":null,\"a\":\"x\"}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":\"x\",\"a\":null}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":\"x\",\"b\":\"y\",\"a\":\"z\"}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\",\"c\":\"5\"}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"\",\"\":\"5\"}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":{}}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":[]}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":1}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":false}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{a:\"1\"}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":[]}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{" + string.Join(',', Enumerable.Range(0, 64).Select(i => $"\"k{i}\":\"v{i}\"")) + "}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{" + string.Join(',', Enumerable.Range(0, 64).Select(i => $"\"k{i}\":\"v{i}\"")) + ",\"k9\":null}}",
+        // Unknown fields holding nested values: the careful path reads them.
+        "{" + Head + ",\"userId\":\"u-1\",\"extra\":{\"a\":[1,{\"b\":null}]}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"extra\":[]}",
+        "{" + Head + ",\"userId\":\"u-1\",\"extra\":[1,]}",
+    };
+
+    [Theory]
+    [MemberData(nameof(ScannerEdges))]
+    public void TryDecode_ScannerEdgeCase_FastPathMatchesTwoPass(string json)
+    {
+        AssertSame(Utf8(json));
+    }
+
+    [Fact]
+    public void TryDecode_RawBytesAroundStrings_FastPathMatchesTwoPass()
+    {
+        // Every byte value placed inside a string value and between tokens: control characters, DEL, lone UTF-8
+        // continuation and lead bytes, and bytes only valid in pairs.
+        for (int b = 0; b < 256; b++)
+        {
+            var prefix = Utf8("{" + Head + ",\"userId\":\"u-");
+            AssertSame([.. prefix, (byte)b, .. Utf8("\"}")], $"byte {b:X2} in a value");
+            AssertSame([.. prefix, .. Utf8("1\""), (byte)b, .. Utf8("}")], $"byte {b:X2} after a value");
+            AssertSame([.. prefix, (byte)0xC3, (byte)b, .. Utf8("\"}")], $"byte C3 {b:X2} in a value");
+        }
+    }
+
+    [Fact]
+    public void TryDecode_RandomFlatObjects_FastPathMatchesTwoPass()
+    {
+        // Messages built from the pieces the scanner handles, joined with random white space, escapes and small slips.
+        string[] required = ["\"eventId\":\"e-1\"", "\"eventType\":\"SEARCH\"", "\"timestamp\":\"2024-06-01T11:59:00Z\"", "\"userId\":\"u-1\""];
+        string[] names = ["username", "sessionId", "ipAddress", "userAgent", "properties", "x", "ü", "type", "ip"];
+        string[] values = ["\"e-1\"", "\"SEARCH\"", "1717243140000", "\"u-1\"", "42", "-0.5e3", "true", "false", "null",
+            "\"203.0.113.7\"", "\"::1\"", "\"\"", "\"a\\u00e9\\n\"", "\"\\ud83d\\ude00\"", "{\"k\":\"v\",\"q\":null}", "{}", "[1]", "\"ü\"", "\"\\/x\""];
+        string[] spaces = ["", "", "", " ", "\n", "\t", "\r\n "];
+        var random = new Random(2026);
+        int decoded = 0;
+        for (int i = 0; i < 3000; i++)
+        {
+            var members = new List<string>(required);
+            int extras = random.Next(0, 5);
+            for (int m = 0; m < extras; m++)
+            {
+                members.Add($"\"{names[random.Next(names.Length)]}\"{spaces[random.Next(spaces.Length)]}:{values[random.Next(values.Length)]}");
+            }
+
+            if (random.Next(4) == 0)
+            {
+                members.RemoveAt(random.Next(members.Count));
+            }
+
+            var text = new System.Text.StringBuilder("{");
+            foreach (var member in members.OrderBy(_ => random.Next()))
+            {
+                if (text.Length > 1)
+                {
+                    text.Append(random.Next(100) == 0 ? "" : ",");
+                }
+
+                var slipped = random.Next(100) == 0 ? member.Replace(":", "", StringComparison.Ordinal) : member;
+                text.Append(spaces[random.Next(spaces.Length)]).Append(slipped).Append(spaces[random.Next(spaces.Length)]);
+            }
+
+            text.Append(random.Next(100) == 0 ? ",}" : "}");
+            if (AssertSame(Utf8(text.ToString())))
+            {
+                decoded++;
+            }
+        }
+
+        // Fields go missing, repeat or hold the wrong type, so only some messages decode; both outcomes must be exercised,
+        // and most of the decoded ones (all but those with nested or escaped oddities) by the fast path.
+        Assert.InRange(decoded, 300, 2999);
+        Assert.InRange(FastDecodes, decoded / 2, decoded);
+    }
+
+    // One pair per test (xunit makes an instance per test): the fast decoder's value cache then also serves hits
+    // across messages, as in a stream.
+    private readonly EventDecoder _fast = NewEventDecoder();
+    private readonly EventDecoder _slow = new(new EventDecoderOptions(), new FixedTimeProvider(Now)) { FastPathEnabled = false };
+
+    /// <summary>Messages the fast path decoded on its own (the rest it handed to the two-pass path).</summary>
+    private int FastDecodes { get; set; }
+
+    private bool AssertSame(byte[] message, string? name = null)
+    {
+        var fast = _fast;
+        var slow = _slow;
+        if (_fast.TryDecodeFastOnly(message, out _))
+        {
+            FastDecodes++;
+        }
+
         bool fastOk = fast.TryDecode(message, out var a, out var fastError);
         bool slowOk = slow.TryDecode(message, out var b, out var slowError);
         string what = name ?? System.Text.Encoding.UTF8.GetString(message);
