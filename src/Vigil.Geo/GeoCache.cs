@@ -27,6 +27,12 @@ internal sealed class GeoCache
     private const int Ways = 4;
 
     private readonly Entry?[] _slots;
+
+    // Beside each slot, a fingerprint of its entry's key (0: none yet), so that a lookup compares its set's four keys
+    // in the table and dereferences only the entry that matches, instead of up to four entries spread over the heap.
+    // Written racily with the slot: a stale fingerprint only costs a dereference or a miss, since a hit always
+    // compares the entry's own key.
+    private readonly uint[] _fingerprints;
     private readonly byte[] _hands;
     private readonly int _setShift;
 
@@ -36,6 +42,7 @@ internal sealed class GeoCache
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         int sets = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, (capacity + Ways - 1) / Ways));
         _slots = new Entry?[sets * Ways];
+        _fingerprints = new uint[sets * Ways];
         _hands = new byte[sets];
         _setShift = 64 - BitOperations.Log2((uint)sets);
     }
@@ -47,8 +54,14 @@ internal sealed class GeoCache
     public bool TryGet(UInt128 key, out Entry entry)
     {
         int first = SetOf(key) * Ways;
+        uint fingerprint = Fingerprint(key);
         for (int w = 0; w < Ways; w++)
         {
+            if (Volatile.Read(ref _fingerprints[first + w]) != fingerprint)
+            {
+                continue;
+            }
+
             var candidate = Volatile.Read(ref _slots[first + w]);
             if (candidate is not null && candidate.Key == key)
             {
@@ -90,6 +103,14 @@ internal sealed class GeoCache
 
         _hands[set] = (byte)((victim + 1) & (Ways - 1));
         Volatile.Write(ref _slots[first + victim], new Entry(key, found, location));
+        Volatile.Write(ref _fingerprints[first + victim], Fingerprint(key));
+    }
+
+    /// <summary>32 bits of the key's hash other than those choosing the set; never 0 (an empty slot's).</summary>
+    private static uint Fingerprint(UInt128 key)
+    {
+        ulong h = ((ulong)key * 0xC2B2_AE3D_27D4_EB4FUL) ^ ((ulong)(key >> 64) * 0x9E37_79B9_7F4A_7C15UL);
+        return (uint)(h >> 32) | 1;
     }
 
     private int SetOf(UInt128 key)

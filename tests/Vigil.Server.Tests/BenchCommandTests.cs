@@ -24,6 +24,7 @@ public sealed class BenchCommandTests
         var limit = Contender(root.GetProperty("jsonLimit"));
         var vigil = Contender(root.GetProperty("vigil"));
         var rx = Contender(root.GetProperty("rx"));
+        var peerRules = Contender(root.GetProperty("vigilPeerRules"));
         Contender(root.GetProperty("breakdown").GetProperty("decodeOnly"));
 
         // Scanning tokens allocates nothing; the two decoders must allocate (strings, objects).
@@ -33,6 +34,17 @@ public sealed class BenchCommandTests
         var ratios = root.GetProperty("ratios");
         Assert.Equal(vigil / limit, ratios.GetProperty("vigilToLimit").GetDouble(), 0.01);
         Assert.Equal(vigil / rx, ratios.GetProperty("vigilToRx").GetDouble(), 0.05);
+        Assert.Equal(peerRules / rx, ratios.GetProperty("vigilPeerRulesToRx").GetDouble(), 0.05);
+
+        // The vigil contender runs what serve runs (the rules file and the ML features at least; geo when the data is
+        // there); the like-for-like contender runs the peer's two rules and nothing else, and sees the campaign too.
+        var operators = root.GetProperty("workload").GetProperty("pipeline").GetProperty("operators").EnumerateArray()
+            .Select(o => o.GetString()).ToList();
+        Assert.Contains("declarative-rules", operators);
+        Assert.Contains("USER_FEATURES", operators);
+        Assert.Contains("BEHAVIOR_ANOMALY", operators);
+        Assert.True(root.GetProperty("vigilPeerRules").GetProperty("alerts").GetInt64() > 0);
+        Assert.True(root.GetProperty("vigilPeerRules").GetProperty("alerts").GetInt64() <= root.GetProperty("vigil").GetProperty("alerts").GetInt64());
 
         // The same traffic holds a brute-force campaign; both sides must see it, and every message must decode.
         Assert.True(root.GetProperty("vigil").GetProperty("alerts").GetInt64() > 0);

@@ -28,7 +28,7 @@ internal sealed record CoreBenchOptions
     /// <summary>One event in this many is timed on its own for the latency percentiles.</summary>
     public int SampleEvery { get; init; } = 97;
 
-    /// <summary>Run only this contender (jsonLimit, decodeOnly, vigil or rx), for a profiler; null runs all four.</summary>
+    /// <summary>Run only this contender (jsonLimit, decodeOnly, vigil, vigilPeerRules or rx), for a profiler; null runs all five.</summary>
     public string? Only { get; init; }
 
     /// <summary>Sample the types the measured passes allocate (the runtime's allocation ticks), for a profile.</summary>
@@ -111,12 +111,15 @@ internal static class CoreBench
         var decoder = new Measured("decodeOnly");
         var vigil = new Measured("vigil");
         var rx = new Measured("rx");
+        var peerRules = new Measured("vigilPeerRules");
         var limitC = new JsonLimitContender(corpus);
         var decodeC = new DecodeContender(corpus);
         using var setup = PipelineSetup.Open(options);
         var vigilC = new VigilContender(corpus, setup.Create);
         progress.WriteLine($"bench core: the pipeline runs {string.Join(", ", setup.Create().OperatorNames)}");
         var rxC = new RxContender(corpus);
+        // The peer's own two rules alone in Vigil's pipeline, for the like-for-like ratio with the peer.
+        var peerRulesC = new VigilContender(corpus, static () => PipelineSetup.PeerRulesOnly());
         var rounds = options.Warmups + options.Runs;
         using var sampler = options.Allocations ? new AllocationSampler() : null;
         for (var round = 0; round < rounds; round++)
@@ -128,9 +131,9 @@ internal static class CoreBench
                 sampler.Recording = keep;
             }
             // The order turns every round, so no contender always runs right after the GC debris of another.
-            for (var k = 0; k < 4; k++)
+            for (var k = 0; k < s_names.Length; k++)
             {
-                var which = (round + k) % 4;
+                var which = (round + k) % s_names.Length;
                 if (options.Only is { } only && only != s_names[which])
                 {
                     continue;
@@ -146,18 +149,23 @@ internal static class CoreBench
                     case 2:
                         Pass(ref vigilC, corpus.Count, options.SampleEvery, vigil);
                         break;
+                    case 3:
+                        Pass(ref peerRulesC, corpus.Count, options.SampleEvery, peerRules);
+                        break;
                     default:
                         Pass(ref rxC, corpus.Count, options.SampleEvery, rx);
                         break;
                 }
             }
             progress.WriteLine($"bench core: round {round + 1}/{rounds}{(keep ? "" : " (warm-up)")}: " +
-                $"limit {limit.Last / 1e6:F2}M/s, vigil {vigil.Last / 1e6:F3}M/s, decode {decoder.Last / 1e6:F3}M/s, rx {rx.Last / 1e6:F3}M/s");
+                $"limit {limit.Last / 1e6:F2}M/s, vigil {vigil.Last / 1e6:F3}M/s, decode {decoder.Last / 1e6:F3}M/s, " +
+                $"vigil with the peer's rules {peerRules.Last / 1e6:F3}M/s, rx {rx.Last / 1e6:F3}M/s");
             if (!keep)
             {
                 limit.Clear();
                 decoder.Clear();
                 vigil.Clear();
+                peerRules.Clear();
                 rx.Clear();
             }
         }
@@ -177,7 +185,7 @@ internal static class CoreBench
         };
         if (options.Only is { } single)
         {
-            var measured = single switch { "jsonLimit" => limit, "decodeOnly" => decoder, "vigil" => vigil, _ => rx };
+            var measured = single switch { "jsonLimit" => limit, "decodeOnly" => decoder, "vigil" => vigil, "vigilPeerRules" => peerRules, _ => rx };
             return new JsonObject
             {
                 ["bench"] = "core",
@@ -207,6 +215,11 @@ internal static class CoreBench
                 ["alerts"] = vigilC.LastAlerts,
                 ["deadLetters"] = vigilC.LastDeadLetters,
             }),
+            ["vigilPeerRules"] = peerRules.ToJson(new JsonObject
+            {
+                ["what"] = "Vigil's pipeline with only the two rules the peer implements (BRUTE_FORCE, RAPID_ACTIVITY): no rules file, geo, features or other rule",
+                ["alerts"] = peerRulesC.LastAlerts,
+            }),
             ["rx"] = rx.ToJson(new JsonObject
             {
                 ["bruteForceAlerts"] = rxC.LastBruteForce,
@@ -221,6 +234,10 @@ internal static class CoreBench
                 // seconds apart, is steadier than the ratio of medians taken across rounds.
                 ["vigilToLimitMedianOfRounds"] = BenchStats.Round(RoundRatio(vigil, limit), 3),
                 ["vigilToRxMedianOfRounds"] = BenchStats.Round(RoundRatio(vigil, rx), 2),
+                // Like for like: the same two rules on both sides.
+                ["vigilPeerRulesToRx"] = BenchStats.Round(peerRules.MedianEventsPerSecond / rxEps, 2),
+                ["vigilPeerRulesToRxMedianOfRounds"] = BenchStats.Round(RoundRatio(peerRules, rx), 2),
+                ["vigilPeerRulesToLimit"] = BenchStats.Round(peerRules.MedianEventsPerSecond / limitEps, 3),
             },
             ["breakdown"] = new JsonObject
             {
@@ -258,7 +275,7 @@ internal static class CoreBench
         ["met"] = measured >= goal,
     };
 
-    private static readonly string[] s_names = ["jsonLimit", "decodeOnly", "vigil", "rx"];
+    private static readonly string[] s_names = ["jsonLimit", "decodeOnly", "vigil", "vigilPeerRules", "rx"];
 
     private static void Pass<T>(ref T contender, int count, int sampleEvery, Measured into)
         where T : struct, IContender
@@ -587,6 +604,19 @@ internal static class CoreBench
         }
 
         public DetectionPipeline Create() => Create(static o => o);
+
+        /// <summary>The pipeline with only BRUTE_FORCE and RAPID_ACTIVITY, the rules <see cref="RxPeer"/> implements.</summary>
+        public static DetectionPipeline PeerRulesOnly() => new(new PipelineOptions
+        {
+            Watermarks = new PipelineOptions().Watermarks with { IdleTimeout = Timeout.InfiniteTimeSpan },
+            DetectedAtFromEventTime = true,
+            AccountTakeover = new() { Enabled = false },
+            BehaviorAnomaly = new() { Enabled = false },
+            ResetBombing = new() { Enabled = false },
+            BruteForceIp = new() { Enabled = false },
+            PasswordSpray = new() { Enabled = false },
+            CredentialStuffing = new() { Enabled = false },
+        }, TimeProvider.System);
 
         /// <summary>The pipeline with <paramref name="configure"/> applied to its options (rule-costs leaves parts out).</summary>
         public DetectionPipeline Create(Func<PipelineOptions, PipelineOptions> configure) => new(configure(new PipelineOptions

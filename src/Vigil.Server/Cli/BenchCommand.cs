@@ -9,7 +9,7 @@ public static class BenchCommand
 {
     private const string Help = """
         Usage: ./vigil bench core  [--events N] [--users N] [--duration 12h] [--seed N] [--runs N] [--warmups N]
-                               [--only jsonLimit|decodeOnly|vigil|rx]   (one contender alone, for a profiler)
+                               [--only jsonLimit|decodeOnly|vigil|vigilPeerRules|rx]   (one contender alone, for a profiler)
                                [--allocations]   (with --only: the types its passes allocate, sampled by the runtime)
                                [--geo-dir DIR|none] [--rules FILE|none] [--no-features]
                                                  (what the pipeline runs; by default what serve runs: the built-in
@@ -24,11 +24,13 @@ public static class BenchCommand
 
         Each sub-verb prints one JSON document on standard output (progress goes to standard error).
 
-          core   decoding plus the detection pipeline (every rule it holds) on ONE thread over simulator traffic
-                 held in memory, side by side in the same run with the JSON limit (Utf8JsonReader scanning the same
-                 bytes and nothing else), the decoder alone, and a System.Reactive peer (GroupBy the user, Buffer
-                 and Window over event time, JsonSerializer into a POCO). Events/s (median of --runs after
-                 --warmups), the ratios, allocated bytes per event and p50/p99 per-event latency.
+          core   decoding plus the detection pipeline serve runs (every built-in rule, the rules file, the geo
+                 rules, the ML features and scoring) on ONE thread over simulator traffic held in memory, side by
+                 side in the same run with the JSON limit (Utf8JsonReader scanning the same bytes and nothing
+                 else), the decoder alone, Vigil with only the peer's two rules, and a System.Reactive peer
+                 (BRUTE_FORCE and RAPID_ACTIVITY: GroupBy the user, Buffer and Window over event time,
+                 JsonSerializer into a POCO). Events/s (median of --runs after --warmups), the ratios, allocated
+                 bytes per event, GC pauses and p50/p99 per-event latency.
           e2e    through the broker as its own process (./vigil broker) to alerts stored by ./vigil serve as its
                  own process (PostgreSQL with --postgres or POSTGRES_URL, else SQLite): the sustained rate, and
                  produce → alert-visible-in-the-API latency at a fixed load and at the maximum.
@@ -93,8 +95,8 @@ public static class BenchCommand
             Only = cli.Get("only") switch
             {
                 null => null,
-                var name when name is "jsonLimit" or "decodeOnly" or "vigil" or "rx" => name,
-                var other => throw new UsageException($"--only must be jsonLimit, decodeOnly, vigil or rx, not '{other}'."),
+                var name when name is "jsonLimit" or "decodeOnly" or "vigil" or "vigilPeerRules" or "rx" => name,
+                var other => throw new UsageException($"--only must be jsonLimit, decodeOnly, vigil, vigilPeerRules or rx, not '{other}'."),
             },
             Allocations = cli.Has("allocations"),
             RuleCosts = cli.Has("rule-costs"),
