@@ -38,7 +38,12 @@ internal static class StateFootprint
         }
         // The rule set alone (every per-user detection rule, BEHAVIOR_ANOMALY included), then with the ML features
         // operator as serve adds it (issue 6's feature engineering).
-        Pipeline("rules", users, stepMs, start, geo, withFeatures: false);
+        var half = Pipeline("rules", users / 2, stepMs, start, geo, withFeatures: false);
+        var full = Pipeline("rules", users, stepMs, start, geo, withFeatures: false);
+        // The heap per user above divides everything the pipeline holds by the users, fixed costs included (the
+        // decoder's bounded value cache, 2.6 MB; tables' initial sizes): the slope between half and all the users is
+        // what one more idle user costs.
+        Console.WriteLine($$"""{"pipeline":"rules","marginalHeapBytesPerIdleUser":{{(full - half) / (double)(users - (users / 2)):F0}},"fixedHeapBytes":{{full - ((full - half) / (double)(users - (users / 2)) * users):F0}},"between":[{{users / 2}},{{users}}]}""");
         Pipeline("rules+features", users, stepMs, start, geo, withFeatures: true);
         Breakdown(users, stepMs, start, geo);
         (geo as IDisposable)?.Dispose();
@@ -46,7 +51,8 @@ internal static class StateFootprint
 
     private static string IpOf(int u) => $"{81 + (u % 100)}.{(u >> 16) & 255}.{(u >> 8) & 255}.{u & 255}";
 
-    private static void Pipeline(string name, int users, long stepMs, long start, IGeoLocator? geo, bool withFeatures)
+    /// <summary>Runs the users through a fresh pipeline and prints its footprint; returns the idle heap bytes.</summary>
+    private static long Pipeline(string name, int users, long stepMs, long start, IGeoLocator? geo, bool withFeatures)
     {
         var options = new PipelineOptions
         {
@@ -87,6 +93,7 @@ internal static class StateFootprint
         var checkpoint = pipeline.Snapshot();
         Console.WriteLine($$"""{"pipeline":"{{name}}","users":{{users}},"geo":{{(geo is not null ? "true" : "false")}},"heapBytesPerActiveUser":{{active / (double)users:F0}},"heapBytesPerIdleUser":{{idle / (double)users:F0}},"checkpointBytesPerIdleUser":{{checkpoint.Length / (double)users:F1}},"keys":{{pipeline.TrackedKeys}},"estimatedStateBytes":{{pipeline.StateBytes}}}""");
         GC.KeepAlive(pipeline);
+        return idle;
     }
 
     /// <summary>The same traffic through each per-user operator alone (events decoded beforehand, so key strings are
