@@ -251,10 +251,11 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         var pipeline = new DetectionPipeline(pipelineOptions, clock);
         IReadOnlyDictionary<int, long>? restoredEnds = null;
         var restored = false;
-        var ids = await checkpoints.ListAsync(JobId(topic), partition, ct);
+        var ids = await FromStoreAsync(token => checkpoints.ListAsync(JobId(topic), partition, token), topic, partition, ct);
         for (var i = ids.Count - 1; i >= 0; i--)
         {
-            if (await checkpoints.LoadAsync(JobId(topic), partition, ids[i], ct) is not { } stored)
+            var id = ids[i];
+            if (await FromStoreAsync(token => checkpoints.LoadAsync(JobId(topic), partition, id, token), topic, partition, ct) is not { } stored)
             {
                 continue;
             }
@@ -317,10 +318,11 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     {
         var stage = new SharedStage(pipelineOptions, clock);
         IReadOnlyDictionary<int, long> readBackFrom = s_fromStart;
-        var ids = await checkpoints.ListAsync(JobId(options.SharedTopic), partition, ct);
+        var ids = await FromStoreAsync(token => checkpoints.ListAsync(JobId(options.SharedTopic), partition, token), options.SharedTopic, partition, ct);
         for (var i = ids.Count - 1; i >= 0; i--)
         {
-            if (await checkpoints.LoadAsync(JobId(options.SharedTopic), partition, ids[i], ct) is not { } stored)
+            var id = ids[i];
+            if (await FromStoreAsync(token => checkpoints.LoadAsync(JobId(options.SharedTopic), partition, id, token), options.SharedTopic, partition, ct) is not { } stored)
             {
                 continue;
             }
@@ -365,6 +367,29 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     }
 
     private string JobId(string topic) => $"{options.CheckpointJobId}.{topic}";
+
+    /// <summary>
+    /// A read of a partition's checkpoints, retried while the store does not answer (PostgreSQL restarting): the
+    /// partition's first record waits for its state rather than the service stopping, as the sinks wait out an outage.
+    /// </summary>
+    private async Task<T> FromStoreAsync<T>(Func<CancellationToken, Task<T>> read, string topic, int partition, CancellationToken ct)
+    {
+        var delay = TimeSpan.FromMilliseconds(500);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await read(ct);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                _logger.LogWarning("Reading the checkpoints of {Topic}[{Partition}] failed (attempt {Attempt}); retrying in {Delay} ms: {Error}",
+                    topic, partition, attempt, (int)delay.TotalMilliseconds, ex.Message);
+                await Task.Delay(delay, clock, ct);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+        }
+    }
 
     private async Task ProcessAsync(PartitionState partition, SourceRecord record, CancellationToken ct)
     {
