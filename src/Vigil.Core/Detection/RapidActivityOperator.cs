@@ -200,17 +200,11 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
 }
 
 /// <summary>One event in <see cref="RapidActivityState"/>'s window: its time, and its id and address for the evidence
-/// (40 bytes: the rule has no subject to keep).</summary>
+/// (24 bytes: the rule has no subject to keep).</summary>
 /// <param name="TimeMs">Event time.</param>
-/// <param name="Id">The event's id, packed (<see cref="CompactId"/>: no string object for the usual forms). A window
-/// holds a busy user's events for a minute, so a string per event would live that long, past young-generation
-/// collections; the address is a string shared with the decoder's value cache.</param>
+/// <param name="EventId">The event's id.</param>
 /// <param name="Ip">Where it came from.</param>
-public readonly record struct RapidWindowEntry(long TimeMs, CompactId Id, string? Ip)
-{
-    /// <summary>The event's id as text (a new string for a packed id).</summary>
-    public string EventId => Id.ToString() ?? "";
-}
+public readonly record struct RapidWindowEntry(long TimeMs, string EventId, string? Ip);
 
 /// <summary>Per-user state of <see cref="RapidActivityOperator"/>: the baseline as numbers, and the events of the
 /// window only while it is open.</summary>
@@ -328,7 +322,7 @@ public struct RapidActivityState
             items[(_start + pos) % items.Length] = items[(_start + pos - 1) % items.Length];
             pos--;
         }
-        items[(_start + pos) % items.Length] = new RapidWindowEntry(timeMs, CompactId.From(eventId), ip);
+        items[(_start + pos) % items.Length] = new RapidWindowEntry(timeMs, eventId, ip);
         _count++;
     }
 

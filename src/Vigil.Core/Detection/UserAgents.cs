@@ -52,28 +52,7 @@ public static class UserAgents
         public uint Device { get; } = device;
     }
 
-    // In front of the memo, a direct-mapped table by instance identity: the decoder mostly hands out one instance per
-    // agent, and this finds it without hashing its ~130 characters.
-    private const int InstanceSlots = 256;
-
-    private static readonly InstanceEntry?[] s_byInstance = new InstanceEntry?[InstanceSlots];
-
-    private sealed record InstanceEntry(string Instance, Facts Facts);
-
     private static Facts FactsOf(string userAgent)
-    {
-        var instanceSlot = (int)(((uint)System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(userAgent) * 0x9E3779B9u) >> 24);
-        var known = Volatile.Read(ref s_byInstance[instanceSlot]);
-        if (known is not null && ReferenceEquals(known.Instance, userAgent))
-        {
-            return known.Facts;
-        }
-        var facts = FactsByText(userAgent);
-        Volatile.Write(ref s_byInstance[instanceSlot], new InstanceEntry(userAgent, facts));
-        return facts;
-    }
-
-    private static Facts FactsByText(string userAgent)
     {
         var hash = ContentHash(userAgent);
         var first = (int)(hash >> 22);
