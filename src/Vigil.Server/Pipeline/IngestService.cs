@@ -372,24 +372,10 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     /// A read of a partition's checkpoints, retried while the store does not answer (PostgreSQL restarting): the
     /// partition's first record waits for its state rather than the service stopping, as the sinks wait out an outage.
     /// </summary>
-    private async Task<T> FromStoreAsync<T>(Func<CancellationToken, Task<T>> read, string topic, int partition, CancellationToken ct)
-    {
-        var delay = TimeSpan.FromMilliseconds(500);
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await read(ct);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                _logger.LogWarning("Reading the checkpoints of {Topic}[{Partition}] failed (attempt {Attempt}); retrying in {Delay} ms: {Error}",
-                    topic, partition, attempt, (int)delay.TotalMilliseconds, ex.Message);
-                await Task.Delay(delay, clock, ct);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
-            }
-        }
-    }
+    private Task<T> FromStoreAsync<T>(Func<CancellationToken, Task<T>> read, string topic, int partition, CancellationToken ct) =>
+        StoreRetry.ReadAsync(read, (attempt, delay, ex) => _logger.LogWarning(
+            "Reading the checkpoints of {Topic}[{Partition}] failed (attempt {Attempt}); retrying in {Delay} ms: {Error}",
+            topic, partition, attempt, (int)delay.TotalMilliseconds, ex.Message), clock, ct);
 
     private async Task ProcessAsync(PartitionState partition, SourceRecord record, CancellationToken ct)
     {
