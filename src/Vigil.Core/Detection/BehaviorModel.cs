@@ -235,7 +235,8 @@ public sealed class BehaviorModel
         }
         version = fitted.Version;
         forest = fitted.Forest;
-        paperScore = fitted.Forest.ScoreInTreeOrder(vector);
+        // Score sums the same leaves' path lengths as Explain, exactly (IsolationForestKernelTests holds them equal).
+        paperScore = fitted.Forest.Score(vector);
         var meanPath = -Math.Log2(paperScore) * IsolationForest.AveragePathLength(fitted.Forest.SampleSize);
         return double.Exp2(-meanPath / fitted.Normaliser);
     }

@@ -82,7 +82,6 @@ public sealed class CredentialStuffingOperator(CredentialStuffingOptions options
         // What has left the window goes first; the counts then describe the ring as it stands, kept up to date entry by
         // entry rather than recounted over up to MaxTracked failures for every failed login.
         state.DropThrough(endMs - windowMs);
-        const int first = 0;
         var failures = ring.Count;
         var above = failures >= options.Failures && state.DistinctAccounts >= options.DistinctAccounts
             && state.DistinctIps >= options.DistinctIps && state.BusiestIpFailures <= options.MaxShareOfOneIp * failures;
@@ -101,7 +100,7 @@ public sealed class CredentialStuffingOperator(CredentialStuffingOptions options
         // The alert's IP is the busiest source (ties: the first seen), the address to block first; no single user.
         string? topIp = null;
         var topCount = 0;
-        for (var i = first; i < ring.Count; i++)
+        for (var i = 0; i < ring.Count; i++)
         {
             ref readonly var e = ref ring[i];
             ids.Add(e.EventId);
@@ -119,7 +118,7 @@ public sealed class CredentialStuffingOperator(CredentialStuffingOptions options
                 }
             }
         }
-        var firstMs = ring[first].TimeMs;
+        var firstMs = ring[0].TimeMs;
         output.Emit(new Alert
         {
             AlertId = Alert.MakeId(RuleNames.CredentialStuffing, TenantKey, evt.EventId),

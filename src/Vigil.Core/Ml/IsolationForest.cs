@@ -336,54 +336,6 @@ public sealed partial class IsolationForest
         return ScoreOf(pathSum / _roots.Length);
     }
 
-    /// <summary>
-    /// The score <see cref="Explain"/> returns, bit for bit (the same leaves, their path lengths added in tree order),
-    /// without the attribution and its logarithm per node: for a caller that needs the attribution only when the score
-    /// is high. NaN when the row holds a NaN.
-    /// </summary>
-    /// <exception cref="ArgumentException">The row does not have <see cref="FeatureCount"/> values.</exception>
-    public double ScoreInTreeOrder(ReadOnlySpan<float> row)
-    {
-        CheckRow(row);
-        if (HasNaN(row))
-        {
-            return double.NaN;
-        }
-        ref var nodes = ref MemoryMarshal.GetArrayDataReference(_nodes);
-        ref var first = ref MemoryMarshal.GetReference(row);
-        var depth = MaxDepth;
-        var roots = _roots;
-        double pathSum = 0;
-        var t = 0;
-        for (; t + 4 <= roots.Length; t += 4)
-        {
-            // Four walks in flight hide each other's loads; a leaf steps to itself, so a fixed number of steps ends
-            // every walk on the leaf Explain's walk stops at.
-            int i0 = roots[t], i1 = roots[t + 1], i2 = roots[t + 2], i3 = roots[t + 3];
-            for (var d = 0; d < depth; d++)
-            {
-                i0 = Step(ref nodes, ref first, i0);
-                i1 = Step(ref nodes, ref first, i1);
-                i2 = Step(ref nodes, ref first, i2);
-                i3 = Step(ref nodes, ref first, i3);
-            }
-            pathSum += Unsafe.Add(ref nodes, i0).PathLength;
-            pathSum += Unsafe.Add(ref nodes, i1).PathLength;
-            pathSum += Unsafe.Add(ref nodes, i2).PathLength;
-            pathSum += Unsafe.Add(ref nodes, i3).PathLength;
-        }
-        for (; t < roots.Length; t++)
-        {
-            var i = roots[t];
-            for (var d = 0; d < depth; d++)
-            {
-                i = Step(ref nodes, ref first, i);
-            }
-            pathSum += Unsafe.Add(ref nodes, i).PathLength;
-        }
-        return ScoreOf(pathSum / roots.Length);
-    }
-
     private double ScoreOf(double meanPathLength) => double.Exp2(-meanPathLength / _normaliser);
 
     private void CheckRow(ReadOnlySpan<float> row)

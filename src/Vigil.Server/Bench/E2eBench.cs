@@ -117,7 +117,7 @@ internal static class E2eBench
 
             // The mock broker dropped events before the service read them (its per-partition retention), so the
             // service's consumer jumped ahead: such a round measured a stall, not the service's rate.
-            var retentionResets = serve.CountLines("Offset out of range");
+            var retentionResets = serve.CountOccurrences("Offset out of range");
             var anomalies = serve.HasExited || retentionResets > 0 || fixedRuns.Concat(maxRuns).Any(r => r.Uncounted > 0 || r.Missing > 0);
             return new JsonObject
             {
@@ -563,7 +563,7 @@ internal static class E2eBench
             await _firstLine.Task.WaitAsync(timeout, ct);
 
         /// <summary>Occurrences of <paramref name="text"/> in the output so far.</summary>
-        public int CountLines(string text)
+        public int CountOccurrences(string text)
         {
             string output;
             lock (_lock)
