@@ -22,6 +22,9 @@ public readonly struct CompactId : IEquatable<CompactId>
     /// <summary>The compact form of <paramref name="id"/>; <see cref="IsNone"/> for null.</summary>
     public static CompactId From(string? id) => new(PackedKey.From(id));
 
+    /// <summary>Writes the text as <see cref="BinaryWriter.Write(string)"/> does, without making the string.</summary>
+    internal void WriteTo(BinaryWriter writer) => _packed.WriteTo(writer);
+
     /// <summary>The id text; null for none.</summary>
     public override string? ToString() => _packed.ToString();
 

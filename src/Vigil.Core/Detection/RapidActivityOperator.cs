@@ -200,11 +200,32 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
 }
 
 /// <summary>One event in <see cref="RapidActivityState"/>'s window: its time, and its id and address for the evidence
-/// (24 bytes: the rule has no subject to keep).</summary>
-/// <param name="TimeMs">Event time.</param>
-/// <param name="EventId">The event's id.</param>
-/// <param name="Ip">Where it came from.</param>
-public readonly record struct RapidWindowEntry(long TimeMs, string EventId, string? Ip);
+/// (40 bytes: the rule has no subject to keep).</summary>
+/// <remarks>The id is kept packed (<see cref="CompactId"/>), not as the decoded string: a window holds each event for a
+/// minute, long enough for the garbage collector to copy a string twice before it dies, and at 20,000 events/s these
+/// strings were most of what young collections promoted. The address stays a reference: the decoder's value cache
+/// gives the same long-lived string for each address.</remarks>
+public readonly record struct RapidWindowEntry
+{
+    public RapidWindowEntry(long timeMs, string eventId, string? ip)
+    {
+        TimeMs = timeMs;
+        Id = CompactId.From(eventId);
+        Ip = ip;
+    }
+
+    /// <summary>Event time.</summary>
+    public long TimeMs { get; }
+
+    /// <summary>The event's id, packed.</summary>
+    public CompactId Id { get; }
+
+    /// <summary>The event's id (a new string for the packed forms).</summary>
+    public string EventId => Id.ToString()!;
+
+    /// <summary>Where it came from.</summary>
+    public string? Ip { get; }
+}
 
 /// <summary>Per-user state of <see cref="RapidActivityOperator"/>: the baseline as numbers, and the events of the
 /// window only while it is open.</summary>
@@ -366,7 +387,7 @@ public struct RapidActivityState
             {
                 ref readonly var e = ref WindowEntry(i);
                 writer.Write(e.TimeMs);
-                writer.Write(e.EventId);
+                e.Id.WriteTo(writer);
                 StateIo.WriteNullable(writer, null);
                 StateIo.WriteNullable(writer, e.Ip);
             }

@@ -563,33 +563,57 @@ internal readonly struct PackedKey : IEquatable<PackedKey>
     /// <summary>A hash seeded per process (as string hashes are), so keys chosen to collide cannot be precomputed.</summary>
     public override int GetHashCode() => IsText ? _text!.GetHashCode(StringComparison.Ordinal) : HashCode.Combine(_low, _high);
 
+    // Characters i < 10 fill the low half six bits each; character 10 straddles the halves (4 bits low, 2 high); the
+    // rest follow in the high half; the length sits at bit 120. The same bits as shifting one UInt128, without it.
     private static bool TryPack(string text, out ulong low, out ulong high)
     {
-        var bits = (UInt128)(uint)text.Length << LengthShift;
-        for (var i = 0; i < text.Length; i++)
+        var codes = CodeTable;
+        var n = text.Length;
+        ulong lo = 0;
+        var hi = (ulong)(uint)n << (LengthShift - 64);
+        uint bad = 0;
+        var head = Math.Min(n, 10);
+        for (var i = 0; i < head; i++)
         {
-            var code = Code(text[i]);
-            if (code < 0)
-            {
-                low = high = 0;
-                return false;
-            }
-            bits |= (UInt128)(uint)code << (6 * i);
+            uint code = text[i] < 128 ? codes[text[i]] : 0x80u;
+            bad |= code;
+            lo |= (ulong)code << (6 * i);
         }
-        low = (ulong)bits;
-        high = (ulong)(bits >> 64);
+        if (n > 10)
+        {
+            uint code = text[10] < 128 ? codes[text[10]] : 0x80u;
+            bad |= code;
+            lo |= (ulong)code << 60;
+            hi |= (ulong)(code & 63) >> 4;
+            for (var i = 11; i < n; i++)
+            {
+                code = text[i] < 128 ? codes[text[i]] : 0x80u;
+                bad |= code;
+                hi |= (ulong)code << ((6 * i) - 64);
+            }
+        }
+        if ((bad & 0x80) != 0)
+        {
+            low = high = 0;
+            return false;
+        }
+        low = lo;
+        high = hi;
         return true;
     }
 
-    private static int Code(char c) => c switch
-    {
-        >= '0' and <= '9' => c - '0',
-        >= 'a' and <= 'z' => c - 'a' + 10,
-        >= 'A' and <= 'Z' => c - 'A' + 36,
-        '-' => 62,
-        '_' => 63,
-        _ => -1,
-    };
+    // Six-bit code of each ASCII character ([0-9a-zA-Z-_]); 0x80 for the rest.
+    private static ReadOnlySpan<byte> CodeTable =>
+    [
+        0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+        0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+        0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 62, 0x80, 0x80,
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+        0x80, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50,
+        51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 0x80, 0x80, 0x80, 0x80, 63,
+        0x80, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+        25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 0x80, 0x80, 0x80, 0x80, 0x80,
+    ];
 
     private static char Symbol(int code) => code switch
     {

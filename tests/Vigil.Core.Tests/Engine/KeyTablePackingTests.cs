@@ -40,6 +40,47 @@ public sealed class KeyTablePackingTests
         Assert.True(TableKey.From("3f2504e0-4f89-41d3-7a0c-0305e82c3301", out _).IsText);
     }
 
+    /// <summary>The packed bits are a checkpointed and hashed layout: character i's six-bit code at bit 6·i of one
+    /// 128-bit number, the length at bit 120. Computed here the slow way, over every length and every character of the
+    /// alphabet at every position, plus characters just outside it, which must not pack.</summary>
+    [Fact]
+    public void PackedKeyFrom_EveryLengthAndCharacter_BitsAreCodeAtSixTimesPosition()
+    {
+        const string alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_";
+        var random = new Random(7);
+        for (var length = 1; length <= 20; length++)
+        {
+            for (var trial = 0; trial < 64; trial++)
+            {
+                var chars = new char[length];
+                for (var i = 0; i < length; i++)
+                {
+                    chars[i] = alphabet[(trial + (i * 7) + random.Next(64)) % 64];
+                }
+                var text = new string(chars);
+                var expected = (UInt128)(uint)length << 120;
+                for (var i = 0; i < length; i++)
+                {
+                    expected |= (UInt128)(uint)alphabet.IndexOf(text[i], StringComparison.Ordinal) << (6 * i);
+                }
+                var key = PackedKey.From(text);
+                Assert.Equal(PackedKind.Packed, key.Kind);
+                Assert.Equal((ulong)expected, key.Low);
+                Assert.Equal((ulong)(expected >> 64), key.High);
+                Assert.Equal(text, key.ToString());
+            }
+        }
+        foreach (var outside in "/:@[`{.é\u0100\uFFFF\0 ")
+        {
+            for (var at = 0; at < 20; at++)
+            {
+                var chars = Enumerable.Repeat('a', 20).ToArray();
+                chars[at] = outside;
+                Assert.NotEqual(PackedKind.Packed, PackedKey.From(new string(chars)).Kind);
+            }
+        }
+    }
+
     [Theory]
     [InlineData("81.0.3.7")]
     [InlineData("0.0.0.0")]
