@@ -19,7 +19,11 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
     private readonly IProducer<string, byte[]> _producer;
     private readonly ILogger<KafkaProducer> _logger;
     private readonly Action<DeliveryReport<string, byte[]>> _onDelivery;
+    // For the records sent to a named partition, which are counted (QueuedTo, SettledIn).
+    private readonly Action<DeliveryReport<string, byte[]>> _onCountedDelivery;
     private long _deliveryErrors;
+    // Records queued to, and settled in (delivered, or failed for good), each partition named explicitly in Produce.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Topic, int Partition), PartitionCounts> _counts = new();
     // The number of calls inside the native client; the sign bit is set once Dispose has begun. librdkafka aborts the
     // whole process (SIGABRT, exit 134) when its handle is destroyed under a running produce or flush, so Dispose closes
     // this gate and waits for the count to drain before it frees the client. A lock would serialise the produce path.
@@ -33,6 +37,7 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
         ArgumentNullException.ThrowIfNull(logger);
         _logger = logger;
         _onDelivery = OnDelivery; // one delegate for all messages, not a closure each
+        _onCountedDelivery = OnCountedDelivery;
 
         var config = options.Apply(new ProducerConfig
         {
@@ -61,6 +66,17 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
     /// <summary>Messages that could not be delivered (after librdkafka's own retries) or were refused locally.</summary>
     public long DeliveryErrors => Interlocked.Read(ref _deliveryErrors);
 
+    /// <summary>Records queued with <see cref="Produce(string, int, string?, byte[], Headers?)"/> to this partition.</summary>
+    public long QueuedTo(string topic, int partition) =>
+        _counts.TryGetValue((topic, partition), out var counts) ? Interlocked.Read(ref counts.Queued) : 0;
+
+    /// <summary>Of those, the records whose delivery report has come back (delivered, or failed after librdkafka's
+    /// retries). One partition's reports come back in the order its records were queued (the producer is idempotent),
+    /// so once this reaches a value <see cref="QueuedTo"/> returned, every record queued before that has settled: a
+    /// barrier that, unlike <see cref="Flush"/>, does not wait for the records queued after it.</summary>
+    public long SettledIn(string topic, int partition) =>
+        _counts.TryGetValue((topic, partition), out var counts) ? Interlocked.Read(ref counts.Settled) : 0;
+
     /// <summary>
     /// Queues a record and returns at once; a failed delivery is logged and counted in <see cref="DeliveryErrors"/>.
     /// </summary>
@@ -72,22 +88,23 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
         Send(new TopicPartition(topic, Partition.Any), new Message<string, byte[]> { Key = key!, Value = value });
     }
 
-    private void Send(TopicPartition target, Message<string, byte[]> message)
+    /// <returns>Whether the record was queued (false: refused locally, counted and logged).</returns>
+    private bool Send(TopicPartition target, Message<string, byte[]> message, bool counted = false)
     {
         var topic = target.Topic;
         long started = 0;
         while (true)
         {
-            var refused = ProduceOnce(target, message);
+            var refused = ProduceOnce(target, message, counted ? _onCountedDelivery : _onDelivery);
             if (refused is null)
             {
-                return;
+                return true;
             }
             if (refused.Code != ErrorCode.Local_QueueFull)
             {
                 // Refused locally (too large, unknown partition): the record's problem, not the pipeline's.
                 CountFailure(topic, refused);
-                return;
+                return false;
             }
 
             started = started == 0 ? Stopwatch.GetTimestamp() : started;
@@ -105,12 +122,12 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
     }
 
     /// <returns>Null when the record is queued, else why librdkafka refused it.</returns>
-    private Error? ProduceOnce(TopicPartition target, Message<string, byte[]> message)
+    private Error? ProduceOnce(TopicPartition target, Message<string, byte[]> message, Action<DeliveryReport<string, byte[]>> onDelivery)
     {
         Enter(target.Topic);
         try
         {
-            _producer.Produce(target, message, _onDelivery);
+            _producer.Produce(target, message, onDelivery);
             return null;
         }
         catch (ProduceException<string, byte[]> e)
@@ -129,7 +146,28 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
     {
         ArgumentNullException.ThrowIfNull(topic);
         ArgumentNullException.ThrowIfNull(value);
-        Send(new TopicPartition(topic, new Partition(partition)), new Message<string, byte[]> { Key = key!, Value = value, Headers = headers });
+        var counts = _counts.GetOrAdd((topic, partition), static _ => new PartitionCounts());
+        // Counted before it is queued, so a report that comes back first never makes settled pass queued; a record
+        // refused locally gets no report, so it is settled here.
+        Interlocked.Increment(ref counts.Queued);
+        var queued = false;
+        try
+        {
+            queued = Send(new TopicPartition(topic, new Partition(partition)), new Message<string, byte[]> { Key = key!, Value = value, Headers = headers }, counted: true);
+        }
+        finally
+        {
+            if (!queued)
+            {
+                Interlocked.Increment(ref counts.Settled);
+            }
+        }
+    }
+
+    private sealed class PartitionCounts
+    {
+        public long Queued;
+        public long Settled;
     }
 
     /// <summary>Produces a record and completes when the cluster has acknowledged it.</summary>
@@ -287,6 +325,15 @@ public sealed class KafkaProducer : IRecordProducer, IDisposable
     }
 
     private void Exit() => Interlocked.Decrement(ref _gate);
+
+    private void OnCountedDelivery(DeliveryReport<string, byte[]> report)
+    {
+        if (_counts.TryGetValue((report.Topic, report.Partition.Value), out var counts))
+        {
+            Interlocked.Increment(ref counts.Settled);
+        }
+        OnDelivery(report);
+    }
 
     private void OnDelivery(DeliveryReport<string, byte[]> report)
     {

@@ -30,6 +30,35 @@ public sealed class ProduceConsumeTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task QueuedToAndSettledIn_PerPartition_CountTheReportsOfThatPartitionOnly()
+    {
+        _broker.CreateTopic("counted", 2);
+        using var producer = new KafkaProducer(TestSupport.Options(_broker, "unused"), new TestLogger<KafkaProducer>(output));
+        Assert.Equal(0, producer.QueuedTo("counted", 0));
+        for (var i = 0; i < 300; i++)
+        {
+            producer.Produce("counted", i % 3 == 0 ? 1 : 0, null, [(byte)i], null);
+        }
+        // Records sent to any partition are not counted anywhere.
+        producer.Produce("counted", "key", [9]);
+        Assert.Equal(200, producer.QueuedTo("counted", 0));
+        Assert.Equal(100, producer.QueuedTo("counted", 1));
+        Assert.InRange(producer.SettledIn("counted", 0), 0, 200);
+
+        // Settling is what the delivery reports say: all of them, once the cluster has acknowledged everything.
+        Assert.Equal(0, await producer.FlushAsync(TimeSpan.FromSeconds(20), CancellationToken.None));
+        Assert.Equal(200, producer.SettledIn("counted", 0));
+        Assert.Equal(100, producer.SettledIn("counted", 1));
+        Assert.Equal(0, producer.SettledIn("other", 0));
+
+        // A record refused locally (larger than message.max.bytes) gets no report; it counts as settled at once.
+        producer.Produce("counted", 0, null, new byte[2_000_000], null);
+        Assert.Equal(201, producer.QueuedTo("counted", 0));
+        Assert.Equal(201, producer.SettledIn("counted", 0));
+        Assert.Equal(1, producer.DeliveryErrors);
+    }
+
+    [Fact]
     public async Task ProduceThenConsume_1000KeyedMessages_EachReceivedOnceInKeyOrder()
     {
         const string topic = "keyed";

@@ -40,7 +40,7 @@ public static class PrometheusApi
         Gauge(text, "vigil_tracked_keys", "Keys the rules hold state for.", metrics.TrackedKeys);
         Gauge(text, "vigil_latest_event_time_seconds", "The latest event time seen, Unix seconds.", metrics.MaxEventTimeMs / 1000.0);
 
-        Counter(text, "vigil_checkpoints_total", "Checkpoint rounds completed.", metrics.Checkpoints);
+        Counter(text, "vigil_checkpoints_total", "Checkpoint rounds completed (one partition's turn each; every partition in exactly_once).", metrics.Checkpoints);
         Counter(text, "vigil_checkpoint_failures_total", "Checkpoint rounds that failed and were retried later.", metrics.CheckpointFailures);
         Counter(text, "vigil_log_truncations_total",
             "Times a partition's offsets went backwards (the broker's log was truncated or replaced) and processing carried on from the broker's log.",
@@ -50,7 +50,7 @@ public static class PrometheusApi
         Counter(text, "vigil_shared_behind_events_total",
             "Forwarded events that reached the shared stage after it had moved past them (their partition was idle): run out of order.",
             metrics.SharedBehind);
-        Gauge(text, "vigil_checkpoint_duration_seconds", "Duration of the last checkpoint round, sink barrier included.",
+        Gauge(text, "vigil_checkpoint_duration_seconds", "Duration of the last checkpoint round (one partition's turn; every partition in exactly_once), sink barrier included.",
             double.IsNaN(metrics.LastCheckpointMs) ? 0 : metrics.LastCheckpointMs / 1000);
         Gauge(text, "vigil_checkpoint_bytes", "Size of the last checkpoint round.", metrics.LastCheckpointBytes);
         Header(text, "vigil_consumer_lag_messages", "Messages behind the end of each partition.", "gauge");

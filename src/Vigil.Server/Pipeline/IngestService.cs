@@ -14,8 +14,9 @@ namespace Vigil.Server.Pipeline;
 /// on its own thread inside <see cref="KafkaSource"/>; this service drains its bounded channel.
 /// </summary>
 /// <remarks>
-/// Checkpoints, every <see cref="VigilOptions.CheckpointInterval"/>: first wait until the sinks have persisted every
-/// alert and dead letter emitted so far, then snapshot each partition's pipeline to the checkpoint store, and only
+/// Checkpoints, of each partition once every <see cref="VigilOptions.CheckpointInterval"/>, staggered (one partition
+/// every interval / partitions; all together under exactly_once): first wait until the sinks have persisted every
+/// alert and dead letter emitted so far, then snapshot the partition's pipeline to the checkpoint store, and only
 /// then store the partition's offset for the consumer to commit. So the committed offset never runs ahead of the
 /// state and the outputs it covers: after a crash the pipeline restores its checkpoint, the consumer resumes at the
 /// committed offset, events the checkpoint already covers are skipped by offset, and the alerts re-emitted between
@@ -27,6 +28,15 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
 {
     private readonly ILogger _logger = loggers.CreateLogger<IngestService>();
     private readonly Dictionary<(string Topic, int Partition), PartitionState> _partitions = [];
+
+    // Whose turn it is in the staggered checkpoints (see NextInTurn).
+    private int _checkpointTurn = -1;
+
+    // The periodic checkpoint whose snapshot is taken and whose barrier and save run in the background.
+    private Saving? _saving;
+
+    private sealed record Saving(Task<bool> Saved, (string Topic, int Partition) Key, PartitionState State, int Generation, long Offset,
+        long Bytes, long Started);
     private readonly List<Alert> _alerts = [];
     private readonly Dictionary<(string Topic, int Partition), long> _restoredInCluster = [];
     private readonly System.Collections.Concurrent.ConcurrentQueue<Handover> _handovers = new();
@@ -91,6 +101,11 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         Task<bool>? waiting = null;
         var lastTick = clock.GetTimestamp();
         var lastCheckpoint = clock.GetTimestamp();
+        // Checkpoints are staggered: each partition in its turn, one every interval / partitions, so that the loop
+        // stops for one partition's snapshot at a time rather than for all of them at once (with 16 partitions of
+        // 20,000 busy users, that was 118 MB and 1.9 s every 30 s). exactly_once commits every partition's offsets in
+        // one transaction, so it checkpoints them together.
+        var staggered = outputs is not TransactionalProducer;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -125,10 +140,22 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                     lastTick = clock.GetTimestamp();
                     await TickAsync(stoppingToken);
                 }
-                if (clock.GetElapsedTime(lastCheckpoint) >= options.CheckpointInterval)
+                if (_saving is { Saved.IsCompleted: true })
+                {
+                    await FinishSavingAsync();
+                }
+                var step = staggered ? options.CheckpointInterval / Math.Max(1, _partitions.Count) : options.CheckpointInterval;
+                if (clock.GetElapsedTime(lastCheckpoint) >= step)
                 {
                     lastCheckpoint = clock.GetTimestamp();
-                    await TryCheckpointAsync(stoppingToken);
+                    if (staggered)
+                    {
+                        await StartCheckpointAsync(NextInTurn(), stoppingToken);
+                    }
+                    else
+                    {
+                        await TryCheckpointAsync(null, stoppingToken);
+                    }
                 }
             }
         }
@@ -144,6 +171,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         using var finalTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
+            await FinishSavingAsync();
             await CheckpointAsync(finalTimeout.Token);
             if (outputs is not TransactionalProducer)
             {
@@ -205,6 +233,9 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             {
                 keys.Add((p.Topic, p.Partition));
             }
+            // A checkpoint still being saved goes first: saves are in order, and its offsets are stored before the
+            // partitions go.
+            await FinishSavingAsync();
             if (!handover.Lost)
             {
                 try
@@ -395,6 +426,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             partition.Pipeline.RebaseOffset(record.Partition, record.Offset - 1);
             partition.LastOffset = record.Offset - 1;
             partition.CheckpointedOffset = Math.Min(partition.CheckpointedOffset, record.Offset - 1);
+            partition.Generation++;
             partition.RebaseShared = record.Topic == options.UserEventsTopic;
         }
         partition.LastSeen = record.Offset;
@@ -602,12 +634,131 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         _alerts.Clear();
     }
 
+    /// <summary>The partition whose turn it is to be checkpointed: each in turn, in (topic, partition) order, so each
+    /// comes round once per interval while the assignment stays the same.</summary>
+    private (string Topic, int Partition)[]? NextInTurn()
+    {
+        if (_partitions.Count == 0)
+        {
+            return null;
+        }
+        var keys = _partitions.Keys.ToArray();
+        Array.Sort(keys, static (a, b) => string.CompareOrdinal(a.Topic, b.Topic) is var c and not 0 ? c : a.Partition.CompareTo(b.Partition));
+        _checkpointTurn = (_checkpointTurn + 1) % keys.Length;
+        return [keys[_checkpointTurn]];
+    }
+
+    /// <summary>
+    /// A periodic checkpoint of one partition, without holding up the loop for more than its snapshot: the snapshot is
+    /// taken here, and the barrier (the sinks have persisted every alert and dead letter emitted so far, the events
+    /// forwarded so far are on the shared topic) and the save run in the background while processing goes on. Only
+    /// once the snapshot is saved does the loop store its offset (<see cref="FinishSavingAsync"/>), so the committed
+    /// offset still never runs ahead of the state and the outputs it covers. One save at a time, in order.
+    /// </summary>
+    private async Task StartCheckpointAsync(IReadOnlyCollection<(string Topic, int Partition)>? only, CancellationToken ct)
+    {
+        if (only is null || only.Count != 1)
+        {
+            return;
+        }
+        await FinishSavingAsync();
+        var key = only.First();
+        if (!_partitions.TryGetValue(key, out var partition) || partition.LastOffset <= partition.CheckpointedOffset)
+        {
+            return;
+        }
+        var started = clock.GetTimestamp();
+        byte[] snapshot;
+        try
+        {
+            snapshot = partition.Snapshot();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            metrics.CountCheckpointFailure();
+            _logger.LogWarning("Checkpoint of {Topic}[{Partition}] failed, its offset stays at the last checkpoint and its next turn retries: {Error}",
+                key.Topic, key.Partition, ex.Message);
+            return;
+        }
+        var alerts = _alertsEmitted;
+        var deadLetters = _deadLettersEmitted;
+        var forwarded = outputs is KafkaProducer producer ? producer.QueuedTo(options.SharedTopic, 0) : 0;
+        var id = partition.CheckpointId;
+        var saved = Task.Run(() => BarrierThenSaveAsync(key, id, snapshot, alerts, deadLetters, forwarded, ct), ct);
+        _saving = new Saving(saved, key, partition, partition.Generation, partition.LastOffset, snapshot.Length, started);
+    }
+
+    /// <summary>The background half of <see cref="StartCheckpointAsync"/>: false when the barrier timed out (the
+    /// checkpoint is skipped; the offset stays where it is).</summary>
+    private async Task<bool> BarrierThenSaveAsync((string Topic, int Partition) key, long id, byte[] snapshot, long alerts, long deadLetters,
+        long forwarded, CancellationToken ct)
+    {
+        var deadline = clock.GetTimestamp() + (long)(TimeSpan.FromSeconds(20).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        while (channels.AlertsPersisted < alerts || channels.DeadLettersPersisted < deadLetters
+            || (outputs is KafkaProducer producer && producer.SettledIn(options.SharedTopic, 0) < forwarded))
+        {
+            if (clock.GetTimestamp() > deadline)
+            {
+                _logger.LogWarning("Checkpoint of {Topic}[{Partition}] skipped: the sinks, or the forwarding to the shared topic, have not caught up in 20 s; its offset stays where it is",
+                    key.Topic, key.Partition);
+                return false;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(5), clock, ct);
+        }
+        await checkpoints.SaveAsync(JobId(key.Topic), key.Partition, id, snapshot, ct);
+        return true;
+    }
+
+    /// <summary>Waits for the checkpoint being saved, if any, then stores its offset (on the loop, which owns the
+    /// partitions), unless the partition's log was replaced meanwhile. A failed save is counted and logged; the
+    /// partition's next turn retries.</summary>
+    private async Task FinishSavingAsync()
+    {
+        if (_saving is not { } saving)
+        {
+            return;
+        }
+        _saving = null;
+        bool saved;
+        try
+        {
+            saved = await saving.Saved;
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        catch (Exception ex)
+        {
+            metrics.CountCheckpointFailure();
+            _logger.LogWarning("Checkpoint of {Topic}[{Partition}] failed, its offset stays at the last checkpoint and its next turn retries: {Error}",
+                saving.Key.Topic, saving.Key.Partition, ex.Message);
+            return;
+        }
+        if (!saved)
+        {
+            return;
+        }
+        var partition = saving.State;
+        if (partition.Generation == saving.Generation && saving.Offset > partition.CheckpointedOffset)
+        {
+            partition.CheckpointedOffset = saving.Offset;
+            if (_partitions.TryGetValue(saving.Key, out var current) && ReferenceEquals(current, partition))
+            {
+                Sources.Of(saving.Key.Topic).StoreOffset(saving.Key.Topic, saving.Key.Partition, saving.Offset);
+            }
+        }
+        var ms = clock.GetElapsedTime(saving.Started).TotalMilliseconds;
+        metrics.RecordCheckpoint(ms, saving.Bytes, clock.GetUtcNow());
+        _logger.LogDebug("Checkpoint of {Topic}[{Partition}]: {Bytes} bytes in {Ms} ms", saving.Key.Topic, saving.Key.Partition, saving.Bytes, ms);
+    }
+
     /// <summary>A periodic checkpoint that fails (the store is down) is skipped: offsets stay put, the next one retries.</summary>
-    private async Task TryCheckpointAsync(CancellationToken ct)
+    private async Task TryCheckpointAsync(IReadOnlyCollection<(string Topic, int Partition)>? only, CancellationToken ct)
     {
         try
         {
-            await CheckpointAsync(ct);
+            await CheckpointAsync(ct, only);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -838,6 +989,10 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
 
         /// <summary>The last offset a saved checkpoint covers.</summary>
         public long CheckpointedOffset { get; set; } = restoredOffset;
+
+        /// <summary>How many times the source log was found replaced in this assignment: a checkpoint saved in the
+        /// background stores its offset only if this has not moved since its snapshot.</summary>
+        public int Generation { get; set; }
 
         /// <summary>The source log was truncated or replaced: the next forwarded event tells the shared stage to rebase.</summary>
         public bool RebaseShared { get; set; }
