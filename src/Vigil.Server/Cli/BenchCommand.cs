@@ -17,8 +17,8 @@ public static class BenchCommand
                                                   there, and the ML feature operator)
                                [--rule-costs]    (instead: the engine over pre-decoded events with every built-in
                                                   rule and with each left out in turn; ns/event per rule)
-               ./vigil bench e2e   [--events N] [--rate R] [--seconds S] [--postgres URL] [--runs N] [--partitions N]
-                               [--attack-every-ms N]
+               ./vigil bench e2e   [--events N] [--rate R] [--seconds S] [--warmup-seconds S] [--postgres URL]
+                               [--runs N] [--partitions N] [--attack-every-ms N]
                ./vigil bench batch [--events N] [--users N] [--seed N] [--runs N] [--duckdb-threads N]
                ./vigil bench memory [--users N] [--events-per-user N]
 
@@ -33,7 +33,8 @@ public static class BenchCommand
                  bytes per event, GC pauses and p50/p99 per-event latency.
           e2e    through the broker as its own process (./vigil broker) to alerts stored by ./vigil serve as its
                  own process (PostgreSQL with --postgres or POSTGRES_URL, else SQLite): the sustained rate, and
-                 produce → alert-visible-in-the-API latency at a fixed load and at the maximum.
+                 produce → alert-visible-in-the-API latency at a fixed load and at the maximum, after an
+                 unmeasured warm-up round at the fixed load (--warmup-seconds, default 30; reported apart).
           batch  per-user feature aggregation (the 15 ML features) over N simulator events (default 10M, sorted by
                  event time), Vigil's UserFeatureAggregator on one thread against DuckDB (DuckDB.NET, in process)
                  running the equivalent SQL on the same events loaded into a table; rows/s of each (median of
@@ -141,7 +142,7 @@ public static class BenchCommand
 
     private static E2eBenchOptions ParseE2e(string[] args)
     {
-        var cli = CliArgs.Parse(args, ["events", "rate", "seconds", "runs", "partitions", "postgres", "attack-every-ms"], []);
+        var cli = CliArgs.Parse(args, ["events", "rate", "seconds", "warmup-seconds", "runs", "partitions", "postgres", "attack-every-ms"], []);
         if (cli.Positionals.Count > 0)
         {
             throw new UsageException($"unexpected argument '{cli.Positionals[0]}'.");
@@ -152,6 +153,7 @@ public static class BenchCommand
             Events = cli.GetInt("events", defaults.Events, 1000, 50_000_000),
             Rate = cli.GetInt("rate", (int)defaults.Rate, 1, 10_000_000),
             Seconds = cli.GetInt("seconds", defaults.Seconds, 1, 3600),
+            WarmupSeconds = cli.GetInt("warmup-seconds", defaults.WarmupSeconds, 0, 3600),
             Runs = cli.GetInt("runs", defaults.Runs, 1, 100),
             Partitions = cli.GetInt("partitions", defaults.Partitions, 1, 1024),
             AttackEveryMs = cli.GetInt("attack-every-ms", defaults.AttackEveryMs, 10, 60_000),
