@@ -10,9 +10,18 @@ namespace Vigil.Storage;
 /// The embedded default store: one SQLite file in WAL mode. Times are stored as Unix milliseconds so that
 /// range queries use the indexes.
 /// </summary>
+/// <remarks>SQLite takes one writer at a time. Writers here queue on <see cref="_writes"/> rather than on the file's
+/// lock: a writer that finds the file locked gets SQLITE_BUSY, and Microsoft.Data.Sqlite retries it in 150 ms sleeps,
+/// so an alert batch behind a batch of user segments waited 150–450 ms for a lock held for a fraction of that. Large
+/// writes (segments, anomaly scores) commit in chunks of <see cref="WriteChunk"/> rows, so an alert batch waits for one
+/// chunk at most. Readers are not gated: in WAL mode they never wait for the writer.</remarks>
 public sealed class SqliteVigilStore : IVigilStore
 {
+    /// <summary>Rows per transaction of the large writes.</summary>
+    internal const int WriteChunk = 256;
+
     private readonly string _connectionString;
+    private readonly SemaphoreSlim _writes = new(1, 1);
 
     /// <summary>Opens (creating when missing) the database file at <paramref name="path"/>.</summary>
     public SqliteVigilStore(string path)
@@ -36,6 +45,7 @@ public sealed class SqliteVigilStore : IVigilStore
 
     public async Task MigrateAsync(CancellationToken ct)
     {
+        using var turn = await WriteTurnAsync(ct);
         await using var connection = await OpenAsync(ct);
         await using (var wal = connection.CreateCommand())
         {
@@ -85,6 +95,7 @@ public sealed class SqliteVigilStore : IVigilStore
         {
             return 0;
         }
+        using var turn = await WriteTurnAsync(ct);
         await using var connection = await OpenAsync(ct);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
         await using var insert = connection.CreateCommand();
@@ -173,6 +184,7 @@ public sealed class SqliteVigilStore : IVigilStore
     public async Task<(StatusChangeOutcome Outcome, Alert? Alert)> ChangeAlertStatusAsync(string alertId, AlertStatus to, string actor,
         string? note, DateTimeOffset at, CancellationToken ct)
     {
+        using var turn = await WriteTurnAsync(ct);
         await using var connection = await OpenAsync(ct);
         return await StatusWorkflow.ChangeAsync(connection, alertId, to, actor, note, at, ToMs, FromMs, ct);
     }
@@ -180,6 +192,7 @@ public sealed class SqliteVigilStore : IVigilStore
     public async Task<long> DeleteExpiredAsync(DateTimeOffset alertsBefore, bool includeOpen, DateTimeOffset deadLettersBefore,
         DateTimeOffset auditBefore, CancellationToken ct)
     {
+        using var turn = await WriteTurnAsync(ct);
         await using var connection = await OpenAsync(ct);
         return await StatusWorkflow.DeleteExpiredAsync(connection, alertsBefore, includeOpen, deadLettersBefore, auditBefore, ToMs, ct);
     }
@@ -187,6 +200,7 @@ public sealed class SqliteVigilStore : IVigilStore
     public async Task AppendAuditAsync(AuditEntry entry, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(entry);
+        using var turn = await WriteTurnAsync(ct);
         await using var connection = await OpenAsync(ct);
         await StatusWorkflow.AppendAuditAsync(connection, entry, ToMs, ct);
     }
@@ -204,6 +218,7 @@ public sealed class SqliteVigilStore : IVigilStore
         {
             return 0;
         }
+        using var turn = await WriteTurnAsync(ct);
         await using var connection = await OpenAsync(ct);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
         await using var insert = connection.CreateCommand();
@@ -266,10 +281,17 @@ public sealed class SqliteVigilStore : IVigilStore
     public async Task<int> UpsertUserBehaviorPatternsAsync(IReadOnlyList<UserBehaviorPattern> patterns, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(patterns);
-        if (patterns.Count == 0)
+        var written = 0;
+        for (var start = 0; start < patterns.Count; start += WriteChunk)
         {
-            return 0;
+            written += await UpsertPatternsAsync(patterns, start, Math.Min(WriteChunk, patterns.Count - start), ct);
         }
+        return written;
+    }
+
+    private async Task<int> UpsertPatternsAsync(IReadOnlyList<UserBehaviorPattern> patterns, int start, int count, CancellationToken ct)
+    {
+        using var turn = await WriteTurnAsync(ct);
         await using var connection = await OpenAsync(ct);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
         await using var upsert = connection.CreateCommand();
@@ -292,8 +314,9 @@ public sealed class SqliteVigilStore : IVigilStore
         var updatedAt = upsert.Parameters.Add("@updatedAt", SqliteType.Integer);
         await upsert.PrepareAsync(ct);
         var written = 0;
-        foreach (var p in patterns)
+        for (var i = start; i < start + count; i++)
         {
+            var p = patterns[i];
             user.Value = p.UserId;
             segment.Value = p.Segment;
             index.Value = p.SegmentIndex;
@@ -310,10 +333,18 @@ public sealed class SqliteVigilStore : IVigilStore
     public async Task<int> SetAnomalyScoresAsync(IReadOnlyList<UserAnomalyScore> scores, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(scores);
-        if (scores.Count == 0)
+        var latest = LatestScores(scores).Values.ToList();
+        var written = 0;
+        for (var start = 0; start < latest.Count; start += WriteChunk)
         {
-            return 0;
+            written += await SetScoresAsync(latest, start, Math.Min(WriteChunk, latest.Count - start), ct);
         }
+        return written;
+    }
+
+    private async Task<int> SetScoresAsync(List<UserAnomalyScore> latest, int start, int count, CancellationToken ct)
+    {
+        using var turn = await WriteTurnAsync(ct);
         await using var connection = await OpenAsync(ct);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
         await using var update = connection.CreateCommand();
@@ -323,7 +354,7 @@ public sealed class SqliteVigilStore : IVigilStore
         var score = update.Parameters.Add("@score", SqliteType.Real);
         await update.PrepareAsync(ct);
         var written = 0;
-        foreach (var s in LatestScores(scores).Values)
+        foreach (var s in latest.GetRange(start, count))
         {
             user.Value = s.UserId;
             score.Value = s.Score;
@@ -367,6 +398,7 @@ public sealed class SqliteVigilStore : IVigilStore
     public async Task<bool> InsertModelMetricsAsync(ModelInfo model, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(model);
+        using var turn = await WriteTurnAsync(ct);
         await using var connection = await OpenAsync(ct);
         await using var command = connection.CreateCommand();
         command.CommandText = $"""
@@ -410,6 +442,18 @@ public sealed class SqliteVigilStore : IVigilStore
         // Pooled connections keep the file open; release them so the file can be deleted or moved.
         SqliteConnection.ClearAllPools();
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Waits for this store's writer turn; dispose the result to give it up.</summary>
+    private async Task<WriteTurn> WriteTurnAsync(CancellationToken ct)
+    {
+        await _writes.WaitAsync(ct);
+        return new WriteTurn(_writes);
+    }
+
+    private readonly struct WriteTurn(SemaphoreSlim writes) : IDisposable
+    {
+        public void Dispose() => writes.Release();
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken ct)

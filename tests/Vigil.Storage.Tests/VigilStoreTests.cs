@@ -7,7 +7,7 @@ namespace Vigil.Storage.Tests;
 /// <summary>The contract every <see cref="IVigilStore"/> meets; run against both real databases.</summary>
 public abstract class VigilStoreTests : IAsyncLifetime
 {
-    private static readonly DateTimeOffset s_t0 = new(2026, 1, 5, 12, 0, 0, TimeSpan.Zero);
+    internal static readonly DateTimeOffset s_t0 = new(2026, 1, 5, 12, 0, 0, TimeSpan.Zero);
 
     protected IVigilStore Store { get; private set; } = null!;
 
@@ -315,7 +315,7 @@ public abstract class VigilStoreTests : IAsyncLifetime
         Assert.Null(entries[1].Target);
     }
 
-    private static UserBehaviorPattern Pattern(string user, string segment, int second, double? score = null) =>
+    internal static UserBehaviorPattern Pattern(string user, string segment, int second, double? score = null) =>
         new(user, segment, 2, 7, new Dictionary<string, double> { ["events"] = 12, ["nightShare"] = 0.25 }, score, s_t0.AddSeconds(second));
 
     // Batches of a sink's size; PostgresCopyVigilStoreTests sends them (and every batch of two rows or more) through COPY.
@@ -536,6 +536,39 @@ public sealed class SqliteVigilStoreTests : VigilStoreTests, IDisposable
 
     protected override Task<IVigilStore> CreateStoreAsync() =>
         Task.FromResult<IVigilStore>(new SqliteVigilStore(Path.Combine(_directory, "nested", "vigil.db")));
+
+    /// <summary>Writers from many tasks at once (alert batches, segment batches of several chunks, scores, audit
+    /// entries): SQLite has one writer, and the store queues them itself; every write lands, none fails busy.</summary>
+    [Fact]
+    public async Task ConcurrentWriters_AlertsSegmentsScoresAndAudit_AllLand()
+    {
+        var writers = new List<Task>();
+        for (var w = 0; w < 8; w++)
+        {
+            var batch = w;
+            writers.Add(Task.Run(async () =>
+            {
+                for (var round = 0; round < 5; round++)
+                {
+                    await Store.InsertAlertsAsync(
+                        [.. Enumerable.Range(0, 40).Select(i => MakeAlert($"t-{batch}-{round}-{i}", user: $"u-{batch}"))], CancellationToken.None);
+                }
+            }));
+            writers.Add(Task.Run(() => Store.UpsertUserBehaviorPatternsAsync(
+                [.. Enumerable.Range(0, 700).Select(i => Pattern($"w{batch}-{i:D4}", "night owls", 1))], CancellationToken.None)));
+        }
+        await Task.WhenAll(writers);
+        var scored = await Store.SetAnomalyScoresAsync(
+            [.. Enumerable.Range(0, 700).Select(i => new UserAnomalyScore($"w3-{i:D4}", 0.9, s_t0))], CancellationToken.None);
+
+        var counts = await Store.CountAlertsBySeverityAsync(CancellationToken.None);
+        var segments = await Store.CountUsersBySegmentAsync(CancellationToken.None);
+        Assert.Equal(8 * 5 * 40, counts.Medium);
+        Assert.Equal(8 * 700, segments.Sum(s => s.Users));
+        Assert.Equal(700, scored);
+        Assert.Equal(0.9, (await Store.GetUserBehaviorPatternAsync("w3-0699", CancellationToken.None))!.AnomalyScore);
+        Assert.Null((await Store.GetUserBehaviorPatternAsync("w4-0699", CancellationToken.None))!.AnomalyScore);
+    }
 
     public void Dispose()
     {
