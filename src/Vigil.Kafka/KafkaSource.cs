@@ -43,6 +43,9 @@ public sealed class KafkaSource : IAsyncDisposable
     private CancellationTokenRegistration _callerStop;
     private volatile Error? _fatal;
 
+    // The one topic subscribed, when records do not carry their topic's name (see the headers parameter).
+    private readonly string? _onlyTopic;
+
     // Only touched on the consume thread (which also runs the rebalance callbacks).
     private SourceRecord? _pending;
     private bool _paused;
@@ -50,8 +53,16 @@ public sealed class KafkaSource : IAsyncDisposable
     private Task<bool>? _room;
 
     /// <summary>Creates the consumer; nothing is read until <see cref="Start"/>.</summary>
+    /// <param name="options">The cluster, the group and pass-through client settings.</param>
+    /// <param name="topics">The topics to subscribe to.</param>
+    /// <param name="output">Where records go, in order per partition; a full channel holds the consumer back.</param>
+    /// <param name="logger">Where the consumer logs.</param>
+    /// <param name="headers">Whether records carry their headers. Without them (and, for a single topic, without
+    /// the topic name, which is then known), Confluent.Kafka makes no header objects and no topic string per
+    /// record.</param>
     /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
-    public KafkaSource(KafkaOptions options, IReadOnlyList<string> topics, ChannelWriter<SourceRecord> output, ILogger<KafkaSource> logger)
+    public KafkaSource(KafkaOptions options, IReadOnlyList<string> topics, ChannelWriter<SourceRecord> output, ILogger<KafkaSource> logger,
+        bool headers = true)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(topics);
@@ -89,6 +100,11 @@ public sealed class KafkaSource : IAsyncDisposable
         });
         // The at-least-once guarantee rests on this one; a pass-through setting must not turn it off.
         config.EnableAutoOffsetStore = false;
+        if (!headers)
+        {
+            _onlyTopic = topics.Count == 1 ? topics[0] : null;
+            config.ConsumeResultFields = _onlyTopic is null ? "topic,timestamp" : "timestamp";
+        }
         _groupId = config.GroupId;
 
         try
@@ -342,17 +358,19 @@ public sealed class KafkaSource : IAsyncDisposable
                     continue;
                 }
 
+                var topic = result.Topic ?? _onlyTopic!;
                 if (_pending is not null)
                 {
                     // A partition assigned while paused, or a message fetched just before the pause: rewind it so it
                     // is fetched again after the resume, and pause it with the rest.
-                    _consumer.Seek(result.TopicPartitionOffset);
-                    _consumer.Pause([result.TopicPartition]);
+                    var at = new TopicPartitionOffset(topic, result.Partition, result.Offset);
+                    _consumer.Seek(at);
+                    _consumer.Pause([at.TopicPartition]);
                     continue;
                 }
 
                 var record = new SourceRecord(
-                    result.Topic,
+                    topic,
                     result.Partition.Value,
                     result.Offset.Value,
                     result.Message.Key,

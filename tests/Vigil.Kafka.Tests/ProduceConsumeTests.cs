@@ -58,6 +58,47 @@ public sealed class ProduceConsumeTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(1, producer.DeliveryErrors);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Consume_WithAndWithoutHeaders_TopicTimestampAndKeyAlwaysThere_HeadersOnlyWhenAsked(bool headers)
+    {
+        const string topic = "with-headers";
+        _broker.CreateTopic(topic, 2);
+        using (var producer = new KafkaProducer(TestSupport.Options(_broker, "unused"), new TestLogger<KafkaProducer>(output)))
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                producer.Produce(topic, i % 2, $"k-{i}", Encoding.UTF8.GetBytes($"v-{i}"), new Confluent.Kafka.Headers { { "h", [(byte)i] } });
+            }
+            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(10)));
+        }
+
+        var channel = Channel.CreateBounded<SourceRecord>(64);
+        await using var source = new KafkaSource(TestSupport.Options(_broker, TestSupport.Unique("g")), [topic], channel.Writer,
+            new TestLogger<KafkaSource>(output), headers);
+        source.Start(CancellationToken.None);
+        var records = await TestSupport.ReadAsync(channel.Reader, 20);
+
+        Assert.Equal(20, records.Count);
+        foreach (var record in records)
+        {
+            Assert.Equal(topic, record.Topic);
+            var i = int.Parse(Encoding.UTF8.GetString(record.Value)[2..], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal($"k-{i}", Encoding.UTF8.GetString(record.Key!));
+            Assert.Equal(i % 2, record.Partition);
+            Assert.InRange(record.TimestampMs, DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeMilliseconds(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            if (headers)
+            {
+                Assert.Equal([(byte)i], record.Headers!.GetLastBytes("h"));
+            }
+            else
+            {
+                Assert.Null(record.Headers);
+            }
+        }
+    }
+
     [Fact]
     public async Task ProduceThenConsume_1000KeyedMessages_EachReceivedOnceInKeyOrder()
     {

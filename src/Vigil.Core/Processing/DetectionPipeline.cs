@@ -43,7 +43,7 @@ public sealed record PipelineOptions
     /// <summary>
     /// Inputs feeding this pipeline, each with its own offsets, and together its watermark (the minimum over them).
     /// One for a per-partition pipeline; a <see cref="DetectionScope.Shared"/> pipeline fed by every partition has one
-    /// input per partition, and <see cref="DetectionPipeline.Process"/>'s partition number selects it.
+    /// input per partition, and <see cref="DetectionPipeline.Process(string, int, long, string?, ReadOnlySpan{byte}, List{Alert}, out DeadLetter?)"/>'s partition number selects it.
     /// </summary>
     public int Inputs { get; init; } = 1;
 
@@ -310,7 +310,15 @@ public sealed class DetectionPipeline
     /// comes back as <paramref name="deadLetter"/> with the reason and where it came from.
     /// </summary>
     public ProcessOutcome Process(string topic, int partition, long offset, string? key, ReadOnlySpan<byte> value,
-        List<Alert> alerts, out DeadLetter? deadLetter)
+        List<Alert> alerts, out DeadLetter? deadLetter) => Process(topic, partition, offset, key, default, value, alerts, out deadLetter);
+
+    /// <summary><see cref="Process(string, int, long, string?, ReadOnlySpan{byte}, List{Alert}, out DeadLetter?)"/>
+    /// with the record's key as its UTF-8 bytes, made a string only if the message becomes a dead letter.</summary>
+    public ProcessOutcome ProcessWithKeyBytes(string topic, int partition, long offset, ReadOnlyMemory<byte> keyUtf8, ReadOnlySpan<byte> value,
+        List<Alert> alerts, out DeadLetter? deadLetter) => Process(topic, partition, offset, null, keyUtf8, value, alerts, out deadLetter);
+
+    private ProcessOutcome Process(string topic, int partition, long offset, string? key, ReadOnlyMemory<byte> keyUtf8,
+        ReadOnlySpan<byte> value, List<Alert> alerts, out DeadLetter? deadLetter)
     {
         ArgumentNullException.ThrowIfNull(topic);
         ArgumentNullException.ThrowIfNull(alerts);
@@ -322,7 +330,7 @@ public sealed class DetectionPipeline
         {
             if (!_notificationDecoder.TryDecode(value, out var notification, out var nError))
             {
-                deadLetter = Reject(topic, partition, offset, key, value, nError.Reason.ToCode(), nError.Detail);
+                deadLetter = Reject(topic, partition, offset, key ?? KeyText(keyUtf8), value, nError.Reason.ToCode(), nError.Detail);
                 return ProcessOutcome.DeadLetter;
             }
             // Notifications run through the same runtime as events, so they share its offsets, watermark and checkpoint.
@@ -332,7 +340,7 @@ public sealed class DetectionPipeline
         {
             if (!_decoder.TryDecode(value, out var decoded, out var error))
             {
-                deadLetter = Reject(topic, partition, offset, key, value, error.Reason.ToCode(), error.Detail);
+                deadLetter = Reject(topic, partition, offset, key ?? KeyText(keyUtf8), value, error.Reason.ToCode(), error.Detail);
                 return ProcessOutcome.DeadLetter;
             }
             evt = decoded;
@@ -341,13 +349,13 @@ public sealed class DetectionPipeline
         var outcome = Run(partition, offset, evt, isNotification, alerts);
         if (outcome == ProcessOutcome.Late)
         {
-            deadLetter = Reject(topic, partition, offset, key, value, LateEventReason,
+            deadLetter = Reject(topic, partition, offset, key ?? KeyText(keyUtf8), value, LateEventReason,
                 $"{(isNotification ? "notification" : "event")} time {AlertJson.Format(evt.Timestamp)} is behind the watermark {AlertJson.Format(DateTimeOffset.FromUnixTimeMilliseconds(_runtime.Watermark))} by more than the allowed lateness");
         }
         return outcome;
     }
 
-    /// <summary>The user event the last <see cref="Process"/> call decoded; null when that message was rejected.</summary>
+    /// <summary>The user event the last <see cref="Process(string, int, long, string?, ReadOnlySpan{byte}, List{Alert}, out DeadLetter?)"/> call decoded; null when that message was rejected.</summary>
     /// <remarks>Lets a second stage (the shared IP and tenant rules) take the event without decoding the bytes again.</remarks>
     public UserEvent? LastEvent { get; private set; }
 
@@ -450,6 +458,8 @@ public sealed class DetectionPipeline
             _output.Clear();
         }
     }
+
+    private static string? KeyText(ReadOnlyMemory<byte> keyUtf8) => keyUtf8.IsEmpty ? null : System.Text.Encoding.UTF8.GetString(keyUtf8.Span);
 
     private DeadLetter Reject(string topic, int partition, long offset, string? key, ReadOnlySpan<byte> value, string reason, string detail)
     {

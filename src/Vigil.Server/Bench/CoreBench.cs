@@ -372,7 +372,7 @@ internal static class CoreBench
         }
     }
 
-    /// <summary>Vigil: <see cref="DetectionPipeline.Process"/> over the raw bytes, as serve and replay drive it.</summary>
+    /// <summary>Vigil: <see cref="DetectionPipeline.Process(string, int, long, string?, ReadOnlySpan{byte}, List{Alert}, out DeadLetter?)"/> over the raw bytes, as serve and replay drive it.</summary>
     private struct VigilContender(Corpus corpus, Func<DetectionPipeline> create) : IContender
     {
         private readonly byte[][] _values = corpus.Values;

@@ -72,7 +72,8 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         _sources = sources;
         foreach (var topic in new[] { options.UserEventsTopic, options.NotificationsTopic, options.SharedTopic })
         {
-            var source = new KafkaSource(kafka, [topic], records.Writer, loggers.CreateLogger<KafkaSource>());
+            // Only the shared topic's records carry headers the pipeline reads (SharedRecord).
+            var source = new KafkaSource(kafka, [topic], records.Writer, loggers.CreateLogger<KafkaSource>(), headers: topic == options.SharedTopic);
             sources.Add(topic, source);
             // Revoked partitions are checkpointed before they go, so their next owner resumes exactly where this one
             // stopped; lost ones are dropped, and their next owner resumes from their last checkpoint.
@@ -267,12 +268,15 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     /// the newest one is ahead and the one before it matches: with exactly-once that is the one whose outputs were
     /// committed, and the aborted outputs after it are produced again.
     /// </summary>
-    private async Task<PartitionState> GetPartitionAsync(string topic, int partition, long firstOffset, CancellationToken ct)
+    /// <summary>The partition's state: a lookup for every record but a partition's first, which restores it (see
+    /// <see cref="CreatePartitionAsync"/>). No task and no closure on the lookup path.</summary>
+    private ValueTask<PartitionState> GetPartitionAsync(string topic, int partition, long firstOffset, CancellationToken ct) =>
+        _partitions.TryGetValue((topic, partition), out var state)
+            ? new ValueTask<PartitionState>(state)
+            : new ValueTask<PartitionState>(CreatePartitionAsync(topic, partition, firstOffset, ct));
+
+    private async Task<PartitionState> CreatePartitionAsync(string topic, int partition, long firstOffset, CancellationToken ct)
     {
-        if (_partitions.TryGetValue((topic, partition), out var state))
-        {
-            return state;
-        }
         if (topic == options.SharedTopic)
         {
             return await GetSharedAsync(partition, firstOffset, ct);
@@ -329,7 +333,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         }
         // The first restore after a cluster change is the one whose checkpoint belongs to the old cluster.
         _restoredInCluster[(topic, partition)] = source.ClusterChanges;
-        state = new PartitionState(pipeline, pipeline.ResumeOffset - 1) { RebaseShared = rebaseShared };
+        var state = new PartitionState(pipeline, pipeline.ResumeOffset - 1) { RebaseShared = rebaseShared };
 
         _partitions[(topic, partition)] = state;
         return state;
@@ -431,8 +435,9 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         }
         partition.LastSeen = record.Offset;
         var pipeline = partition.Pipeline;
-        var key = record.Key is null ? null : Encoding.UTF8.GetString(record.Key);
-        var outcome = pipeline.Process(record.Topic, record.Partition, record.Offset, key, record.Value, _alerts, out var deadLetter);
+        // The key is only read if the message becomes a dead letter.
+        var outcome = pipeline.ProcessWithKeyBytes(record.Topic, record.Partition, record.Offset, record.Key, record.Value, _alerts,
+            out var deadLetter);
         switch (outcome)
         {
             case ProcessOutcome.Event:

@@ -100,6 +100,32 @@ public sealed class DetectionPipelineRulesTests
         Assert.Equal(8, handedOver.Events);
     }
 
+    /// <summary>The key given as UTF-8 bytes is made a string only for a dead letter, and is the same one.</summary>
+    [Fact]
+    public void Process_KeyAsBytes_DeadLetterCarriesItsText_EventsUnchanged()
+    {
+        var asText = new DetectionPipeline(Options(DetectionScope.PerUser), TimeProvider.System);
+        var asBytes = new DetectionPipeline(Options(DetectionScope.PerUser), TimeProvider.System);
+        var textAlerts = new List<Alert>();
+        var bytesAlerts = new List<Alert>();
+        for (var i = 0; i < 8; i++)
+        {
+            var value = Failure(i, "u-1", "192.0.2.9");
+            Assert.Equal(asText.Process("user-events", 0, i, "u-1", value, textAlerts, out var d1),
+                asBytes.ProcessWithKeyBytes("user-events", 0, i, "u-1"u8.ToArray(), value, bytesAlerts, out var d2));
+            Assert.Null(d1);
+            Assert.Null(d2);
+        }
+
+        Assert.Equal(ProcessOutcome.DeadLetter, asBytes.ProcessWithKeyBytes("user-events", 0, 8, "ключ-7"u8.ToArray(), "not json"u8, bytesAlerts, out var rejected));
+        asBytes.ProcessWithKeyBytes("user-events", 0, 9, null, "{"u8, bytesAlerts, out var keyless);
+
+        Assert.Equal("ключ-7", rejected!.Key);
+        Assert.Null(keyless!.Key);
+        Assert.Equal(textAlerts.Select(a => AlertJson.ToUtf8Bytes(a)), bytesAlerts.Select(a => AlertJson.ToUtf8Bytes(a)));
+        Assert.NotEmpty(bytesAlerts);
+    }
+
     [Fact]
     public void Process_RepeatedBursts_AreFoldedIntoOneOpenAlert()
     {
