@@ -262,12 +262,6 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         }
     }
 
-    /// <summary>
-    /// The partition's pipeline, restored on its first record from the newest checkpoint that does not run ahead of
-    /// where the consumer resumed. A checkpoint is saved before its offsets are committed, so after a crash in between,
-    /// the newest one is ahead and the one before it matches: with exactly-once that is the one whose outputs were
-    /// committed, and the aborted outputs after it are produced again.
-    /// </summary>
     /// <summary>The partition's state: a lookup for every record but a partition's first, which restores it (see
     /// <see cref="CreatePartitionAsync"/>). No task and no closure on the lookup path.</summary>
     private ValueTask<PartitionState> GetPartitionAsync(string topic, int partition, long firstOffset, CancellationToken ct) =>
@@ -275,6 +269,12 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             ? new ValueTask<PartitionState>(state)
             : new ValueTask<PartitionState>(CreatePartitionAsync(topic, partition, firstOffset, ct));
 
+    /// <summary>
+    /// The partition's pipeline, restored on its first record from the newest checkpoint that does not run ahead of
+    /// where the consumer resumed. A checkpoint is saved before its offsets are committed, so after a crash in between,
+    /// the newest one is ahead and the one before it matches: with exactly-once that is the one whose outputs were
+    /// committed, and the aborted outputs after it are produced again.
+    /// </summary>
     private async Task<PartitionState> CreatePartitionAsync(string topic, int partition, long firstOffset, CancellationToken ct)
     {
         if (topic == options.SharedTopic)
@@ -641,7 +641,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
 
     /// <summary>The partition whose turn it is to be checkpointed: each in turn, in (topic, partition) order, so each
     /// comes round once per interval while the assignment stays the same.</summary>
-    private (string Topic, int Partition)[]? NextInTurn()
+    private (string Topic, int Partition)? NextInTurn()
     {
         if (_partitions.Count == 0)
         {
@@ -650,7 +650,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         var keys = _partitions.Keys.ToArray();
         Array.Sort(keys, static (a, b) => string.CompareOrdinal(a.Topic, b.Topic) is var c and not 0 ? c : a.Partition.CompareTo(b.Partition));
         _checkpointTurn = (_checkpointTurn + 1) % keys.Length;
-        return [keys[_checkpointTurn]];
+        return keys[_checkpointTurn];
     }
 
     /// <summary>
@@ -660,14 +660,13 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
     /// once the snapshot is saved does the loop store its offset (<see cref="FinishSavingAsync"/>), so the committed
     /// offset still never runs ahead of the state and the outputs it covers. One save at a time, in order.
     /// </summary>
-    private async Task StartCheckpointAsync(IReadOnlyCollection<(string Topic, int Partition)>? only, CancellationToken ct)
+    private async Task StartCheckpointAsync((string Topic, int Partition)? turn, CancellationToken ct)
     {
-        if (only is null || only.Count != 1)
+        if (turn is not { } key)
         {
             return;
         }
         await FinishSavingAsync();
-        var key = only.First();
         if (!_partitions.TryGetValue(key, out var partition) || partition.LastOffset <= partition.CheckpointedOffset)
         {
             return;
