@@ -30,6 +30,9 @@ public sealed class ServeFixture : IAsyncLifetime
 
     public string DataDirectory => Path.Combine(_directory, "data");
 
+    /// <summary>The working directory serve runs in (its content root).</summary>
+    public string WorkingDirectory => _directory;
+
     public async Task InitializeAsync()
     {
         var port = VigilProcess.FreePort();

@@ -33,6 +33,39 @@ public sealed class ServeTests(ServeFixture serve)
         throw new TimeoutException($"No matching alert in {timeout}.\nstdout:\n{serve.Process.StandardOutput}\nstderr:\n{serve.Process.StandardError}");
     }
 
+    /// <summary>serve watches the rules file, not its working directory: a recursive watch there saw every SQLite and
+    /// checkpoint write under ./data and kept a thread busy. Read from the kernel's inotify tables (Linux).</summary>
+    [Fact]
+    public async Task Serve_NoFileWatchOnItsWorkingOrDataDirectory()
+    {
+        await serve.Process.WaitForHttpAsync(Http, "/api/health", TimeSpan.FromSeconds(60));
+        Assert.True(Directory.Exists(serve.DataDirectory));
+        var watched = new List<string>();
+        foreach (var fd in Directory.GetFiles($"/proc/{serve.Process.Id}/fd"))
+        {
+            var target = new FileInfo(fd).LinkTarget;
+            if (target is not null && target.Contains("inotify", StringComparison.Ordinal))
+            {
+                watched.AddRange(File.ReadLines($"/proc/{serve.Process.Id}/fdinfo/{Path.GetFileName(fd)}")
+                    .Where(l => l.StartsWith("inotify wd:", StringComparison.Ordinal))
+                    .Select(l => l.Split(' ').First(f => f.StartsWith("ino:", StringComparison.Ordinal))[4..]));
+            }
+        }
+        Assert.NotEmpty(watched);
+        foreach (var directory in new[] { serve.WorkingDirectory, serve.DataDirectory })
+        {
+            using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%i", directory])
+            {
+                RedirectStandardOutput = true,
+            })!;
+            var inode = await stat.StandardOutput.ReadToEndAsync();
+            await stat.WaitForExitAsync();
+            Assert.Equal(0, stat.ExitCode);
+            var hex = long.Parse(inode.Trim(), System.Globalization.CultureInfo.InvariantCulture).ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+            Assert.DoesNotContain(hex, watched);
+        }
+    }
+
     [Fact]
     public async Task Health_OnEmbeddedDefaults_ReportsHealthySqliteAndEmbeddedBroker()
     {

@@ -97,6 +97,9 @@ public sealed class VigilProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The process id.</summary>
+    public int Id => _process.Id;
+
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Waits until a line of standard output satisfies <paramref name="match"/>; returns it.</summary>

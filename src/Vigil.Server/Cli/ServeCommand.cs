@@ -91,6 +91,10 @@ public static class ServeCommand
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
+            // The default appsettings.json source reloads on change, which watches the content root (the working
+            // directory) and every directory under it: ./data's SQLite and checkpoint writes kept a watcher thread busy.
+            // Settings are read at start-up (the sources below do not reload either); the rules file has its own watcher.
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
             ContentRootPath = Directory.GetCurrentDirectory(),
             WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
             ApplicationName = "Vigil",
