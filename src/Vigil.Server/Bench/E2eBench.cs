@@ -51,6 +51,11 @@ internal static class E2eBench
 {
     private const string Topic = "user-events";
     private static readonly TimeSpan s_pollEvery = TimeSpan.FromMilliseconds(3);
+
+    // Polling backs off as an alert takes longer: every 3 ms up to 60 ms, then a twentieth of the time waited so far
+    // (an overestimate of at most 5 %), at most every 50 ms. At the maximum rate, where alerts take seconds, polling
+    // every 3 ms put thousands of API requests a second on the service being measured.
+    private static readonly TimeSpan s_pollAtMost = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan s_alertTimeout = TimeSpan.FromSeconds(60);
 
     public static async Task<JsonObject> RunAsync(E2eBenchOptions options, TextWriter progress, CancellationToken ct)
@@ -147,7 +152,7 @@ internal static class E2eBench
                     ["producer"] = "Vigil.Kafka.KafkaProducer (idempotent, acks=all, lz4, linger 2 ms) in this process",
                     ["traffic"] = "simulator user events (20,000 users), timestamps rewritten to the wall clock when produced",
                     ["latency"] = $"a marked brute force (5 LOGIN_FAILED of a fresh user) every {options.AttackEveryMs} ms; from just before " +
-                        $"the 5th is produced until GET /api/alerts?user=… (polled every {s_pollEvery.TotalMilliseconds} ms) lists its alert",
+                        $"the 5th is produced until GET /api/alerts?user=… (polled every {s_pollEvery.TotalMilliseconds} ms, backing off to a twentieth of the time waited, at most {s_pollAtMost.TotalMilliseconds} ms) lists its alert",
                     ["runs"] = options.Runs,
                     ["fixedRateSeconds"] = options.Seconds,
                     ["warmUpSeconds"] = options.WarmupSeconds,
@@ -243,7 +248,7 @@ internal static class E2eBench
         var attackEvery = Stopwatch.Frequency * options.AttackEveryMs / 1000;
         var start = Stopwatch.GetTimestamp();
         var nextAttack = start + attackEvery;
-        var stamp = new byte[24];
+        var restamp = new Restamper();
         for (var i = 0; i < count; i++)
         {
             if (rate is { } r)
@@ -261,7 +266,7 @@ internal static class E2eBench
                 nextAttack += attackEvery;
             }
             var index = i % corpus.Count;
-            producer.Produce(Topic, corpus.Keys[index], Restamp(corpus.Values[index], stamp));
+            producer.Produce(Topic, corpus.Keys[index], restamp.Apply(corpus.Values[index]));
             if ((i & 0x3FFF) == 0)
             {
                 ct.ThrowIfCancellationRequested();
@@ -313,23 +318,45 @@ internal static class E2eBench
         };
     }
 
-    /// <summary>The message with its ISO-8601 timestamp replaced by now (same length), so the stream is live.</summary>
-    private static byte[] Restamp(byte[] value, byte[] scratch)
+    /// <summary>Each message with its ISO-8601 timestamp replaced by now (same length), so the stream is live. The
+    /// producer copies a value as it queues it, so one buffer per message length serves the whole round, and the time is
+    /// formatted once per millisecond: the harness shares the machine with the service it measures.</summary>
+    private sealed class Restamper
     {
-        var copy = (byte[])value.Clone();
-        var at = copy.AsSpan().IndexOf("\"timestamp\":\""u8);
-        if (at < 0)
+        private readonly Dictionary<int, byte[]> _buffers = [];
+        private readonly byte[] _stamp = new byte[24];
+        private long _stampTicks = -1;
+
+        public byte[] Apply(byte[] value)
         {
-            return copy;
+            if (!_buffers.TryGetValue(value.Length, out var buffer))
+            {
+                _buffers[value.Length] = buffer = new byte[value.Length];
+            }
+            value.CopyTo(buffer, 0);
+            var at = buffer.AsSpan().IndexOf("\"timestamp\":\""u8);
+            if (at < 0)
+            {
+                return buffer;
+            }
+            var target = buffer.AsSpan(at + 13);
+            if (target.Length < 25 || target[24] != (byte)'"')
+            {
+                return buffer;
+            }
+            var now = DateTime.UtcNow;
+            var ms = now.Ticks / TimeSpan.TicksPerMillisecond;
+            if (ms != _stampTicks)
+            {
+                if (!now.TryFormat(_stamp, out var written, "yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture) || written != 24)
+                {
+                    return buffer;
+                }
+                _stampTicks = ms;
+            }
+            _stamp.CopyTo(target);
+            return buffer;
         }
-        var target = copy.AsSpan(at + 13);
-        if (target.Length < 25 || target[24] != (byte)'"'
-            || !DateTime.UtcNow.TryFormat(scratch, out var written, "yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture) || written != 24)
-        {
-            return copy;
-        }
-        scratch.AsSpan(0, 24).CopyTo(target);
-        return copy;
     }
 
     private static async Task WaitForHealthAsync(HttpClient http, Child serve, CancellationToken ct)
@@ -435,7 +462,8 @@ internal static class E2eBench
                 catch (TaskCanceledException)
                 {
                 }
-                await Task.Delay(s_pollEvery);
+                var waited = Stopwatch.GetElapsedTime(started);
+                await Task.Delay(waited / 20 < s_pollEvery ? s_pollEvery : waited / 20 > s_pollAtMost ? s_pollAtMost : waited / 20);
             }
             return null;
         }
