@@ -91,7 +91,10 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         using var alertsReader = _alertsReader;
         foreach (var source in sources.All)
         {
-            source.Start(stoppingToken);
+            // Not stopped by the host's token: on shutdown the loop checkpoints, stores and commits the offsets first,
+            // and the consumers leave the group only when `sources` is disposed after that. Stopped with the host, a
+            // consumer closed (its handle destroyed) while the final checkpoint was storing its offsets.
+            source.Start(CancellationToken.None);
         }
         metrics.LagProvider = () => sources.Lag;
         metrics.InputQueueDepth = () => records.Reader.Count;
