@@ -160,4 +160,12 @@ public interface IVigilStore : IAsyncDisposable
 
     /// <summary>True when the database answers a trivial query.</summary>
     Task<bool> PingAsync(CancellationToken ct);
+
+    /// <summary>
+    /// Makes every write committed so far durable: it survives a crash of the machine, not only of the process. The
+    /// pipeline calls it after the sinks have persisted a checkpoint's outputs and before the checkpoint stores the
+    /// offsets that produced them. PostgreSQL commits durably already (a no-op); SQLite commits the sinks' batches
+    /// without waiting for the disk and syncs here, once per checkpoint rather than once per batch.
+    /// </summary>
+    Task SyncAsync(CancellationToken ct);
 }

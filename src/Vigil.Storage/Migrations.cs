@@ -86,6 +86,12 @@ internal static class Migrations
             CREATE INDEX ix_ml_model_metrics_trained ON ml_model_metrics (trained_at DESC);
             CREATE INDEX ix_ml_model_metrics_kind ON ml_model_metrics (model_kind, trained_at DESC);
             """),
+        (4, """
+            CREATE TABLE sync_mark (
+                id  INTEGER PRIMARY KEY CHECK (id = 1),
+                at  INTEGER NOT NULL
+            );
+            """),
     ];
 
     public static readonly IReadOnlyList<(int Version, string Sql)> Postgres =

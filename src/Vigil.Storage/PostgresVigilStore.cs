@@ -409,6 +409,10 @@ public sealed class PostgresVigilStore(string connectionString, int copyThreshol
         return await MlRows.RecentMetricsAsync(connection, modelKind, limit, FromTimestamp, ct);
     }
 
+    /// <summary>Nothing to do: every commit has waited for the server's write-ahead log to reach the disk
+    /// (<c>synchronous_commit</c> on, the server's default).</summary>
+    public Task SyncAsync(CancellationToken ct) => Task.CompletedTask;
+
     public async Task<bool> PingAsync(CancellationToken ct)
     {
         try

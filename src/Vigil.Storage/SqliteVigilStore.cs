@@ -46,7 +46,7 @@ public sealed class SqliteVigilStore : IVigilStore
     public async Task MigrateAsync(CancellationToken ct)
     {
         using var turn = await WriteTurnAsync(ct);
-        await using var connection = await OpenAsync(ct);
+        await using var connection = await OpenWriterAsync(durable: true, ct);
         await using (var wal = connection.CreateCommand())
         {
             wal.CommandText = "PRAGMA journal_mode = WAL;";
@@ -96,7 +96,7 @@ public sealed class SqliteVigilStore : IVigilStore
             return 0;
         }
         using var turn = await WriteTurnAsync(ct);
-        await using var connection = await OpenAsync(ct);
+        await using var connection = await OpenWriterAsync(durable: false, ct);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
         await using var insert = connection.CreateCommand();
         insert.Transaction = tx;
@@ -185,7 +185,7 @@ public sealed class SqliteVigilStore : IVigilStore
         string? note, DateTimeOffset at, CancellationToken ct)
     {
         using var turn = await WriteTurnAsync(ct);
-        await using var connection = await OpenAsync(ct);
+        await using var connection = await OpenWriterAsync(durable: true, ct);
         return await StatusWorkflow.ChangeAsync(connection, alertId, to, actor, note, at, ToMs, FromMs, ct);
     }
 
@@ -193,7 +193,7 @@ public sealed class SqliteVigilStore : IVigilStore
         DateTimeOffset auditBefore, CancellationToken ct)
     {
         using var turn = await WriteTurnAsync(ct);
-        await using var connection = await OpenAsync(ct);
+        await using var connection = await OpenWriterAsync(durable: false, ct);
         return await StatusWorkflow.DeleteExpiredAsync(connection, alertsBefore, includeOpen, deadLettersBefore, auditBefore, ToMs, ct);
     }
 
@@ -201,7 +201,7 @@ public sealed class SqliteVigilStore : IVigilStore
     {
         ArgumentNullException.ThrowIfNull(entry);
         using var turn = await WriteTurnAsync(ct);
-        await using var connection = await OpenAsync(ct);
+        await using var connection = await OpenWriterAsync(durable: true, ct);
         await StatusWorkflow.AppendAuditAsync(connection, entry, ToMs, ct);
     }
 
@@ -219,7 +219,7 @@ public sealed class SqliteVigilStore : IVigilStore
             return 0;
         }
         using var turn = await WriteTurnAsync(ct);
-        await using var connection = await OpenAsync(ct);
+        await using var connection = await OpenWriterAsync(durable: false, ct);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
         await using var insert = connection.CreateCommand();
         insert.Transaction = tx;
@@ -292,7 +292,7 @@ public sealed class SqliteVigilStore : IVigilStore
     private async Task<int> UpsertPatternsAsync(IReadOnlyList<UserBehaviorPattern> patterns, int start, int count, CancellationToken ct)
     {
         using var turn = await WriteTurnAsync(ct);
-        await using var connection = await OpenAsync(ct);
+        await using var connection = await OpenWriterAsync(durable: false, ct);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
         await using var upsert = connection.CreateCommand();
         upsert.Transaction = tx;
@@ -345,7 +345,7 @@ public sealed class SqliteVigilStore : IVigilStore
     private async Task<int> SetScoresAsync(List<UserAnomalyScore> latest, int start, int count, CancellationToken ct)
     {
         using var turn = await WriteTurnAsync(ct);
-        await using var connection = await OpenAsync(ct);
+        await using var connection = await OpenWriterAsync(durable: false, ct);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
         await using var update = connection.CreateCommand();
         update.Transaction = tx;
@@ -399,7 +399,7 @@ public sealed class SqliteVigilStore : IVigilStore
     {
         ArgumentNullException.ThrowIfNull(model);
         using var turn = await WriteTurnAsync(ct);
-        await using var connection = await OpenAsync(ct);
+        await using var connection = await OpenWriterAsync(durable: true, ct);
         await using var command = connection.CreateCommand();
         command.CommandText = $"""
             INSERT INTO ml_model_metrics ({MlRows.MetricsColumns})
@@ -420,6 +420,20 @@ public sealed class SqliteVigilStore : IVigilStore
     {
         await using var connection = await OpenAsync(ct);
         return await MlRows.RecentMetricsAsync(connection, modelKind, limit, FromMs, ct);
+    }
+
+    /// <summary>
+    /// Commits one small write with <c>synchronous = FULL</c>: its fsync of the write-ahead log takes every frame
+    /// before it to the disk, so every commit made so far, at any level, is durable when this returns.
+    /// </summary>
+    public async Task SyncAsync(CancellationToken ct)
+    {
+        using var turn = await WriteTurnAsync(ct);
+        await using var connection = await OpenWriterAsync(durable: true, ct);
+        await using var mark = connection.CreateCommand();
+        mark.CommandText = "INSERT INTO sync_mark (id, at) VALUES (1, @at) ON CONFLICT (id) DO UPDATE SET at = excluded.at;";
+        mark.Parameters.AddWithValue("@at", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        await mark.ExecuteNonQueryAsync(ct);
     }
 
     public async Task<bool> PingAsync(CancellationToken ct)
@@ -454,6 +468,32 @@ public sealed class SqliteVigilStore : IVigilStore
     private readonly struct WriteTurn(SemaphoreSlim writes) : IDisposable
     {
         public void Dispose() => writes.Release();
+    }
+
+    /// <summary>
+    /// A connection for a write, in the writer's turn. <paramref name="durable"/>: its commits wait for the disk
+    /// (<c>synchronous = FULL</c>), for what no checkpoint syncs later (status changes, audit, model records,
+    /// migrations). Otherwise a commit reaches the operating system but not necessarily the disk
+    /// (<c>NORMAL</c>: in WAL mode it survives a crash of the process, and the database stays consistent whatever
+    /// happens), and <see cref="SyncAsync"/> makes it durable; for the sinks' batches, so a busy sink does not
+    /// wait for an fsync per batch.
+    /// </summary>
+    private async Task<SqliteConnection> OpenWriterAsync(bool durable, CancellationToken ct)
+    {
+        var connection = await OpenAsync(ct);
+        try
+        {
+            await using var mode = connection.CreateCommand();
+            // Per connection, and pooled connections keep it: set for every use.
+            mode.CommandText = durable ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;";
+            await mode.ExecuteNonQueryAsync(ct);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken ct)

@@ -165,6 +165,52 @@ public sealed class ProduceConsumeTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    /// <summary>Batches mode: what the client has fetched goes out together, up to the batch size; every record
+    /// once, each partition in order, whether the reader keeps up or holds the source back (a channel of one batch,
+    /// read slowly, so the source waits and pauses with a batch pending).</summary>
+    [Theory]
+    [InlineData(64, false)]
+    [InlineData(7, true)]
+    public async Task ConsumeBatches_EachRecordOnceInPartitionOrder_BatchesUpToTheirSize(int maxBatch, bool slowReader)
+    {
+        var topic = TestSupport.Unique("batches");
+        _broker.CreateTopic(topic, 3);
+        await ProduceAsync(topic, 600);
+
+        var channel = Channel.CreateBounded<SourceBatch>(1);
+        await using var source = new KafkaSource(TestSupport.Options(_broker, TestSupport.Unique("g")), [topic], channel.Writer, maxBatch,
+            new TestLogger<KafkaSource>(output));
+        source.Start(CancellationToken.None);
+        var records = new List<SourceRecord>();
+        var sizes = new List<int>();
+        using var timeout = new CancellationTokenSource(TestSupport.Patience);
+        while (records.Count < 600)
+        {
+            var batch = await channel.Reader.ReadAsync(timeout.Token);
+            sizes.Add(batch.Count);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                records.Add(batch[i]);
+            }
+            batch.Release();
+            if (slowReader && sizes.Count % 20 == 0)
+            {
+                await Task.Delay(1200, timeout.Token); // past the second after which the source pauses
+            }
+        }
+
+        Assert.Equal(600, records.Count);
+        Assert.Equal(600, records.Select(static r => (r.Partition, r.Offset)).Distinct().Count());
+        foreach (var partition in records.GroupBy(static r => r.Partition))
+        {
+            var offsets = partition.Select(static r => r.Offset).ToList();
+            Assert.Equal(Enumerable.Range(0, offsets.Count).Select(static o => (long)o), offsets);
+        }
+        Assert.All(sizes, size => Assert.InRange(size, 1, maxBatch));
+        // Everything was produced before the source started, so it had more than one record at hand.
+        Assert.Contains(sizes, size => size > 1);
+    }
+
     [Fact]
     public async Task Consume_OutputChannelCompleted_SourceStopsAndLeavesGroup()
     {

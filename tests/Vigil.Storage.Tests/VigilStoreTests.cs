@@ -43,6 +43,19 @@ public abstract class VigilStoreTests : IAsyncLifetime
     };
 
     [Fact]
+    public async Task SyncAsync_AfterWrites_CompletesAndKeepsThem()
+    {
+        await Store.InsertAlertsAsync([MakeAlert("d-1")], CancellationToken.None);
+        await Store.InsertDeadLettersAsync([DeadLetter.Create("user-events", 0, 7, "u-1", "{\"a\":"u8.ToArray(), "TRUNCATED_JSON", "ends mid-value", s_t0)],
+            CancellationToken.None);
+
+        await Store.SyncAsync(CancellationToken.None);
+
+        Assert.NotNull(await Store.GetAlertAsync(MakeAlert("d-1").AlertId, CancellationToken.None));
+        Assert.Equal(1, await Store.CountDeadLettersAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task MigrateAsync_RunTwice_IsIdempotent()
     {
         await Store.MigrateAsync(CancellationToken.None);
@@ -568,6 +581,34 @@ public sealed class SqliteVigilStoreTests : VigilStoreTests, IDisposable
         Assert.Equal(700, scored);
         Assert.Equal(0.9, (await Store.GetUserBehaviorPatternAsync("w3-0699", CancellationToken.None))!.AnomalyScore);
         Assert.Null((await Store.GetUserBehaviorPatternAsync("w4-0699", CancellationToken.None))!.AnomalyScore);
+    }
+
+    /// <summary>The sinks' batches commit without an fsync each; SyncAsync commits a mark with one, which takes every
+    /// earlier frame of the write-ahead log to the disk. Here: the mark is written (and moves on), and the batches
+    /// before it are all there.</summary>
+    [Fact]
+    public async Task SyncAsync_AfterSinkBatches_CommitsItsMark()
+    {
+        await Store.InsertAlertsAsync([MakeAlert("s-1"), MakeAlert("s-2")], CancellationToken.None);
+        await Store.SyncAsync(CancellationToken.None);
+        var first = await ReadMarkAsync();
+        await Task.Delay(5);
+        await Store.InsertAlertsAsync([MakeAlert("s-3")], CancellationToken.None);
+        await Store.SyncAsync(CancellationToken.None);
+        var second = await ReadMarkAsync();
+
+        Assert.NotNull(first);
+        Assert.True(second > first, $"the second sync's mark ({second}) is not after the first's ({first})");
+        Assert.Equal(3, (await Store.CountAlertsBySeverityAsync(CancellationToken.None)).Medium);
+    }
+
+    private async Task<long?> ReadMarkAsync()
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, "nested", "vigil.db")};Pooling=False");
+        await connection.OpenAsync();
+        await using var read = connection.CreateCommand();
+        read.CommandText = "SELECT at FROM sync_mark WHERE id = 1;";
+        return await read.ExecuteScalarAsync() as long?;
     }
 
     public void Dispose()

@@ -35,7 +35,7 @@ public static class PipelineApi
             double.IsNaN(metrics.LastCheckpointMs) ? null : Math.Round(metrics.LastCheckpointMs, 2),
             metrics.LastCheckpointBytes,
             [
-                new QueueStatus("consumer → pipeline", metrics.InputQueueDepth?.Invoke() ?? 0, 10_000),
+                new QueueStatus("consumer → pipeline (batches)", metrics.InputQueueDepth?.Invoke() ?? 0, IngestService.InputBatches),
                 new QueueStatus("pipeline → alert sink", channels.Alerts.Reader.Count, 10_000),
                 new QueueStatus("pipeline → dead-letter sink", channels.DeadLetters.Reader.Count, 10_000),
             ],

@@ -118,15 +118,15 @@ internal static class E2eBench
             RunFigures? warmUp = null;
             if (options.WarmupSeconds > 0)
             {
-                warmUp = await RoundAsync(corpus, producer, attacks, sampler, options, options.Rate, (int)(options.Rate * options.WarmupSeconds), ct);
+                warmUp = await RoundAsync(corpus, producer, attacks, sampler, () => broker.CpuSeconds, options, options.Rate, (int)(options.Rate * options.WarmupSeconds), ct);
                 await progress.WriteLineAsync($"bench e2e: warm-up {options.WarmupSeconds} s at {options.Rate:N0}/s (not measured): {warmUp.Describe()}");
                 sampler.Reset();
             }
             for (var run = 0; run < options.Runs && !serve.HasExited; run++)
             {
-                fixedRuns.Add(await RoundAsync(corpus, producer, attacks, sampler, options, options.Rate, (int)(options.Rate * options.Seconds), ct));
+                fixedRuns.Add(await RoundAsync(corpus, producer, attacks, sampler, () => broker.CpuSeconds, options, options.Rate, (int)(options.Rate * options.Seconds), ct));
                 await progress.WriteLineAsync($"bench e2e: run {run + 1} fixed {options.Rate:N0}/s: {fixedRuns[^1].Describe()}");
-                maxRuns.Add(await RoundAsync(corpus, producer, attacks, sampler, options, null, options.Events, ct));
+                maxRuns.Add(await RoundAsync(corpus, producer, attacks, sampler, () => broker.CpuSeconds, options, null, options.Events, ct));
                 await progress.WriteLineAsync($"bench e2e: run {run + 1} maximum: {maxRuns[^1].Describe()}");
             }
             await sampling.CancelAsync();
@@ -215,6 +215,17 @@ internal static class E2eBench
             ["runsProcessedPerSecond"] = processed,
             // Produced events vigil_events_total never counted: dead-lettered, or stuck when the counter stalled for 5 s.
             ["eventsNotCounted"] = runs.Sum(r => r.Uncounted),
+            ["alertsRaised"] = BenchStats.Round(BenchStats.Median([.. runs.Select(r => r.AlertsRaised)]), 0),
+            // From the round's start to the last event counted, divided by the events counted: what each event costs
+            // each process, the figure that says what limits the rate on a given number of cores.
+            ["cpuMicrosecondsPerEvent"] = new JsonObject
+            {
+                ["service"] = BenchStats.Round(BenchStats.Median([.. runs.Select(r => r.CpuMicrosPerEvent.Service)]), 2),
+                ["broker"] = BenchStats.Round(BenchStats.Median([.. runs.Select(r => r.CpuMicrosPerEvent.Broker)]), 2),
+                ["harness"] = BenchStats.Round(BenchStats.Median([.. runs.Select(r => r.CpuMicrosPerEvent.Harness)]), 2),
+                ["total"] = BenchStats.Round(BenchStats.Median([.. runs.Select(r => r.CpuMicrosPerEvent.Total)]), 2),
+                ["runsService"] = new JsonArray([.. runs.Select(r => (JsonNode)BenchStats.Round(r.CpuMicrosPerEvent.Service, 2))]),
+            },
             ["latencyMs"] = new JsonObject
             {
                 ["p50"] = BenchStats.Round(BenchStats.Percentile(latencies, 50), 1),
@@ -236,9 +247,10 @@ internal static class E2eBench
 
     /// <summary>One round: <paramref name="count"/> events at <paramref name="rate"/> (null: flat out), attacks among them.</summary>
     private static async Task<RunFigures> RoundAsync(CoreBench.Corpus corpus, KafkaProducer producer, Attacks attacks, MetricsSampler sampler,
-        E2eBenchOptions options, double? rate, int count, CancellationToken ct)
+        Func<double> brokerCpu, E2eBenchOptions options, double? rate, int count, CancellationToken ct)
     {
         var before = await sampler.ScrapeAsync(ct);
+        var cpuBefore = new CpuSeconds(before.Cpu, brokerCpu(), HarnessCpu());
         if (before.Events < 0)
         {
             return new RunFigures(0, 0, [], 0, count);
@@ -282,10 +294,13 @@ internal static class E2eBench
         long last = baseline;
         var lastChange = Stopwatch.GetTimestamp();
         var processSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var cpuAfter = cpuBefore;
+        var alertsAfter = before.Alerts;
         while (last < expected && Stopwatch.GetTimestamp() < deadline && Stopwatch.GetElapsedTime(lastChange) < TimeSpan.FromSeconds(5))
         {
             await Task.Delay(50, ct);
-            var now = (await sampler.ScrapeAsync(ct)).Events;
+            var sample = await sampler.ScrapeAsync(ct);
+            var now = sample.Events;
             if (now < 0)
             {
                 break;
@@ -295,6 +310,8 @@ internal static class E2eBench
                 last = now;
                 lastChange = Stopwatch.GetTimestamp();
                 processSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                cpuAfter = new CpuSeconds(sample.Cpu, brokerCpu(), HarnessCpu());
+                alertsAfter = sample.Alerts;
             }
         }
         var latencies = new List<double>();
@@ -312,9 +329,15 @@ internal static class E2eBench
                 missing++;
             }
         }
+        var counted = Math.Max(1, last - baseline);
         return new RunFigures(count / produceSeconds, (last - baseline) / processSeconds, latencies, missing, Math.Max(0, expected - last))
         {
             DetectedMs = toDetection,
+            AlertsRaised = alertsAfter - before.Alerts,
+            CpuMicrosPerEvent = new CpuSeconds(
+                (cpuAfter.Service - cpuBefore.Service) * 1e6 / counted,
+                (cpuAfter.Broker - cpuBefore.Broker) * 1e6 / counted,
+                (cpuAfter.Harness - cpuBefore.Harness) * 1e6 / counted),
         };
     }
 
@@ -391,8 +414,23 @@ internal static class E2eBench
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <summary>CPU of the three processes: the service, the broker, and this one (the producer, the attacks and their
+    /// polling, the metrics scrapes). As seconds, or per event in microseconds.</summary>
+    private readonly record struct CpuSeconds(double Service, double Broker, double Harness)
+    {
+        public double Total => Service + Broker + Harness;
+    }
+
+    private static double HarnessCpu() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+
     private sealed record RunFigures(double ProducedPerSecond, double ProcessedPerSecond, List<double> LatenciesMs, int Missing, long Uncounted)
     {
+        /// <summary>CPU per event counted in the round, from its start to the last event counted.</summary>
+        public CpuSeconds CpuMicrosPerEvent { get; init; } = new(double.NaN, double.NaN, double.NaN);
+
+        /// <summary>Alerts the service raised in the round (new ones and updates of open ones), the marked ones among them.</summary>
+        public double AlertsRaised { get; init; }
+
         /// <summary>Per alert, from produce to the rule firing (the alert's detectedAt): the part of the latency spent
         /// in the broker, the consumer and the pipeline; the rest is the sink and the API.</summary>
         public List<double> DetectedMs { get; init; } = [];
@@ -403,7 +441,8 @@ internal static class E2eBench
             var detected = DetectedMs.Order().ToArray();
             return $"produced {ProducedPerSecond:N0}/s, processed {ProcessedPerSecond:N0}/s, latency p50 {BenchStats.Percentile(sorted, 50):F1} ms " +
                 $"p99 {BenchStats.Percentile(sorted, 99):F1} ms (to detection p50 {BenchStats.Percentile(detected, 50):F1} ms p99 {BenchStats.Percentile(detected, 99):F1} ms; " +
-                $"{sorted.Length} alerts, {Missing} missing; {Uncounted} events not counted as processed)";
+                $"{sorted.Length} alerts, {Missing} missing; {Uncounted} events not counted as processed; {AlertsRaised:N0} alerts raised; CPU per event: service " +
+                $"{CpuMicrosPerEvent.Service:F1} µs, broker {CpuMicrosPerEvent.Broker:F1} µs, harness {CpuMicrosPerEvent.Harness:F1} µs)";
         }
     }
 
@@ -479,7 +518,7 @@ internal static class E2eBench
         private Sample? _previous;
         private double _gen2AtReset;
 
-        public readonly record struct Sample(long Events, double Rss, double PauseSeconds, double Uptime, double Gen2);
+        public readonly record struct Sample(long Events, double Rss, double PauseSeconds, double Uptime, double Gen2, double Cpu = double.NaN, double Alerts = 0);
 
         /// <summary>The service's figures now; Events is −1 when it does not answer (it crashed: see serviceLogTail).</summary>
         public async Task<Sample> ScrapeAsync(CancellationToken ct)
@@ -493,7 +532,7 @@ internal static class E2eBench
             {
                 return new Sample(-1, 0, 0, 0, 0);
             }
-            double events = 0, rss = 0, ratio = 0, uptime = 0, gen2 = 0;
+            double events = 0, rss = 0, ratio = 0, uptime = 0, gen2 = 0, cpu = double.NaN, alerts = 0;
             foreach (var line in text.Split('\n'))
             {
                 if (line.StartsWith('#'))
@@ -513,10 +552,12 @@ internal static class E2eBench
                     case "dotnet_gc_pause_time_ratio": ratio = v; break;
                     case "vigil_uptime_seconds": uptime = v; break;
                     case "dotnet_gc_collections_total{generation=\"2\"}": gen2 = v; break;
+                    case "process_cpu_seconds_total": cpu = v; break;
+                    case var raised when raised.StartsWith("vigil_alerts_raised_total{", StringComparison.Ordinal): alerts += v; break;
                 }
             }
             // The ratio is over the whole uptime (at least 1 s); back to cumulative pause seconds.
-            return new Sample((long)events, rss, ratio * Math.Max(1, uptime), uptime, gen2);
+            return new Sample((long)events, rss, ratio * Math.Max(1, uptime), uptime, gen2, cpu, alerts);
         }
 
         public async Task RunAsync(TimeSpan every, CancellationToken ct)
@@ -609,6 +650,23 @@ internal static class E2eBench
         private Child(Process process) => _process = process;
 
         public bool HasExited => _process.HasExited;
+
+        /// <summary>The CPU time the child has used so far, in seconds; NaN once it is gone.</summary>
+        public double CpuSeconds
+        {
+            get
+            {
+                try
+                {
+                    _process.Refresh();
+                    return _process.HasExited ? double.NaN : _process.TotalProcessorTime.TotalSeconds;
+                }
+                catch (InvalidOperationException)
+                {
+                    return double.NaN;
+                }
+            }
+        }
 
         public static Task<Child> StartAsync(string directory, string[] args, IReadOnlyDictionary<string, string>? env, CancellationToken ct)
         {

@@ -21,14 +21,62 @@ public sealed class LatencyHistogram
             return;
         }
         ms = Math.Max(0, ms);
+        var i = BucketOf(ms);
+        Interlocked.Increment(ref _counts[i]);
+        Interlocked.Increment(ref _count);
+        Interlocked.Add(ref _sumMicros, (long)(ms * 1000));
+    }
+
+    /// <summary>Adds what <paramref name="local"/> recorded and empties it.</summary>
+    public void Add(Local local)
+    {
+        ArgumentNullException.ThrowIfNull(local);
+        if (local.Count == 0)
+        {
+            return;
+        }
+        for (var i = 0; i < local.Counts.Length; i++)
+        {
+            if (local.Counts[i] != 0)
+            {
+                Interlocked.Add(ref _counts[i], local.Counts[i]);
+                local.Counts[i] = 0;
+            }
+        }
+        Interlocked.Add(ref _count, local.Count);
+        Interlocked.Add(ref _sumMicros, local.SumMicros);
+        local.Count = 0;
+        local.SumMicros = 0;
+    }
+
+    /// <summary>Recordings kept by one thread without atomics, added to the shared histogram in a batch.</summary>
+    public sealed class Local
+    {
+        internal readonly long[] Counts = new long[BoundsMs.Length + 1];
+        internal long Count;
+        internal long SumMicros;
+
+        public void Record(double ms)
+        {
+            if (!double.IsNaN(ms))
+            {
+                ms = Math.Max(0, ms);
+                Counts[BucketOf(ms)]++;
+                Count++;
+                SumMicros += (long)(ms * 1000);
+            }
+        }
+    }
+
+    /// <summary>The bucket of a latency of <paramref name="ms"/> ≥ 0.</summary>
+    private static int BucketOf(double ms)
+    {
         var i = 0;
         while (i < BoundsMs.Length && ms > BoundsMs[i])
         {
             i++;
         }
-        Interlocked.Increment(ref _counts[i]);
-        Interlocked.Increment(ref _count);
-        Interlocked.Add(ref _sumMicros, (long)(ms * 1000));
+        return i;
     }
 
     public long Count => Interlocked.Read(ref _count);

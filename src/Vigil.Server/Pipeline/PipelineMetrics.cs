@@ -100,8 +100,15 @@ public sealed class PipelineMetrics
     public TimeSpan Uptime => _uptime.Elapsed;
 
     /// <summary>Messages consumed, whatever became of them; the input rate is measured on these.</summary>
-    public void CountMessage()
+    public void CountMessage() => CountMessages(1);
+
+    /// <summary><paramref name="count"/> messages consumed (see <see cref="CountMessage"/>).</summary>
+    public void CountMessages(long count)
     {
+        if (count <= 0)
+        {
+            return;
+        }
         var second = (long)_uptime.Elapsed.TotalSeconds;
         lock (_rateLock)
         {
@@ -111,13 +118,20 @@ public sealed class PipelineMetrics
                 _bucketSecond[slot] = second;
                 _buckets[slot] = 0;
             }
-            _buckets[slot]++;
+            _buckets[slot] += count;
         }
     }
 
-    public void CountEvent(long eventTimeMs)
+    public void CountEvent(long eventTimeMs) => CountEvents(1, eventTimeMs);
+
+    /// <summary><paramref name="count"/> events processed, the newest event time among them <paramref name="eventTimeMs"/>.</summary>
+    public void CountEvents(long count, long eventTimeMs)
     {
-        Interlocked.Increment(ref _eventsIn);
+        if (count <= 0)
+        {
+            return;
+        }
+        Interlocked.Add(ref _eventsIn, count);
         long seen;
         while (eventTimeMs > (seen = Interlocked.Read(ref _maxEventTimeMs))
             && Interlocked.CompareExchange(ref _maxEventTimeMs, eventTimeMs, seen) != seen)
