@@ -34,7 +34,9 @@ public static class BenchCommand
           e2e    through the broker as its own process (./vigil broker) to alerts stored by ./vigil serve as its
                  own process (PostgreSQL with --postgres or POSTGRES_URL, else SQLite): the sustained rate, and
                  produce → alert-visible-in-the-API latency at a fixed load and at the maximum, after an
-                 unmeasured warm-up round at the fixed load (--warmup-seconds, default 30; reported apart).
+                 unmeasured warm-up round at the fixed load (--warmup-seconds, default 30; reported apart);
+                 per round also the CPU per event of the service, the broker and the bench itself, and the
+                 alerts raised.
           batch  per-user feature aggregation (the 15 ML features) over N simulator events (default 10M, sorted by
                  event time), Vigil's UserFeatureAggregator on one thread against DuckDB (DuckDB.NET, in process)
                  running the equivalent SQL on the same events loaded into a table; rows/s of each (median of
