@@ -156,8 +156,10 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
                     await ProcessAsync(batch, stoppingToken);
                     taken += batch.Count;
                     batch.Release();
+                    // Per batch, not per loop turn: the next batch may wait (a partition's first record restores its
+                    // checkpoint), and the counters must not lag behind the alerts already out.
+                    FlushCounts();
                 }
-                FlushCounts();
                 while (_handovers.TryDequeue(out var handover))
                 {
                     await CompleteHandoverAsync(reader, handover, stoppingToken);
@@ -258,8 +260,8 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
             {
                 await ProcessAsync(batch, ct);
                 batch.Release();
+                FlushCounts();
             }
-            FlushCounts();
             var keys = new List<(string Topic, int Partition)>();
             foreach (var p in handover.Partitions)
             {
