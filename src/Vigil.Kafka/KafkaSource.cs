@@ -660,11 +660,19 @@ public sealed class KafkaSource : IAsyncDisposable
     {
         // Records read but not in the channel yet belong to their partition's next owner now: their offsets were never
         // handed back, so it reads them again.
-        _reading?.RemovePartitions(partitions);
+        var dropped = 0;
+        if (_reading is { } reading)
+        {
+            var before = reading.Count;
+            reading.RemovePartitions(partitions);
+            dropped += before - reading.Count;
+        }
         if (_pending is { } pending)
         {
             // Records mode: what is written is the channel's; only the rest is dropped.
+            var before = pending.Count;
             pending.RemovePartitions(partitions, from: _pendingFrom);
+            dropped += before - pending.Count;
 
             if (pending.Count == _pendingFrom)
             {
@@ -672,6 +680,11 @@ public sealed class KafkaSource : IAsyncDisposable
                 _pending = null;
                 pending.Release();
             }
+        }
+        if (dropped > 0)
+        {
+            _logger.LogInformation("Dropped {Count} records read from {Partitions} and not yet handed on; their next owner reads them again",
+                dropped, string.Join(", ", partitions));
         }
     }
 

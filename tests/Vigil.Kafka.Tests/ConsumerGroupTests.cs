@@ -65,6 +65,83 @@ public sealed class ConsumerGroupTests(ITestOutputHelper output) : IDisposable
         Assert.Superset(kept, staying.Source.Assignment.ToHashSet());
     }
 
+    /// <summary>
+    /// Batches mode through a rebalance: the first member's reader holds its first batch until the second member has
+    /// joined, so the first source has one batch in the channel and one pending (it paused after waiting a second)
+    /// when half its partitions are taken. What it had read of those and not handed on is dropped, its offsets never
+    /// stored, so the new owner reads it again: every record is processed, and each member sees each partition in
+    /// order.
+    /// </summary>
+    [Fact]
+    public async Task Batches_SecondMemberJoinsWhileTheFirstHoldsABatch_NothingLostEachPartitionInOrder()
+    {
+        _broker.CreateTopic(Topic, 4);
+        var group = TestSupport.Unique("g");
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var first = new BatchMember(_broker, group, output, hold.Task);
+        first.Source.Start(CancellationToken.None);
+        await TestSupport.WaitUntilAsync(() => first.Source.Assignment.Count == 4, "the first member owns every partition");
+        await ProduceAsync(0, 400);
+        await TestSupport.WaitUntilAsync(() => !first.Seen.IsEmpty, "the first member took a batch");
+        await Task.Delay(TimeSpan.FromSeconds(1.5)); // past the second after which its source pauses with a batch pending
+
+        await using var second = new BatchMember(_broker, group, output, Task.CompletedTask);
+        second.Source.Start(CancellationToken.None);
+        await TestSupport.WaitUntilAsync(() => second.Source.Assignment.Count == 2, "the second member takes two partitions");
+        hold.SetResult();
+        await TestSupport.WaitUntilAsync(
+            () => first.Seen.Select(static r => r.Value).Concat(second.Seen.Select(static r => r.Value)).Distinct().Count() == 400,
+            "every record is processed by one member or the other", TimeSpan.FromSeconds(60));
+
+        Assert.NotEmpty(second.Seen);
+        foreach (var member in new[] { first, second })
+        {
+            foreach (var partition in member.Seen.ToArray().GroupBy(static r => r.Partition))
+            {
+                var offsets = partition.Select(static r => r.Offset).ToList();
+                Assert.Equal(offsets.Order(), offsets);
+            }
+        }
+    }
+
+    /// <summary>A member reading batches of up to 16: it records what it processed and stores offsets as it goes,
+    /// and after its first batch waits for <c>hold</c>.</summary>
+    private sealed class BatchMember : IAsyncDisposable
+    {
+        private readonly Channel<SourceBatch> _channel = Channel.CreateBounded<SourceBatch>(1);
+        private readonly Task _pipeline;
+
+        public BatchMember(EmbeddedBroker broker, string group, ITestOutputHelper output, Task hold)
+        {
+            Source = new KafkaSource(TestSupport.Options(broker, group), [Topic], _channel.Writer, 16, new TestLogger<KafkaSource>(output));
+            _pipeline = Task.Run(async () =>
+            {
+                await foreach (var batch in _channel.Reader.ReadAllAsync())
+                {
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        var record = batch[i];
+                        Seen.Enqueue((record.Partition, record.Offset, BitConverter.ToInt32(record.Value)));
+                        Source.StoreOffset(record.Topic, record.Partition, record.Offset);
+                    }
+                    batch.Release();
+                    await hold;
+                }
+            });
+        }
+
+        public KafkaSource Source { get; }
+
+        public ConcurrentQueue<(int Partition, long Offset, int Value)> Seen { get; } = new();
+
+        public async ValueTask DisposeAsync()
+        {
+            await Source.DisposeAsync();
+            _channel.Writer.Complete();
+            await _pipeline;
+        }
+    }
+
     /// <summary>A group member with a minimal pipeline: it records values and stores offsets as it processes.</summary>
     private sealed class Member : IAsyncDisposable
     {
