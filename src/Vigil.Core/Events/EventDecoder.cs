@@ -34,7 +34,7 @@ public sealed partial class EventDecoder(EventDecoderOptions options, TimeProvid
     private readonly EventDecoderOptions _options = Validated(options);
     private readonly TimeProvider _time = time ?? throw new ArgumentNullException(nameof(time));
     private readonly JsonReaderOptions _readerOptions = JsonDecoding.ReaderOptions(options.MaxDepth);
-    private readonly Utf8StringCache? _strings = options.StringCacheSize > 0 ? new Utf8StringCache(options.StringCacheSize) : null;
+    private readonly Utf8StringCache? _strings = options.StringCacheForDecoder();
     private long _unknownTypeCount;
 
     /// <summary>Events decoded with an unknown type, kept as <see cref="EventType.Other"/>.</summary>

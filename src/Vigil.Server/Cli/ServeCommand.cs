@@ -240,7 +240,15 @@ public static class ServeCommand
                 Insights = new DeferredInsightSink(() => (rootServices ?? throw new InvalidOperationException("The host is not built yet."))
                     .GetRequiredService<IInsightSink>()),
             },
-            Decoder = new EventDecoderOptions { MaxFutureSkew = options.MaxFutureSkew, MaxMessageBytes = options.MaxMessageBytes },
+            // One value cache for every partition's decoder and HTTP ingest's, four times a decoder's default: 10 MB
+            // against 2.6 MB per partition (42 MB with 16), and the values all partitions repeat are kept once.
+            Decoder = new EventDecoderOptions
+            {
+                MaxFutureSkew = options.MaxFutureSkew,
+                MaxMessageBytes = options.MaxMessageBytes,
+                ShareStringCache = true,
+                StringCacheSize = 4 * 65_536,
+            },
             BruteForce = new BruteForceOptions(),
             NotificationsTopic = options.NotificationsTopic,
             Watermarks = new PipelineOptions().Watermarks with { IdleTimeout = options.IdleTimeout },

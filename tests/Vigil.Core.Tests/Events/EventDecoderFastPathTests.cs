@@ -71,6 +71,24 @@ public sealed class EventDecoderFastPathTests
         Assert.NotSame(first.EventId, second.EventId);
     }
 
+    /// <summary>serve's partitions each have a decoder; with ShareStringCache they use one value cache, so a value one
+    /// decoder materialised is the instance another gets. Without it each has its own.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void TryDecode_TwoDecodersOfOneOptions_ShareTheCacheOnlyWhenAsked(bool share)
+    {
+        var options = new EventDecoderOptions { ShareStringCache = share };
+        var one = NewEventDecoder(options);
+        var other = NewEventDecoder(options);
+        Assert.True(one.TryDecode(Utf8(s_valid[1]), out var first, out _));
+        Assert.True(other.TryDecode(Utf8(s_valid[1]), out var second, out _));
+
+        Assert.Equal(first.UserId, second.UserId);
+        Assert.Equal(share, ReferenceEquals(first.UserId, second.UserId));
+        Assert.Equal(share, ReferenceEquals(first.UserAgent, second.UserAgent));
+    }
+
     [Fact]
     public void TryDecode_CacheOff_StillDecodesEqualValues()
     {
