@@ -281,12 +281,7 @@ public sealed class SqliteVigilStore : IVigilStore
     public async Task<int> UpsertUserBehaviorPatternsAsync(IReadOnlyList<UserBehaviorPattern> patterns, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(patterns);
-        var written = 0;
-        for (var start = 0; start < patterns.Count; start += WriteChunk)
-        {
-            written += await UpsertPatternsAsync(patterns, start, Math.Min(WriteChunk, patterns.Count - start), ct);
-        }
-        return written;
+        return await InChunksAsync(patterns.Count, (start, count) => UpsertPatternsAsync(patterns, start, count, ct));
     }
 
     private async Task<int> UpsertPatternsAsync(IReadOnlyList<UserBehaviorPattern> patterns, int start, int count, CancellationToken ct)
@@ -334,10 +329,17 @@ public sealed class SqliteVigilStore : IVigilStore
     {
         ArgumentNullException.ThrowIfNull(scores);
         var latest = LatestScores(scores).Values.ToList();
+        return await InChunksAsync(latest.Count, (start, count) => SetScoresAsync(latest, start, count, ct));
+    }
+
+    /// <summary>Runs <paramref name="write"/> over rows [start, start + count) of <paramref name="rows"/> rows, at most
+    /// <see cref="WriteChunk"/> at a time, each in its own writer turn; the rows written, summed.</summary>
+    private static async Task<int> InChunksAsync(int rows, Func<int, int, Task<int>> write)
+    {
         var written = 0;
-        for (var start = 0; start < latest.Count; start += WriteChunk)
+        for (var start = 0; start < rows; start += WriteChunk)
         {
-            written += await SetScoresAsync(latest, start, Math.Min(WriteChunk, latest.Count - start), ct);
+            written += await write(start, Math.Min(WriteChunk, rows - start));
         }
         return written;
     }
@@ -354,8 +356,9 @@ public sealed class SqliteVigilStore : IVigilStore
         var score = update.Parameters.Add("@score", SqliteType.Real);
         await update.PrepareAsync(ct);
         var written = 0;
-        foreach (var s in latest.GetRange(start, count))
+        for (var i = start; i < start + count; i++)
         {
+            var s = latest[i];
             user.Value = s.UserId;
             score.Value = s.Score;
             written += await update.ExecuteNonQueryAsync(ct);

@@ -348,7 +348,7 @@ internal static class E2eBench
     {
         private readonly Dictionary<int, byte[]> _buffers = [];
         private readonly byte[] _stamp = new byte[24];
-        private long _stampTicks = -1;
+        private long _stampMs = -1;
 
         public byte[] Apply(byte[] value)
         {
@@ -369,13 +369,13 @@ internal static class E2eBench
             }
             var now = DateTime.UtcNow;
             var ms = now.Ticks / TimeSpan.TicksPerMillisecond;
-            if (ms != _stampTicks)
+            if (ms != _stampMs)
             {
                 if (!now.TryFormat(_stamp, out var written, "yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture) || written != 24)
                 {
                     return buffer;
                 }
-                _stampTicks = ms;
+                _stampMs = ms;
             }
             _stamp.CopyTo(target);
             return buffer;
@@ -421,7 +421,7 @@ internal static class E2eBench
         public double Total => Service + Broker + Harness;
     }
 
-    private static double HarnessCpu() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+    private static double HarnessCpu() => Environment.CpuUsage.TotalTime.TotalSeconds;
 
     private sealed record RunFigures(double ProducedPerSecond, double ProcessedPerSecond, List<double> LatenciesMs, int Missing, long Uncounted)
     {
