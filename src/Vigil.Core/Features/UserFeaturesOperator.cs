@@ -58,10 +58,10 @@ public sealed class UserFeaturesOperator : KeyedProcessOperator<UserEvent, UserF
 
     protected override string? KeyOf(in UserEvent evt) => evt.UserId;
 
-    // Per key slot of this operator's state, the user's slot in the reservoir plus one (0: none known), so that an
-    // offer skips the reservoir's hash and lookup; the reservoir checks every hint, so a slot passed to another user
-    // or a user dropped from the sample only costs that check.
-    private int[] _reservoirHints = [];
+    // Per key slot of this operator's state, where the user was last put in the reservoir, so that an offer skips the
+    // reservoir's hash, lookup and lock; the reservoir checks every hint, so a slot passed to another user or a user
+    // dropped from the sample only costs that check.
+    private ReservoirHint[] _reservoirHints = [];
 
     private void OfferToReservoir(string key, in UserFeatureState state, long timestampMs)
     {
@@ -75,9 +75,7 @@ public sealed class UserFeaturesOperator : KeyedProcessOperator<UserEvent, UserF
         {
             Array.Resize(ref _reservoirHints, Math.Max(keySlot + 1, _reservoirHints.Length * 2));
         }
-        var hint = _reservoirHints[keySlot] - 1;
-        _reservoir!.Offer(key, in state, timestampMs, ref hint);
-        _reservoirHints[keySlot] = hint + 1;
+        _reservoir!.Offer(key, in state, timestampMs, ref _reservoirHints[keySlot]);
     }
 
     protected override void Process(string key, ref UserFeatureState state, bool created, in UserEvent evt, long timestampMs,

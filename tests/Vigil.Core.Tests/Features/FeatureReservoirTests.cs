@@ -51,7 +51,7 @@ public sealed class FeatureReservoirTests
         // now and then: the samples must be the same, and the hint must end up at the user's slot or −1.
         var plain = new FeatureReservoir(40);
         var hinted = new FeatureReservoir(40);
-        var hints = new Dictionary<string, int>();
+        var hints = new Dictionary<string, ReservoirHint>();
         var rng = new Random(3);
         var state = new UserFeatureState();
         for (var i = 0; i < 5_000; i++)
@@ -59,14 +59,15 @@ public sealed class FeatureReservoirTests
             var user = $"u-{rng.Next(200)}";
             state.Add(FeatureStreams.Event(EventType.Search, FeatureStreams.At(0, 1, 0, i % 60), user: user), "DE", 1_800_000);
             plain.Offer(user, in state, i);
-            var hint = hints.GetValueOrDefault(user, -1);
+            var hint = hints.GetValueOrDefault(user);
             if (rng.Next(10) == 0)
             {
-                hint = rng.Next(-5, 45); // stale, foreign or out of range
+                // Another user's hint, or one for a slot out of range: stale or foreign.
+                hint = rng.Next(3) == 0 ? new ReservoirHint(rng.Next(-5, 45), rng.Next(3)) : hints.Values.ElementAtOrDefault(rng.Next(hints.Count));
             }
             hinted.Offer(user, in state, i, ref hint);
             hints[user] = hint;
-            if (hint >= 0)
+            if (hint.Slot >= 0)
             {
                 var row = new float[UserFeatures.Count];
                 Assert.True(hinted.TryGet(user, row));
@@ -82,7 +83,7 @@ public sealed class FeatureReservoirTests
         Assert.Equal(40, a.Count);
         Assert.Equal(a.UserIds, b.UserIds);
         Assert.Equal(a.Rows, b.Rows);
-        Assert.Equal(plain.LockedOffers, hinted.LockedOffers);
+        Assert.Equal(plain.Offers, hinted.Offers);
     }
 
     [Fact]
@@ -144,5 +145,62 @@ public sealed class FeatureReservoirTests
 
         Assert.Equal(["new"], sample.UserIds);
         Assert.Equal(2, sample.Rows[0]);
+    }
+
+    [Fact]
+    public async Task OfferWithHint_WhileTheTrainerReads_NeverGivesAHalfCopiedState()
+    {
+        // Two writers refresh their users (hinted, so without the lock) with states whose every event is a login, while
+        // a reader snapshots: a row copied half before and half after a refresh would show more events than logins.
+        var reservoir = new FeatureReservoir(8);
+        using var stop = new CancellationTokenSource();
+        var offered = new long[2];
+        Task Writer(int first) => Task.Run(() =>
+        {
+            var states = new UserFeatureState[4];
+            var hints = new ReservoirHint[4];
+            var i = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                var u = i % 4;
+                states[u].Add(FeatureStreams.Event(EventType.LoginSuccess, FeatureStreams.At(0, 1, 0, i % 60), user: $"u-{first + u}"), "DE", 1_800_000);
+                reservoir.Offer($"u-{first + u}", in states[u], i, ref hints[u]);
+                Interlocked.Increment(ref offered[first / 4]);
+                i++;
+            }
+        });
+        var writers = new[] { Writer(0), Writer(4) };
+        var rows = 0;
+        // Until both writers have refreshed their users many times (a pool thread may start late) and many rows were read.
+        while (Interlocked.Read(ref offered[0]) < 20_000 || Interlocked.Read(ref offered[1]) < 20_000 || rows < 1_000)
+        {
+            var sample = reservoir.Snapshot();
+            for (var r = 0; r < sample.Count; r++)
+            {
+                var row = sample.Rows.AsSpan(r * UserFeatures.Count, UserFeatures.Count);
+                Assert.Equal(row[(int)UserFeature.Events], row[(int)UserFeature.Logins]);
+                rows++;
+            }
+        }
+        await stop.CancelAsync();
+        await Task.WhenAll(writers);
+
+        Assert.Equal(8, reservoir.Count);
+        Assert.True(reservoir.Offers > 8, $"offers {reservoir.Offers}");
+    }
+
+    [Fact]
+    public void NewestUpdateMs_IsTheLatestRefreshOfAUserInTheSample()
+    {
+        var reservoir = new FeatureReservoir(2);
+        Assert.Equal(long.MinValue, reservoir.NewestUpdateMs);
+        reservoir.Offer("a", Vector(1), 5_000);
+        reservoir.Offer("b", Vector(1), 3_000);
+        Assert.Equal(5_000, reservoir.NewestUpdateMs);
+        var state = new UserFeatureState();
+        ReservoirHint hint = default;
+        reservoir.Offer("b", in state, 9_000, ref hint);
+        Assert.Equal(9_000, reservoir.NewestUpdateMs);
+        Assert.Equal(1, hint.Slot);
     }
 }
