@@ -64,7 +64,7 @@ public sealed class EventRing
             else
             {
                 _items[_start] = default;
-                _start = (_start + 1) % _items.Length;
+                _start = RingIndex.Wrap(_start + 1, _items.Length);
                 _count--;
             }
         }
@@ -85,7 +85,7 @@ public sealed class EventRing
         while (_count > 0 && _items[_start].TimeMs <= timeMs)
         {
             _items[_start] = default;
-            _start = (_start + 1) % _items.Length;
+            _start = RingIndex.Wrap(_start + 1, _items.Length);
             _count--;
         }
         if (_count == 0)
@@ -134,7 +134,7 @@ public sealed class EventRing
         return i;
     }
 
-    private int Slot(int index) => (_start + index) % _items.Length;
+    private int Slot(int index) => RingIndex.Wrap(_start + index, _items.Length);
 
     private void Grow()
     {
@@ -215,7 +215,7 @@ public struct InlineEventRing
     /// <summary>The <paramref name="index"/>-th entry, oldest first.</summary>
     [System.Diagnostics.CodeAnalysis.UnscopedRef]
     public readonly ref readonly RingEntry this[int index] =>
-        ref _items is { } items ? ref items[(_start + index) % items.Length] : ref _single;
+        ref _items is { } items ? ref items[RingIndex.Wrap(_start + index, items.Length)] : ref _single;
 
     /// <summary>Adds an entry in time order, dropping the oldest when <paramref name="capacity"/> are held.</summary>
     public void Add(in RingEntry entry, int capacity)
@@ -243,7 +243,7 @@ public struct InlineEventRing
                 var bigger = new RingEntry[Math.Min(capacity, items.Length * 2)];
                 for (var i = 0; i < _count; i++)
                 {
-                    bigger[i] = items[(_start + i) % items.Length];
+                    bigger[i] = items[RingIndex.Wrap(_start + i, items.Length)];
                 }
                 items = _items = bigger;
                 _start = 0;
@@ -251,17 +251,17 @@ public struct InlineEventRing
             else
             {
                 items[_start] = default;
-                _start = (_start + 1) % items.Length;
+                _start = RingIndex.Wrap(_start + 1, items.Length);
                 _count--;
             }
         }
         var pos = _count;
-        while (pos > 0 && items[(_start + pos - 1) % items.Length].TimeMs > entry.TimeMs)
+        while (pos > 0 && items[RingIndex.Wrap(_start + pos - 1, items.Length)].TimeMs > entry.TimeMs)
         {
-            items[(_start + pos) % items.Length] = items[(_start + pos - 1) % items.Length];
+            items[RingIndex.Wrap(_start + pos, items.Length)] = items[RingIndex.Wrap(_start + pos - 1, items.Length)];
             pos--;
         }
-        items[(_start + pos) % items.Length] = entry;
+        items[RingIndex.Wrap(_start + pos, items.Length)] = entry;
         _count++;
     }
 
@@ -281,7 +281,7 @@ public struct InlineEventRing
         while (_count > 0 && items[_start].TimeMs <= timeMs)
         {
             items[_start] = default;
-            _start = (_start + 1) % items.Length;
+            _start = RingIndex.Wrap(_start + 1, items.Length);
             _count--;
         }
         if (_count == 0)

@@ -257,7 +257,7 @@ public struct RapidActivityState
     public readonly int WindowCount => _count;
 
     /// <summary>The <paramref name="index"/>-th event of the window, oldest first.</summary>
-    public readonly ref readonly RapidWindowEntry WindowEntry(int index) => ref _window![(_start + index) % _window.Length];
+    public readonly ref readonly RapidWindowEntry WindowEntry(int index) => ref _window![RingIndex.Wrap(_start + index, _window.Length)];
 
     /// <summary>The latest event time seen.</summary>
     public long LatestMs { get; set; }
@@ -324,7 +324,7 @@ public struct RapidActivityState
                 var bigger = new RapidWindowEntry[Math.Min(capacity, items.Length * 2)];
                 for (var i = 0; i < _count; i++)
                 {
-                    bigger[i] = items[(_start + i) % items.Length];
+                    bigger[i] = items[RingIndex.Wrap(_start + i, items.Length)];
                 }
                 pool?.Return(items);
                 items = _window = bigger;
@@ -333,17 +333,17 @@ public struct RapidActivityState
             else
             {
                 items[_start] = default;
-                _start = (ushort)((_start + 1) % items.Length);
+                _start = (ushort)RingIndex.Wrap(_start + 1, items.Length);
                 _count--;
             }
         }
         var pos = (int)_count;
-        while (pos > 0 && items[(_start + pos - 1) % items.Length].TimeMs > timeMs)
+        while (pos > 0 && items[RingIndex.Wrap(_start + pos - 1, items.Length)].TimeMs > timeMs)
         {
-            items[(_start + pos) % items.Length] = items[(_start + pos - 1) % items.Length];
+            items[RingIndex.Wrap(_start + pos, items.Length)] = items[RingIndex.Wrap(_start + pos - 1, items.Length)];
             pos--;
         }
-        items[(_start + pos) % items.Length] = new RapidWindowEntry(timeMs, eventId, ip);
+        items[RingIndex.Wrap(_start + pos, items.Length)] = new RapidWindowEntry(timeMs, eventId, ip);
         _count++;
     }
 
@@ -362,7 +362,7 @@ public struct RapidActivityState
         while (_count > 0 && items[_start].TimeMs <= timeMs)
         {
             items[_start] = default;
-            _start = (ushort)((_start + 1) % items.Length);
+            _start = (ushort)RingIndex.Wrap(_start + 1, items.Length);
             _count--;
         }
         if (_count == 0 && items.Length > 0)

@@ -52,7 +52,22 @@ public static class UserAgents
         public uint Device { get; } = device;
     }
 
+    // The last agent this thread looked up: the rules of one event ask about its agent several times in a row
+    // (ACCOUNT_TAKEOVER, BEHAVIOR_ANOMALY, USER_FEATURES), and the event's instance is the same for all of them.
+    [ThreadStatic]
+    private static Facts? t_last;
+
     private static Facts FactsOf(string userAgent)
+    {
+        var last = t_last;
+        if (last is not null && ReferenceEquals(last.UserAgent, userAgent))
+        {
+            return last;
+        }
+        return t_last = FactsOfUncached(userAgent);
+    }
+
+    private static Facts FactsOfUncached(string userAgent)
     {
         var hash = ContentHash(userAgent);
         var first = (int)(hash >> 22);
