@@ -27,7 +27,7 @@ public sealed class UserFeatureAggregator(UserFeatureOptions? options = null, IG
             return false;
         }
         ref var state = ref CollectionsMarshal.GetValueRefOrAddDefault(_users, evt.UserId, out _);
-        state.Add(evt, CountryOf(geo, evt.IpAddress), _sessionTimeoutMs);
+        state.Add(evt, geo, _sessionTimeoutMs);
         return true;
     }
 
@@ -53,7 +53,4 @@ public sealed class UserFeatureAggregator(UserFeatureOptions? options = null, IG
         Array.Sort(ids, StringComparer.Ordinal);
         return ids;
     }
-
-    internal static ReadOnlySpan<char> CountryOf(IGeoLocator? geo, string? ip) =>
-        geo is not null && ip is { Length: > 0 } && geo.TryLookup(ip, out var location) ? location.CountryCode.AsSpan() : default;
 }

@@ -6,7 +6,7 @@ namespace Vigil.Core.Features;
 /// <summary>
 /// One user's behaviour, kept incrementally as events arrive: counters, a circular mean of the active hour, Welford
 /// statistics of the gaps between events and three distinct-value sketches. A value type with no heap object, updated
-/// in place in a <see cref="KeyedState{TState}"/>: <see cref="SizeInBytes"/> bytes per user (144) plus the key.
+/// in place in a <see cref="KeyedState{TState}"/>: <see cref="SizeInBytes"/> bytes per user (152) plus the key.
 /// </summary>
 /// <remarks>
 /// Every statistic is exact except the distinct counts above <see cref="DistinctSketch.ExactCapacity"/>
@@ -36,6 +36,8 @@ public struct UserFeatureState
     private int _daysActive;
     private int _gaps;
     private uint _sessionHash;
+    // The hash of the latest client address seen (0: none yet); not checkpointed. Its country is in _countries already.
+    private ulong _lastIpHash;
     private DistinctSketch _ips;
     private DistinctSketch _countries;
     private DistinctSketch _devices;
@@ -68,6 +70,48 @@ public struct UserFeatureState
     public void Add(UserEvent evt, ReadOnlySpan<char> countryCode, long sessionTimeoutMs)
     {
         ArgumentNullException.ThrowIfNull(evt);
+        AddCore(evt, sessionTimeoutMs);
+        if (evt.IpAddress is { Length: > 0 } ip)
+        {
+            var ipHash = StableHash.Hash64(ip, 1);
+            _ips.Add(ipHash);
+            _lastIpHash = ipHash;
+        }
+        if (!countryCode.IsEmpty)
+        {
+            _countries.Add(StableHash.Hash64(countryCode, 2));
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Add(UserEvent, ReadOnlySpan{char}, long)"/> with the country looked up in <paramref name="geo"/> only when
+    /// the address differs from the user's previous one: the same address has the same country, which the distinct
+    /// count already holds, so nearly every event skips the lookup.
+    /// </summary>
+    /// <param name="evt">The event.</param>
+    /// <param name="geo">Resolves the client address to a country; null leaves the country count at 0.</param>
+    /// <param name="sessionTimeoutMs">For events without a session id: a longer silence starts a new session.</param>
+    public void Add(UserEvent evt, Geo.IGeoLocator? geo, long sessionTimeoutMs)
+    {
+        ArgumentNullException.ThrowIfNull(evt);
+        AddCore(evt, sessionTimeoutMs);
+        if (evt.IpAddress is { Length: > 0 } ip)
+        {
+            var ipHash = StableHash.Hash64(ip, 1);
+            if (ipHash != _lastIpHash || _lastIpHash == 0)
+            {
+                _ips.Add(ipHash);
+                _lastIpHash = ipHash;
+                if (geo is not null && geo.TryLookup(ip, out var location) && !string.IsNullOrEmpty(location.CountryCode))
+                {
+                    _countries.Add(StableHash.Hash64(location.CountryCode, 2));
+                }
+            }
+        }
+    }
+
+    private void AddCore(UserEvent evt, long sessionTimeoutMs)
+    {
         var t = evt.TimestampMs;
         var first = _events == 0;
 
@@ -133,14 +177,6 @@ public struct UserFeatureState
                 break;
         }
 
-        if (evt.IpAddress is { Length: > 0 } ip)
-        {
-            _ips.Add(StableHash.Hash64(ip, 1));
-        }
-        if (!countryCode.IsEmpty)
-        {
-            _countries.Add(StableHash.Hash64(countryCode, 2));
-        }
         if (evt.UserAgent is { Length: > 0 } agent)
         {
             // Memoised per user-agent instance: hashing ~130 characters per event was a tenth of this operator.

@@ -81,7 +81,7 @@ public sealed class UserFeaturesOperator : KeyedProcessOperator<UserEvent, UserF
     protected override void Process(string key, ref UserFeatureState state, bool created, in UserEvent evt, long timestampMs,
         IOutput<Alert> output)
     {
-        state.Add(evt, UserFeatureAggregator.CountryOf(_geo, evt.IpAddress), _sessionTimeoutMs);
+        state.Add(evt, _geo, _sessionTimeoutMs);
         // The reservoir keeps the state and derives the features when the trainer reads the sample.
         if (_reservoir is not null)
         {

@@ -1,6 +1,7 @@
 using Vigil.Core.Engine;
 using Vigil.Core.Events;
 using Vigil.Core.Features;
+using Vigil.Core.Geo;
 using static Vigil.Core.Tests.Features.FeatureStreams;
 
 namespace Vigil.Core.Tests.Features;
@@ -110,6 +111,44 @@ public sealed class UserFeatureStateTests
 
         Assert.Equal(2, f.Get(UserFeature.DistinctCountries));
         Assert.Equal(4, f.Get(UserFeature.DistinctIps));
+    }
+
+    [Fact]
+    public void AddWithGeo_LooksUpOnlyANewAddress_SameFeaturesAsACountryPerEvent()
+    {
+        var table = new TableGeo(new() { ["198.51.100.1"] = "DE", ["198.51.100.2"] = "FR", ["203.0.113.9"] = "JP" });
+        var geo = new CountingGeo(table);
+        string?[] ips = ["198.51.100.1", "198.51.100.1", null, "198.51.100.1", "198.51.100.2", "198.51.100.2", "203.0.113.9", "198.51.100.1", "192.0.2.77"];
+        var byGeo = new UserFeatureState();
+        var byCountry = new UserFeatureState();
+        for (var i = 0; i < ips.Length; i++)
+        {
+            var e = Event(EventType.PageView, At(0, 9, i), ip: ips[i]);
+            byGeo.Add(e, geo, 1_800_000);
+            var country = ips[i] is { } ip && table.TryLookup(ip, out var location) ? location.CountryCode : null;
+            byCountry.Add(e, country, 1_800_000);
+        }
+        var a = new float[UserFeatures.Count];
+        var b = new float[UserFeatures.Count];
+        byGeo.WriteTo(a);
+        byCountry.WriteTo(b);
+
+        Assert.Equal(b, a);
+        Assert.Equal(3, a.Get(UserFeature.DistinctCountries));
+        Assert.Equal(4, a.Get(UserFeature.DistinctIps));
+        // Each change of address is looked up once: .1, .2, .9, .1 again, .77; the repeats and the event without one are not.
+        Assert.Equal(5, geo.Lookups);
+    }
+
+    private sealed class CountingGeo(IGeoLocator inner) : IGeoLocator
+    {
+        public int Lookups { get; private set; }
+
+        public bool TryLookup(ReadOnlySpan<char> ip, out GeoLocation location)
+        {
+            Lookups++;
+            return inner.TryLookup(ip, out location);
+        }
     }
 
     [Fact]
@@ -245,7 +284,7 @@ public sealed class UserFeatureStateTests
     [Fact]
     public void SizeInBytes_IsSmall()
     {
-        Assert.InRange(UserFeatureState.SizeInBytes, 100, 144);
+        Assert.InRange(UserFeatureState.SizeInBytes, 100, 152);
     }
 
     [Fact]
