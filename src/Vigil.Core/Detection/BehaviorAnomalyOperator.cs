@@ -225,12 +225,13 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         var newDevice = sameSession ? state.SessionNewDevice
             : evt.UserAgent is { } ua && !state.KnowsDevice(BehaviorState.DeviceHash(ua));
         var unusual = sameSession && state.SessionUnusualHour;
-        var features = new BehaviorFeatures(LocalHour(evt), unusual, newDevice, searches, purchases, spent, state.Logins)
+        var localHour = LocalHour(evt);
+        var features = new BehaviorFeatures(localHour, unusual, newDevice, searches, purchases, spent, state.Logins)
         {
             BaselineSearches = sameSession ? state.BaseSearches : state.MaxSearchesHour,
             BaselinePurchases = sameSession ? state.BasePurchases : state.MaxPurchasesHour,
             BaselineAmount = sameSession ? state.BaseAmount : state.MaxAmountHour,
-            LoginHourShare = sameSession ? state.SessionHourShare : HourShare(state, LocalHour(evt)),
+            LoginHourShare = sameSession ? state.SessionHourShare : HourShare(state, localHour),
         };
         state.RaiseMaxima(searches, purchases, spent);
         Span<double> attribution = stackalloc double[BehaviorModel.FeatureCount];
