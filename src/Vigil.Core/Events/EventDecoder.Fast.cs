@@ -1,4 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Vigil.Core.Events;
@@ -77,6 +79,9 @@ public sealed partial class EventDecoder
 
         uint seen = 0;
         string? eventId = null, rawType = null, userId = null, username = null, sessionId = null, ipAddress = null, userAgent = null;
+        // The cacheable values are looked up once the message is read: each is hashed (and its table entry fetched)
+        // as it is found, so their cache misses overlap with the scanning instead of stalling it one after another.
+        Pending pendingUserId = default, pendingUsername = default, pendingSessionId = default, pendingIp = default, pendingAgent = default;
         EventType type = default;
         bool hasType = false, hasTimestamp = false;
         long timestampMs = 0;
@@ -112,11 +117,11 @@ public sealed partial class EventDecoder
                 Field.EventId => TryFastString(ref json, MaxIdLength, cache: false, out eventId),
                 Field.Type => TryFastType(ref json, out type, out hasType, out rawType),
                 Field.Timestamp => TryFastTimestamp(ref json, out timestampMs, out hasTimestamp),
-                Field.UserId => TryFastStringOrNumber(ref json, MaxIdLength, out userId),
-                Field.Username => TryFastString(ref json, MaxUsernameLength, cache: true, out username),
-                Field.SessionId => TryFastString(ref json, MaxIdLength, cache: true, out sessionId),
-                Field.IpAddress => TryFastIp(ref json, out ipAddress),
-                Field.UserAgent => TryFastString(ref json, MaxUserAgentLength, cache: true, out userAgent),
+                Field.UserId => TryFastStringOrNumber(ref json, MaxIdLength, utf8, out userId, ref pendingUserId),
+                Field.Username => TryFastCachedString(ref json, MaxUsernameLength, utf8, out username, ref pendingUsername),
+                Field.SessionId => TryFastCachedString(ref json, MaxIdLength, utf8, out sessionId, ref pendingSessionId),
+                Field.IpAddress => TryFastIp(ref json, utf8, out ipAddress, ref pendingIp),
+                Field.UserAgent => TryFastCachedString(ref json, MaxUserAgentLength, utf8, out userAgent, ref pendingAgent),
                 Field.Properties => TryFastProperties(ref json, out properties),
                 Field.SpecVersion => false,
                 // Values nobody reads only need to be valid; nested ones are left to the careful path.
@@ -134,6 +139,12 @@ public sealed partial class EventDecoder
         {
             return false;
         }
+
+        Resolve(utf8, in pendingUserId, ref userId);
+        Resolve(utf8, in pendingUsername, ref username);
+        Resolve(utf8, in pendingSessionId, ref sessionId);
+        Resolve(utf8, in pendingIp, ref ipAddress);
+        Resolve(utf8, in pendingAgent, ref userAgent);
 
         if (eventId is null || !hasType || !hasTimestamp
             || (userId is null && !(type == EventType.LoginFailed && username is not null))
@@ -219,7 +230,7 @@ public sealed partial class EventDecoder
         };
     }
 
-    private bool TryFastStringOrNumber(ref FlatJsonScanner json, int maxLength, out string? value)
+    private bool TryFastStringOrNumber(ref FlatJsonScanner json, int maxLength, ReadOnlySpan<byte> message, out string? value, ref Pending pending)
     {
         value = null;
         switch (json.ReadValue(out var raw, out bool escaped))
@@ -227,14 +238,84 @@ public sealed partial class EventDecoder
             case FlatValue.Null:
                 return true;
             case FlatValue.String:
-                return TryFastStringValue(raw, escaped, maxLength, cache: true, out value);
+                return TryFastCachedValue(raw, escaped, maxLength, message, out value, ref pending);
             case FlatValue.Number when raw.Length <= maxLength:
                 // A number is ASCII and unescaped, and the careful path keeps it as its text too.
-                value = Materialise(raw, cache: true);
+                Defer(message, raw, out value, ref pending);
                 return true;
             default:
                 return false;
         }
+    }
+
+    /// <summary><see cref="TryFastString"/> for a cached value, whose lookup waits for <see cref="Resolve"/> when the
+    /// value is plain text.</summary>
+    private bool TryFastCachedString(ref FlatJsonScanner json, int maxLength, ReadOnlySpan<byte> message, out string? value, ref Pending pending)
+    {
+        value = null;
+        return json.ReadValue(out var raw, out bool escaped) switch
+        {
+            FlatValue.Null => true,
+            FlatValue.String => TryFastCachedValue(raw, escaped, maxLength, message, out value, ref pending),
+            _ => false,
+        };
+    }
+
+    private bool TryFastCachedValue(ReadOnlySpan<byte> raw, bool escaped, int maxLength, ReadOnlySpan<byte> message, out string? value,
+        ref Pending pending)
+    {
+        if (escaped)
+        {
+            return TryFastEscapedValue(raw, maxLength, cache: true, out value);
+        }
+
+        // As in TryFastStringValue: within the limit in bytes is within it in characters.
+        value = null;
+        if (raw.Length > maxLength)
+        {
+            return false;
+        }
+
+        if (!raw.IsEmpty)
+        {
+            Defer(message, raw, out value, ref pending);
+        }
+
+        return true;
+    }
+
+    /// <summary>A value of the message to look up later: hashed now, its cache entry already on its way. Without a
+    /// cache the string is made at once.</summary>
+    private void Defer(ReadOnlySpan<byte> message, ReadOnlySpan<byte> raw, out string? value, ref Pending pending)
+    {
+        if (_strings is not { } strings)
+        {
+            value = Encoding.UTF8.GetString(raw);
+            return;
+        }
+
+        value = null;
+        pending.Offset = (int)Unsafe.ByteOffset(ref MemoryMarshal.GetReference(message), ref MemoryMarshal.GetReference(raw));
+        pending.Length = raw.Length;
+        pending.Hash = strings.Prefetch(raw);
+        pending.Set = true;
+    }
+
+    private void Resolve(ReadOnlySpan<byte> message, in Pending pending, ref string? value)
+    {
+        if (pending.Set)
+        {
+            value = _strings!.Get(message.Slice(pending.Offset, pending.Length), pending.Hash);
+        }
+    }
+
+    /// <summary>Where a deferred value lies in the message, and its hash.</summary>
+    private struct Pending
+    {
+        public bool Set;
+        public int Offset;
+        public int Length;
+        public ulong Hash;
     }
 
     /// <summary>A string value as text of at most <paramref name="maxLength"/> characters, "" as null.</summary>
@@ -357,7 +438,7 @@ public sealed partial class EventDecoder
         return true;
     }
 
-    private bool TryFastIp(ref FlatJsonScanner json, out string? value)
+    private bool TryFastIp(ref FlatJsonScanner json, ReadOnlySpan<byte> message, out string? value, ref Pending pending)
     {
         value = null;
         var kind = json.ReadValue(out var text, out bool escaped);
@@ -385,7 +466,7 @@ public sealed partial class EventDecoder
                 return false;
             }
 
-            value = Materialise(text, cache: true);
+            Defer(message, text, out value, ref pending);
             return true;
         }
 

@@ -52,7 +52,27 @@ internal sealed class Utf8StringCache
     public int Size => _entries.Length;
 
     /// <summary>Returns the string <paramref name="utf8"/> spells, from the cache when it was seen recently.</summary>
-    public string Get(ReadOnlySpan<byte> utf8)
+    public string Get(ReadOnlySpan<byte> utf8) => Get(utf8, HashOf(utf8));
+
+    /// <summary>
+    /// The hash <see cref="Get(ReadOnlySpan{byte}, ulong)"/> takes, with the value's entries asked of the memory
+    /// system already: a caller with several values to look up (the fields of one message) hashes them all first, so
+    /// that the table's cache misses overlap instead of following one another.
+    /// </summary>
+    public unsafe ulong Prefetch(ReadOnlySpan<byte> utf8)
+    {
+        ulong hash = HashOf(utf8);
+        if (utf8.Length is > 0 and <= MaxCachedBytes && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            // A hint only: the address is not kept, so the array moving under the garbage collector costs nothing.
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref _entries[(int)hash & _setMask]));
+        }
+
+        return hash;
+    }
+
+    /// <summary><see cref="Get(ReadOnlySpan{byte})"/> with the hash <see cref="Prefetch"/> gave for these bytes.</summary>
+    public string Get(ReadOnlySpan<byte> utf8, ulong hash)
     {
         if (utf8.IsEmpty)
         {
@@ -64,18 +84,7 @@ internal sealed class Utf8StringCache
             return Encoding.UTF8.GetString(utf8);
         }
 
-        Words words;
-        ulong hash;
-        if (utf8.Length <= InlineBytes)
-        {
-            words = Pack(utf8);
-            hash = Mix(in words, utf8.Length);
-        }
-        else
-        {
-            words = default;
-            hash = Hash(utf8);
-        }
+        Words words = utf8.Length <= InlineBytes ? Pack(utf8) : default;
 
         // The low 9 bits hold the length (1..256), so a used entry's tag is never 0, the tag of an empty one.
         uint tag = ((uint)(hash >> 32) & ~0x1FFu) | (uint)utf8.Length;
@@ -97,6 +106,24 @@ internal sealed class Utf8StringCache
         }
 
         return value;
+    }
+
+    /// <summary>The hash of a value: of its packed words when short, of its bytes otherwise; 0 for what is not cached.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong HashOf(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.IsEmpty || utf8.Length > MaxCachedBytes)
+        {
+            return 0;
+        }
+
+        if (utf8.Length <= InlineBytes)
+        {
+            Words words = Pack(utf8);
+            return Mix(in words, utf8.Length);
+        }
+
+        return Hash(utf8);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
