@@ -227,6 +227,11 @@ public sealed class EventDecoderFastPathTests
         "{" + Head + ",\"userId\":" + new string('7', 128) + "}",
         // Properties: empty, null, nested, duplicates (null values do not count), three or more entries.
         "{" + Head + ",\"userId\":\"u-1\",\"properties\":{}}",
+        // Values looked up after the scan (plain ones) next to values decoded at once (escaped, empty, a third entry).
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":\"1\",\"b\":\"caf\\u00e9\"}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":\"\",\"b\":\"x\"}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":\"\\u0078\",\"b\":\"y\",\"c\":\"z\"}}",
+        "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":\"x\",\"b\":null,\"c\":\"z\"},\"sessionId\":\"s-1\"}",
         "{" + Head + ",\"userId\":\"u-1\",\"properties\":{ }}",
         "{" + Head + ",\"userId\":\"u-1\",\"properties\":null}",
         "{" + Head + ",\"userId\":\"u-1\",\"properties\":{\"a\":null}}",
