@@ -19,6 +19,8 @@ public sealed class BenchCommandTests
         var root = doc.RootElement;
         Assert.Equal("core", root.GetProperty("bench").GetString());
         Assert.Equal(20000, root.GetProperty("workload").GetProperty("events").GetInt32());
+        // Each round starts from the state four simulated days of the same users left (8 × the measured events).
+        Assert.Equal(160000, root.GetProperty("workload").GetProperty("primeEvents").GetInt32());
         Assert.True(root.GetProperty("machine").GetProperty("processors").GetInt32() >= 1);
 
         var limit = Contender(root.GetProperty("jsonLimit"));
@@ -95,6 +97,19 @@ public sealed class BenchCommandTests
 
         Assert.Equal(2, check["usersCompared"]!.GetValue<int>());
         Assert.Equal(1, check["usersMismatched"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Core_PrimeZero_StartsEveryRoundEmpty()
+    {
+        using var stdout = new StringWriter();
+        await BenchCommand.RunAsync(["core", "--events", "2000", "--users", "100", "--runs", "1", "--warmups", "0", "--prime", "0"],
+            stdout, TextWriter.Null, CancellationToken.None);
+
+        using var doc = JsonDocument.Parse(stdout.ToString());
+        Assert.Equal(0, doc.RootElement.GetProperty("workload").GetProperty("primeEvents").GetInt32());
+        Assert.Equal(0, doc.RootElement.GetProperty("vigil").GetProperty("deadLetters").GetInt64());
+        Assert.True(doc.RootElement.GetProperty("vigil").GetProperty("eventsPerSecond").GetDouble() > 0);
     }
 
     [Fact]

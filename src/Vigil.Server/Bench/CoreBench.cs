@@ -17,6 +17,15 @@ internal sealed record CoreBenchOptions
 
     public TimeSpan Duration { get; init; } = TimeSpan.FromHours(12);
 
+    /// <summary>Events of the same simulation before the measured ones (at the same rate), fed untimed to each stateful
+    /// contender before every round so that its state is a running service's (users past the anomaly rule's learning
+    /// minimum, the forest trained); 0 starts every round from empty state, null is eight times <see cref="Events"/>
+    /// (four days before the default twelve hours: measured, the rate stops falling after about that much history).</summary>
+    public int? PrimeEvents { get; init; }
+
+    /// <summary><see cref="PrimeEvents"/> with its default applied.</summary>
+    public int PrimeCount => PrimeEvents ?? (int)Math.Min(int.MaxValue / 2, 8L * Events);
+
     public int Seed { get; init; } = 1;
 
     /// <summary>Measured rounds; each contender's figure is the median over them.</summary>
@@ -57,8 +66,9 @@ internal static class CoreBench
 {
     private const string Topic = "user-events";
 
-    /// <summary>User events of the simulator, as a producer would send them.</summary>
-    internal sealed class Corpus(string[] keys, byte[][] values, long bytes)
+    /// <summary>User events of the simulator, as a producer would send them: the measured ones, and the ones of the
+    /// same simulation before them that prime the contenders' state (none when not asked for).</summary>
+    internal sealed class Corpus(string[] keys, byte[][] values, long bytes, string[]? primeKeys = null, byte[][]? primeValues = null)
     {
         public string[] Keys { get; } = keys;
 
@@ -67,22 +77,29 @@ internal static class CoreBench
         public long Bytes { get; } = bytes;
 
         public int Count => Values.Length;
+
+        public string[] PrimeKeys { get; } = primeKeys ?? [];
+
+        public byte[][] PrimeValues { get; } = primeValues ?? [];
+
+        public int PrimeCount => PrimeValues.Length;
     }
 
     public static Corpus Generate(CoreBenchOptions options)
     {
-        // Enough legitimate traffic to reach the event count inside the duration; attacks come on top.
+        // Enough legitimate traffic to reach the event count inside the duration; attacks come on top. The priming
+        // events come first, at the same rate, over a proportionally longer simulation.
         var rate = Math.Max(0.5, options.Events / options.Duration.TotalSeconds * 1.05);
+        var total = options.PrimeCount + options.Events;
         var simulation = new Simulation(new SimulatorOptions
         {
             Seed = options.Seed,
             Users = options.Users,
-            Duration = options.Duration,
+            Duration = options.Duration * ((double)total / options.Events),
             Rate = rate,
         });
-        var keys = new List<string>(options.Events);
-        var values = new List<byte[]>(options.Events);
-        long bytes = 0;
+        var keys = new List<string>(total);
+        var values = new List<byte[]>(total);
         foreach (var message in simulation.Messages())
         {
             if (message.Topic != SimulatedMessage.UserEventsTopic)
@@ -91,13 +108,18 @@ internal static class CoreBench
             }
             keys.Add(message.Key);
             values.Add(message.Value);
-            bytes += message.Value.Length;
-            if (values.Count == options.Events)
+            if (values.Count == total)
             {
                 break;
             }
         }
-        return new Corpus([.. keys], [.. values], bytes);
+        var prime = Math.Min(options.PrimeCount, values.Count);
+        long bytes = 0;
+        for (var i = prime; i < values.Count; i++)
+        {
+            bytes += values[i].Length;
+        }
+        return new Corpus([.. keys[prime..]], [.. values[prime..]], bytes, [.. keys[..prime]], [.. values[..prime]]);
     }
 
     public static JsonObject Run(CoreBenchOptions options, TextWriter progress, CancellationToken ct)
@@ -105,7 +127,7 @@ internal static class CoreBench
         var generate = Stopwatch.StartNew();
         var corpus = Generate(options);
         generate.Stop();
-        progress.WriteLine($"bench core: {corpus.Count:N0} events ({corpus.Bytes / Math.Max(1, corpus.Count)} B each) generated in {generate.Elapsed.TotalSeconds:F1} s");
+        progress.WriteLine($"bench core: {corpus.Count:N0} events ({corpus.Bytes / Math.Max(1, corpus.Count)} B each) after {corpus.PrimeCount:N0} priming ones generated in {generate.Elapsed.TotalSeconds:F1} s");
 
         var limit = new Measured("jsonLimit");
         var decoder = new Measured("decodeOnly");
@@ -176,6 +198,10 @@ internal static class CoreBench
             ["events"] = corpus.Count,
             ["users"] = options.Users,
             ["eventTimeHours"] = BenchStats.Round(options.Duration.TotalHours, 2),
+            ["primeEvents"] = corpus.PrimeCount,
+            ["prime"] = corpus.PrimeCount > 0
+                ? "the same simulation's earlier events, untimed before every round: Vigil's pipelines restore the checkpoint they leave, the Rx peer takes the last stretch as long as the measured one again"
+                : "none: every round starts from empty state",
             ["seed"] = options.Seed,
             ["meanMessageBytes"] = corpus.Bytes / Math.Max(1, corpus.Count),
             ["warmups"] = options.Warmups,
@@ -377,8 +403,10 @@ internal static class CoreBench
     {
         private readonly byte[][] _values = corpus.Values;
         private readonly string[] _keys = corpus.Keys;
+        private readonly int _prime = corpus.PrimeCount;
         private readonly List<Alert> _alerts = [];
         private DetectionPipeline? _pipeline;
+        private byte[]? _primed;
         private long _alertCount;
 
         public long LastAlerts { get; private set; }
@@ -388,12 +416,33 @@ internal static class CoreBench
         public void Reset()
         {
             _pipeline = create();
+            if (_prime > 0)
+            {
+                // The priming events run once; every round restores the checkpoint they left (untimed), as a service
+                // restarts from its checkpoint, and the measured events follow them in offsets and time.
+                _primed ??= Prime();
+                if (_pipeline.Restore(_primed) != Vigil.Core.Engine.CheckpointReadStatus.Ok)
+                {
+                    throw new InvalidOperationException("bench core: the primed checkpoint did not restore.");
+                }
+            }
             _alertCount = 0;
+        }
+
+        private readonly byte[] Prime()
+        {
+            var pipeline = create();
+            for (var i = 0; i < _prime; i++)
+            {
+                pipeline.Process(Topic, 0, i, corpus.PrimeKeys[i], corpus.PrimeValues[i], _alerts, out _);
+                _alerts.Clear();
+            }
+            return pipeline.Snapshot();
         }
 
         public void Process(int index)
         {
-            _pipeline!.Process(Topic, 0, index, _keys[index], _values[index], _alerts, out _);
+            _pipeline!.Process(Topic, 0, _prime + index, _keys[index], _values[index], _alerts, out _);
             if (_alerts.Count > 0)
             {
                 _alertCount += _alerts.Count;
@@ -421,10 +470,23 @@ internal static class CoreBench
 
         public long LastRapidActivity { get; private set; }
 
+        private long _primeBruteForce;
+        private long _primeRapidActivity;
+
         public void Reset()
         {
             _peer?.Dispose();
             _peer = new RxPeer();
+            // The peer is primed like Vigil with the same earlier events, untimed. It has no checkpoint to restore, so
+            // it takes them every round, and only the last stretch as long as the measured one: its rules remember
+            // minutes, and that stretch makes every user's group.
+            var primeValues = corpus.PrimeValues;
+            for (var i = Math.Max(0, primeValues.Length - corpus.Count); i < primeValues.Length; i++)
+            {
+                _peer.OnNext(primeValues[i]);
+            }
+            _primeBruteForce = _peer.BruteForceAlerts;
+            _primeRapidActivity = _peer.RapidActivityAlerts;
         }
 
         public readonly void Process(int index) => _peer!.OnNext(_values[index]);
@@ -432,8 +494,8 @@ internal static class CoreBench
         public void Complete()
         {
             _peer!.OnCompleted();
-            LastBruteForce = _peer.BruteForceAlerts;
-            LastRapidActivity = _peer.RapidActivityAlerts;
+            LastBruteForce = _peer.BruteForceAlerts - _primeBruteForce;
+            LastRapidActivity = _peer.RapidActivityAlerts - _primeRapidActivity;
         }
 
         public void Dispose() => _peer?.Dispose();

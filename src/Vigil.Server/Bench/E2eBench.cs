@@ -61,7 +61,7 @@ internal static class E2eBench
     public static async Task<JsonObject> RunAsync(E2eBenchOptions options, TextWriter progress, CancellationToken ct)
     {
         var perRun = Math.Max(options.Events, (int)(options.Rate * options.Seconds));
-        var corpus = CoreBench.Generate(new CoreBenchOptions { Events = perRun, Users = 20_000 });
+        var corpus = CoreBench.Generate(new CoreBenchOptions { Events = perRun, Users = 20_000, PrimeEvents = 0 });
         await progress.WriteLineAsync($"bench e2e: {corpus.Count:N0} events generated");
         var directory = Directory.CreateTempSubdirectory("vigil-bench-e2e-").FullName;
         try

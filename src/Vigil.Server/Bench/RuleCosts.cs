@@ -46,7 +46,8 @@ internal static class RuleCosts
 
     public static JsonObject Run(CoreBenchOptions options, TextWriter progress, CancellationToken ct)
     {
-        var corpus = CoreBench.Generate(options);
+        // Fresh pipelines per variant and round: the costs are of the rules over events, not of a primed state.
+        var corpus = CoreBench.Generate(options with { PrimeEvents = 0 });
         using var setup = CoreBench.PipelineSetup.Open(options);
         var decoder = new EventDecoder(new EventDecoderOptions(), TimeProvider.System);
         var events = new UserEvent[corpus.Count];

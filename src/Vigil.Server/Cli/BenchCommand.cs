@@ -9,6 +9,9 @@ public static class BenchCommand
 {
     private const string Help = """
         Usage: ./vigil bench core  [--events N] [--users N] [--duration 12h] [--seed N] [--runs N] [--warmups N]
+                               [--prime N]       (earlier events of the same simulation fed untimed before every
+                                                  round, so the state is a running service's; default 8 ×
+                                                  --events, 0 starts each round from empty state)
                                [--only jsonLimit|decodeOnly|vigil|vigilPeerRules|rx]   (one contender alone, for a profiler)
                                [--allocations]   (with --only: the types its passes allocate, sampled by the runtime)
                                [--geo-dir DIR|none] [--rules FILE|none] [--no-features]
@@ -81,7 +84,7 @@ public static class BenchCommand
 
     private static CoreBenchOptions ParseCore(string[] args)
     {
-        var cli = CliArgs.Parse(args, ["events", "users", "duration", "seed", "runs", "warmups", "only", "geo-dir", "rules"], ["allocations", "rule-costs", "no-features"]);
+        var cli = CliArgs.Parse(args, ["events", "users", "duration", "seed", "runs", "warmups", "prime", "only", "geo-dir", "rules"], ["allocations", "rule-costs", "no-features"]);
         if (cli.Positionals.Count > 0)
         {
             throw new UsageException($"unexpected argument '{cli.Positionals[0]}'.");
@@ -92,6 +95,7 @@ public static class BenchCommand
             Events = cli.GetInt("events", defaults.Events, 100, 50_000_000),
             Users = cli.GetInt("users", defaults.Users, 1, 10_000_000),
             Duration = Duration(cli, "duration", defaults.Duration),
+            PrimeEvents = cli.Has("prime") ? cli.GetInt("prime", 0, 0, 50_000_000) : null,
             Seed = cli.GetInt("seed", defaults.Seed, int.MinValue, int.MaxValue),
             Runs = cli.GetInt("runs", defaults.Runs, 1, 100),
             Warmups = cli.GetInt("warmups", defaults.Warmups, 0, 100),
