@@ -154,7 +154,11 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         new DelegateStateSerializer<BehaviorState>((w, s) => s.Write(w), BehaviorState.Read))
 {
     private const long HourMs = 3_600_000;
+
     private const int MaxActivity = 4096;
+
+    // This pipeline's recent forest scores by vector (BehaviorModel.ScoreMemo): the operator runs on one thread.
+    private readonly BehaviorModel.ScoreMemo _scoreMemo = new();
 
     // Users holding a ring, with the latest activity time when filed, checked as the watermark moves.
     private readonly RingReleaseQueue _rings = new();
@@ -262,7 +266,7 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
             if (eligible && !(expertAbove && state.Above))
             {
                 // The attribution (a logarithm per node of every tree) is only read when an alert rises: computed below.
-                forestScore = _model.Score(vector, out paperScore, out modelVersion, out scoredBy);
+                forestScore = _model.Score(vector, out paperScore, out modelVersion, out scoredBy, _scoreMemo);
                 forestAbove = forestScore >= options.Threshold; // false while NaN (no forest yet)
             }
             above = eligible && (forestAbove || expertAbove);

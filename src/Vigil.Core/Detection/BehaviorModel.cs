@@ -224,7 +224,21 @@ public sealed class BehaviorModel
     /// events never need; <paramref name="forest"/> is the forest that scored (null before one), for
     /// <see cref="IsolationForest.Explain"/> when the attribution is wanted after all. The scores are the same, bit for bit.
     /// </summary>
-    public double Score(ReadOnlySpan<float> vector, out double paperScore, out int version, out IsolationForest? forest)
+    public double Score(ReadOnlySpan<float> vector, out double paperScore, out int version, out IsolationForest? forest) =>
+        Score(vector, out paperScore, out version, out forest, null);
+
+    /// <summary>
+    /// <see cref="Score(ReadOnlySpan{float}, out double, out int, out IsolationForest?)"/>, answering from
+    /// <paramref name="memo"/> when the same forest scored the same vector (bit for bit) there before. Behaviour vectors
+    /// repeat a great deal (most are zeros but for the login-hour term, and a user's page views in one hour give the
+    /// same vector), and the forest's walk is the costliest step of the rule. The scores are the same with or without.
+    /// </summary>
+    /// <param name="vector">The behaviour vector.</param>
+    /// <param name="paperScore">The forest's own score.</param>
+    /// <param name="version">The version of the forest that scored (0 before one).</param>
+    /// <param name="forest">The forest that scored (null before one).</param>
+    /// <param name="memo">One caller's recent scores (not thread-safe: one per thread or pipeline), or null.</param>
+    public double Score(ReadOnlySpan<float> vector, out double paperScore, out int version, out IsolationForest? forest, ScoreMemo? memo)
     {
         if (_fitted is not { } fitted)
         {
@@ -235,10 +249,64 @@ public sealed class BehaviorModel
         }
         version = fitted.Version;
         forest = fitted.Forest;
+        if (memo is null || vector.Length != FeatureCount)
+        {
+            return ScoreWith(fitted, vector, out paperScore);
+        }
+        uint a = BitConverter.SingleToUInt32Bits(vector[0]), b = BitConverter.SingleToUInt32Bits(vector[1]),
+            c = BitConverter.SingleToUInt32Bits(vector[2]), d = BitConverter.SingleToUInt32Bits(vector[3]),
+            e = BitConverter.SingleToUInt32Bits(vector[4]);
+        ref var entry = ref memo.EntryFor(a, b, c, d, e);
+        if (ReferenceEquals(entry.Fitted, fitted) && entry.A == a && entry.B == b && entry.C == c && entry.D == d && entry.E == e)
+        {
+            paperScore = entry.Paper;
+            return entry.Score;
+        }
+        var score = ScoreWith(fitted, vector, out paperScore);
+        entry = new ScoreMemo.Entry { Fitted = fitted, A = a, B = b, C = c, D = d, E = e, Paper = paperScore, Score = score };
+        return score;
+    }
+
+    private static double ScoreWith(Fitted fitted, ReadOnlySpan<float> vector, out double paperScore)
+    {
         // Score sums the same leaves' path lengths as Explain, exactly (IsolationForestKernelTests holds them equal).
         paperScore = fitted.Forest.Score(vector);
         var meanPath = -Math.Log2(paperScore) * IsolationForest.AveragePathLength(fitted.Forest.SampleSize);
         return double.Exp2(-meanPath / fitted.Normaliser);
+    }
+
+    /// <summary>
+    /// Recent scores of <see cref="Score(ReadOnlySpan{float}, out double, out int, out IsolationForest?, ScoreMemo?)"/>
+    /// by forest and vector: 4,096 entries of 48 bytes, one per hash of the vector, a newer score replacing an older
+    /// one. Not thread-safe: one per pipeline.
+    /// </summary>
+    public sealed class ScoreMemo
+    {
+        private const int Size = 4096;
+        private readonly Entry[] _entries = new Entry[Size];
+
+        internal ref Entry EntryFor(uint a, uint b, uint c, uint d, uint e)
+        {
+            ulong h = (a * 0x9E3779B97F4A7C15UL) ^ (b * 0xC2B2AE3D27D4EB4FUL) ^ (c * 0x165667B19E3779F9UL)
+                ^ (d * 0x27D4EB2F165667C5UL) ^ (e * 0xFF51AFD7ED558CCDUL);
+            h ^= h >> 29;
+            h *= 0xBF58476D1CE4E5B9UL;
+            h ^= h >> 32;
+            return ref _entries[(int)(h & (Size - 1))];
+        }
+
+        internal struct Entry
+        {
+            // The fitted forest and normaliser the score is of: a refit makes a new one, so old entries no longer match.
+            public object? Fitted;
+            public uint A;
+            public uint B;
+            public uint C;
+            public uint D;
+            public uint E;
+            public double Paper;
+            public double Score;
+        }
     }
 
     /// <summary>

@@ -129,6 +129,44 @@ public sealed class BehaviorModelTests
     }
 
     [Fact]
+    public void Score_WithMemo_SameScoresBitForBit_AndARefitIsNeverAnsweredFromTheOldForest()
+    {
+        var rows = Ordinary(3000, 4);
+        var model = new BehaviorModel(new BehaviorModelOptions { SampleUsers = 500, RetrainInterval = TimeSpan.FromSeconds(1) }, 0.8);
+        for (var r = 0; r < 1500; r++)
+        {
+            model.Observe($"u-{r % 900}", rows.AsSpan(r * BehaviorModel.FeatureCount, BehaviorModel.FeatureCount), r * 100L, 12);
+        }
+        var memo = new BehaviorModel.ScoreMemo();
+        // Repeats (every probe twice, and a run of all-zero vectors) as well as distinct vectors.
+        var probes = Ordinary(300, 9);
+        var order = Enumerable.Range(0, 300).Concat(Enumerable.Range(0, 300)).ToList();
+        void Check()
+        {
+            foreach (var p in order)
+            {
+                var vector = probes.AsSpan(p * BehaviorModel.FeatureCount, BehaviorModel.FeatureCount);
+                var plain = model.Score(vector, out var paper, out var version, out var forest);
+                var memoised = model.Score(vector, out var memoPaper, out var memoVersion, out var memoForest, memo);
+                Assert.Equal(BitConverter.DoubleToInt64Bits(plain), BitConverter.DoubleToInt64Bits(memoised));
+                Assert.Equal(BitConverter.DoubleToInt64Bits(paper), BitConverter.DoubleToInt64Bits(memoPaper));
+                Assert.Equal(version, memoVersion);
+                Assert.Same(forest, memoForest);
+            }
+        }
+
+        Check();
+        var before = model.Version;
+        // A refit: the memo now holds the old forest's scores for these very vectors, and must not answer with them.
+        for (var r = 1500; r < 3000; r++)
+        {
+            model.Observe($"u-{r % 900}", rows.AsSpan(r * BehaviorModel.FeatureCount, BehaviorModel.FeatureCount), r * 100L, 12);
+        }
+        Assert.True(model.Version > before);
+        Check();
+    }
+
+    [Fact]
     public void Score_WithoutAttribution_SameScoresAndForestAsWithIt()
     {
         var rows = Ordinary(3000, 4);
