@@ -6,16 +6,19 @@ namespace Vigil.Server.Tests;
 /// <summary>The shape and consistency of <c>vigil bench</c>'s reports; never their speed (that is what the bench is for).</summary>
 public sealed class BenchCommandTests
 {
+    /// <summary>Runs <c>vigil bench</c> with <paramref name="args"/>, which must succeed, and parses its report.</summary>
+    private static async Task<JsonDocument> ReportAsync(string[] args)
+    {
+        using var stdout = new StringWriter();
+        var code = await BenchCommand.RunAsync(args, stdout, TextWriter.Null, CancellationToken.None);
+        Assert.Equal(0, code);
+        return JsonDocument.Parse(stdout.ToString());
+    }
+
     [Fact]
     public async Task Core_SmallRun_ReportsEveryContenderWithConsistentRatios()
     {
-        using var stdout = new StringWriter();
-        var code = await BenchCommand.RunAsync(
-            ["core", "--events", "20000", "--users", "2000", "--duration", "1h", "--runs", "1", "--warmups", "0"],
-            stdout, TextWriter.Null, CancellationToken.None);
-
-        Assert.Equal(0, code);
-        using var doc = JsonDocument.Parse(stdout.ToString());
+        using var doc = await ReportAsync(["core", "--events", "20000", "--users", "2000", "--duration", "1h", "--runs", "1", "--warmups", "0"]);
         var root = doc.RootElement;
         Assert.Equal("core", root.GetProperty("bench").GetString());
         Assert.Equal(20000, root.GetProperty("workload").GetProperty("events").GetInt32());
@@ -64,12 +67,7 @@ public sealed class BenchCommandTests
     [Fact]
     public async Task Batch_TinyInput_VigilAndDuckDbAgreeUserByUser()
     {
-        using var stdout = new StringWriter();
-        var code = await BenchCommand.RunAsync(["batch", "--events", "20000", "--users", "500", "--runs", "1"],
-            stdout, TextWriter.Null, CancellationToken.None);
-
-        Assert.Equal(0, code);
-        using var doc = JsonDocument.Parse(stdout.ToString());
+        using var doc = await ReportAsync(["batch", "--events", "20000", "--users", "500", "--runs", "1"]);
         var root = doc.RootElement;
         Assert.Equal("batch", root.GetProperty("bench").GetString());
         Assert.Equal(20000, root.GetProperty("workload").GetProperty("events").GetInt32());
@@ -102,11 +100,7 @@ public sealed class BenchCommandTests
     [Fact]
     public async Task Core_PrimeZero_StartsEveryRoundEmpty()
     {
-        using var stdout = new StringWriter();
-        await BenchCommand.RunAsync(["core", "--events", "2000", "--users", "100", "--runs", "1", "--warmups", "0", "--prime", "0"],
-            stdout, TextWriter.Null, CancellationToken.None);
-
-        using var doc = JsonDocument.Parse(stdout.ToString());
+        using var doc = await ReportAsync(["core", "--events", "2000", "--users", "100", "--runs", "1", "--warmups", "0", "--prime", "0"]);
         Assert.Equal(0, doc.RootElement.GetProperty("workload").GetProperty("primeEvents").GetInt32());
         Assert.Equal(0, doc.RootElement.GetProperty("vigil").GetProperty("deadLetters").GetInt64());
         Assert.True(doc.RootElement.GetProperty("vigil").GetProperty("eventsPerSecond").GetDouble() > 0);
@@ -115,11 +109,7 @@ public sealed class BenchCommandTests
     [Fact]
     public async Task Core_Only_ReportsThatContenderAlone()
     {
-        using var stdout = new StringWriter();
-        await BenchCommand.RunAsync(["core", "--events", "2000", "--users", "100", "--runs", "1", "--warmups", "0", "--only", "vigil"],
-            stdout, TextWriter.Null, CancellationToken.None);
-
-        using var doc = JsonDocument.Parse(stdout.ToString());
+        using var doc = await ReportAsync(["core", "--events", "2000", "--users", "100", "--runs", "1", "--warmups", "0", "--only", "vigil"]);
         Assert.True(doc.RootElement.TryGetProperty("vigil", out _));
         Assert.False(doc.RootElement.TryGetProperty("rx", out _));
         Assert.False(doc.RootElement.TryGetProperty("ratios", out _));
@@ -128,11 +118,7 @@ public sealed class BenchCommandTests
     [Fact]
     public async Task Core_RuleCosts_ReportsEachRuleAndTheAlertsWithoutIt()
     {
-        using var stdout = new StringWriter();
-        await BenchCommand.RunAsync(["core", "--events", "20000", "--users", "300", "--duration", "2h", "--runs", "1", "--warmups", "0", "--rule-costs"],
-            stdout, TextWriter.Null, CancellationToken.None);
-
-        using var doc = JsonDocument.Parse(stdout.ToString());
+        using var doc = await ReportAsync(["core", "--events", "20000", "--users", "300", "--duration", "2h", "--runs", "1", "--warmups", "0", "--rule-costs"]);
         var root = doc.RootElement;
         Assert.Equal("core-rule-costs", root.GetProperty("bench").GetString());
         Assert.True(root.GetProperty("engineNsPerEvent").GetDouble() > 0);

@@ -114,7 +114,7 @@ public sealed partial class EventDecoder
 
             bool ok = field switch
             {
-                Field.EventId => TryFastString(ref json, MaxIdLength, cache: false, out eventId),
+                Field.EventId => TryFastUncachedString(ref json, MaxIdLength, out eventId),
                 Field.Type => TryFastType(ref json, out type, out hasType, out rawType),
                 Field.Timestamp => TryFastTimestamp(ref json, out timestampMs, out hasTimestamp),
                 Field.UserId => TryFastStringOrNumber(ref json, MaxIdLength, utf8, out userId, ref pendingUserId),
@@ -218,14 +218,15 @@ public sealed partial class EventDecoder
         _ => Field.Unknown,
     };
 
-    /// <summary>Reads an optional string value ("" and null are absent); false for anything else.</summary>
-    private bool TryFastString(ref FlatJsonScanner json, int maxLength, bool cache, out string? value)
+    /// <summary>Reads an optional string value ("" and null are absent), never cached (event ids do not repeat); false
+    /// for anything else.</summary>
+    private bool TryFastUncachedString(ref FlatJsonScanner json, int maxLength, out string? value)
     {
         value = null;
         return json.ReadValue(out var raw, out bool escaped) switch
         {
             FlatValue.Null => true,
-            FlatValue.String => TryFastStringValue(raw, escaped, maxLength, cache, out value),
+            FlatValue.String => TryFastStringValue(raw, escaped, maxLength, cache: false, out value),
             _ => false,
         };
     }
@@ -248,7 +249,7 @@ public sealed partial class EventDecoder
         }
     }
 
-    /// <summary><see cref="TryFastString"/> for a cached value, whose lookup waits for <see cref="Resolve"/> when the
+    /// <summary><see cref="TryFastUncachedString"/> for a cached value, whose lookup waits for <see cref="Resolve"/> when the
     /// value is plain text.</summary>
     private bool TryFastCachedString(ref FlatJsonScanner json, int maxLength, ReadOnlySpan<byte> message, out string? value, ref Pending pending)
     {

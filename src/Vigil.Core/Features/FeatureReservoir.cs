@@ -51,7 +51,6 @@ public sealed class FeatureReservoir
     private readonly Lock _lock = new();
     private readonly ulong _seed;
     private readonly Dictionary<string, int> _slots = new(StringComparer.Ordinal);
-    private readonly string[] _users;
     private readonly float[] _rows;
 
     // A user offered by state (the operator's per-event path) keeps the state and its row is written when the sample is
@@ -67,7 +66,8 @@ public sealed class FeatureReservoir
         public int Version;
         // Changes whenever the slot passes to another user.
         public int Ticket;
-        // The user holding the slot, next to the version: a hint is checked against it without another cache line.
+        // The user holding the slot (set under the lock, with the ticket), next to the version: a hint is checked against
+        // it without another cache line.
         public string? Holder;
         public bool ByState;
         public long UpdatedMs;
@@ -82,7 +82,6 @@ public sealed class FeatureReservoir
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         Capacity = capacity;
         _seed = seed;
-        _users = new string[capacity];
         _rows = new float[capacity * UserFeatures.Count];
         _entries = new Slot[capacity];
     }
@@ -226,20 +225,15 @@ public sealed class FeatureReservoir
     /// to give to <see cref="Release"/>.</summary>
     private static int Claim(ref Slot entry)
     {
-        var version = Volatile.Read(ref entry.Version);
-        if ((version & 1) == 0 && Interlocked.CompareExchange(ref entry.Version, version + 1, version) == version)
-        {
-            return version;
-        }
         var spin = new SpinWait();
         while (true)
         {
-            spin.SpinOnce();
-            version = Volatile.Read(ref entry.Version);
+            var version = Volatile.Read(ref entry.Version);
             if ((version & 1) == 0 && Interlocked.CompareExchange(ref entry.Version, version + 1, version) == version)
             {
                 return version;
             }
+            spin.SpinOnce();
         }
     }
 
@@ -273,7 +267,7 @@ public sealed class FeatureReservoir
                 return false;
             }
             _largestFirst.Dequeue();
-            _slots.Remove(_users[largestSlot]);
+            _slots.Remove(_entries[largestSlot].Holder!);
             slot = largestSlot;
         }
         ref var entry = ref _entries[slot];
@@ -283,7 +277,6 @@ public sealed class FeatureReservoir
         entry.State = default;
         entry.ByState = false;
         Release(ref entry, version);
-        _users[slot] = userId;
         _slots[userId] = slot;
         _largestFirst.Enqueue(slot, hash);
         if (_slots.Count == Capacity)
@@ -294,9 +287,8 @@ public sealed class FeatureReservoir
         return true;
     }
 
-    /// <summary>The row of a slot, written from its state when it was offered by state, and the slot's refresh time.
-    /// Under the lock.</summary>
-    private ReadOnlySpan<float> RowOf(int slot, out long updatedMs)
+    /// <summary>The row of a slot, written from its state when it was offered by state. Under the lock.</summary>
+    private ReadOnlySpan<float> RowOf(int slot)
     {
         var row = _rows.AsSpan(slot * UserFeatures.Count, UserFeatures.Count);
         ref var entry = ref _entries[slot];
@@ -307,7 +299,6 @@ public sealed class FeatureReservoir
             entry.ByState = false;
             entry.State = default;
         }
-        updatedMs = entry.UpdatedMs;
         Release(ref entry, version);
         return row;
     }
@@ -332,7 +323,7 @@ public sealed class FeatureReservoir
             for (var i = 0; i < slots.Count; i++)
             {
                 users[i] = slots[i].User;
-                RowOf(slots[i].Slot, out _).CopyTo(rows.AsSpan(i * UserFeatures.Count));
+                RowOf(slots[i].Slot).CopyTo(rows.AsSpan(i * UserFeatures.Count));
             }
             return new FeatureSample(users, rows);
         }
@@ -348,7 +339,7 @@ public sealed class FeatureReservoir
             {
                 return false;
             }
-            RowOf(slot, out _).CopyTo(features);
+            RowOf(slot).CopyTo(features);
             return true;
         }
     }
