@@ -121,6 +121,8 @@ public sealed class BenchCommandTests
         using var doc = await ReportAsync(["core", "--events", "20000", "--users", "300", "--duration", "2h", "--runs", "1", "--warmups", "0", "--rule-costs"]);
         var root = doc.RootElement;
         Assert.Equal("core-rule-costs", root.GetProperty("bench").GetString());
+        // Primed like bench core: eight times the measured events by default.
+        Assert.Equal(160_000, root.GetProperty("workload").GetProperty("primeEvents").GetInt32());
         Assert.True(root.GetProperty("engineNsPerEvent").GetDouble() > 0);
         var alerts = root.GetProperty("alerts").GetInt64();
         Assert.True(alerts > 0);

@@ -26,7 +26,7 @@ public sealed record SuppressionOptions
 /// Deterministic: an update is rebuilt from the stored JSON of the first alert, so an update after a restore is
 /// byte-identical to one without. The entity is the <see cref="Evidence.Entity"/> evidence, else the user or IP.
 /// </remarks>
-public sealed class AlertSuppressor : IOperator<UserEvent, Alert>, IOutput<Alert>
+public sealed class AlertSuppressor : Operator<UserEvent, Alert>, IOutput<Alert>
 {
     private readonly SuppressionOptions _options;
     private readonly long _windowMs;
@@ -41,7 +41,7 @@ public sealed class AlertSuppressor : IOperator<UserEvent, Alert>, IOutput<Alert
         State = new KeyedState<OpenAlert>(options.Window, new DelegateStateSerializer<OpenAlert>((w, s) => s.Write(w), OpenAlert.Read));
     }
 
-    public string Name => "suppression";
+    public override string Name => "suppression";
 
     /// <summary>The open alerts by (rule, entity).</summary>
     public KeyedState<OpenAlert> State { get; }
@@ -96,23 +96,23 @@ public sealed class AlertSuppressor : IOperator<UserEvent, Alert>, IOutput<Alert
         }, open.Occurrences, DateTimeOffset.FromUnixTimeMilliseconds(open.FirstMs), last, value));
     }
 
-    public void Open(OperatorContext context)
+    public override void Open(OperatorContext context)
     {
     }
 
-    public void OnEvent(in UserEvent evt, long timestampMs, IOutput<Alert> output)
+    public override void OnEvent(in UserEvent evt, long timestampMs, IOutput<Alert> output)
     {
     }
 
-    public void OnTimer(in TimerFiring timer, IOutput<Alert> output)
+    public override void OnTimer(in TimerFiring timer, IOutput<Alert> output)
     {
     }
 
-    public void OnWatermark(long watermarkMs, IOutput<Alert> output) => State.EvictExpired(watermarkMs);
+    public override void OnWatermark(long watermarkMs, IOutput<Alert> output) => State.EvictExpired(watermarkMs);
 
-    public void Snapshot(BinaryWriter writer) => State.Write(writer);
+    public override void Snapshot(BinaryWriter writer) => State.Write(writer);
 
-    public void Restore(BinaryReader reader) => State.Read(reader);
+    public override void Restore(BinaryReader reader) => State.Read(reader);
 
     private static Alert Decorate(Alert alert, int occurrences, DateTimeOffset first, DateTimeOffset last, Alert? repeat)
     {

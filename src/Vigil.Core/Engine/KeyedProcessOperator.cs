@@ -7,7 +7,7 @@ namespace Vigil.Core.Engine;
 /// </summary>
 /// <remarks>Choose a TTL at least as long as the longest time the rule looks back or forward (window, timer), or a key
 /// may be evicted while it still matters.</remarks>
-public abstract class KeyedProcessOperator<TIn, TState, TOut> : IOperator<TIn, TOut>
+public abstract class KeyedProcessOperator<TIn, TState, TOut> : Operator<TIn, TOut>
 {
     private OperatorContext? _context;
 
@@ -21,7 +21,7 @@ public abstract class KeyedProcessOperator<TIn, TState, TOut> : IOperator<TIn, T
         State = new KeyedState<TState>(stateTtl, serializer);
     }
 
-    public string Name { get; }
+    public override string Name { get; }
 
     /// <summary>The per-key state (key count and bytes are metrics).</summary>
     public KeyedState<TState> State { get; }
@@ -34,7 +34,7 @@ public abstract class KeyedProcessOperator<TIn, TState, TOut> : IOperator<TIn, T
     /// <see cref="KeySpaces.User"/> unless overridden.</summary>
     protected virtual string? KeySpace => KeySpaces.User;
 
-    public virtual void Open(OperatorContext context)
+    public override void Open(OperatorContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         _context = context;
@@ -44,7 +44,7 @@ public abstract class KeyedProcessOperator<TIn, TState, TOut> : IOperator<TIn, T
         }
     }
 
-    public void OnEvent(in TIn evt, long timestampMs, IOutput<TOut> output)
+    public override void OnEvent(in TIn evt, long timestampMs, IOutput<TOut> output)
     {
         var key = KeyOf(evt);
         if (string.IsNullOrEmpty(key))
@@ -56,14 +56,14 @@ public abstract class KeyedProcessOperator<TIn, TState, TOut> : IOperator<TIn, T
     }
 
     /// <summary>Forwards to <see cref="OnKeyTimer"/>.</summary>
-    public void OnTimer(in TimerFiring timer, IOutput<TOut> output) => OnKeyTimer(timer, output);
+    public override void OnTimer(in TimerFiring timer, IOutput<TOut> output) => OnKeyTimer(timer, output);
 
     /// <summary>Evicts keys idle past the TTL.</summary>
-    public virtual void OnWatermark(long watermarkMs, IOutput<TOut> output) => State.EvictExpired(watermarkMs);
+    public override void OnWatermark(long watermarkMs, IOutput<TOut> output) => State.EvictExpired(watermarkMs);
 
-    public virtual void Snapshot(BinaryWriter writer) => State.Write(writer);
+    public override void Snapshot(BinaryWriter writer) => State.Write(writer);
 
-    public virtual void Restore(BinaryReader reader) => State.Read(reader);
+    public override void Restore(BinaryReader reader) => State.Read(reader);
 
     /// <summary>The key of an event; null or empty skips it (the selector is also the filter).</summary>
     protected abstract string? KeyOf(in TIn evt);

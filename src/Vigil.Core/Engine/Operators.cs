@@ -62,6 +62,53 @@ public interface IOperator<TIn, TOut> : ICheckpointable
     void OnWatermark(long watermarkMs, IOutput<TOut> output);
 }
 
+/// <summary>
+/// A base for <see cref="IOperator{TIn, TOut}"/> implementations. The runtime calls every operator at one call site, so
+/// the site sees many types; through an interface it goes by the runtime's resolve stub (a hashed lookup per call),
+/// through this class by the method table. Built-in operators derive from it; an operator that only implements the
+/// interface still runs (<see cref="Of"/> wraps it).
+/// </summary>
+public abstract class Operator<TIn, TOut> : IOperator<TIn, TOut>
+{
+    public abstract string Name { get; }
+
+    public abstract void Open(OperatorContext context);
+
+    public abstract void OnEvent(in TIn evt, long timestampMs, IOutput<TOut> output);
+
+    public abstract void OnTimer(in TimerFiring timer, IOutput<TOut> output);
+
+    public abstract void OnWatermark(long watermarkMs, IOutput<TOut> output);
+
+    public abstract void Snapshot(BinaryWriter writer);
+
+    public abstract void Restore(BinaryReader reader);
+
+    /// <summary><paramref name="op"/> itself when it derives from this class, else a wrapper forwarding to it.</summary>
+    public static Operator<TIn, TOut> Of(IOperator<TIn, TOut> op)
+    {
+        ArgumentNullException.ThrowIfNull(op);
+        return op as Operator<TIn, TOut> ?? new InterfaceOnly(op);
+    }
+
+    private sealed class InterfaceOnly(IOperator<TIn, TOut> inner) : Operator<TIn, TOut>
+    {
+        public override string Name => inner.Name;
+
+        public override void Open(OperatorContext context) => inner.Open(context);
+
+        public override void OnEvent(in TIn evt, long timestampMs, IOutput<TOut> output) => inner.OnEvent(evt, timestampMs, output);
+
+        public override void OnTimer(in TimerFiring timer, IOutput<TOut> output) => inner.OnTimer(timer, output);
+
+        public override void OnWatermark(long watermarkMs, IOutput<TOut> output) => inner.OnWatermark(watermarkMs, output);
+
+        public override void Snapshot(BinaryWriter writer) => inner.Snapshot(writer);
+
+        public override void Restore(BinaryReader reader) => inner.Restore(reader);
+    }
+}
+
 /// <summary>What an operator may use of its host: timers scoped to it, the watermark and the settings of time.</summary>
 public sealed class OperatorContext
 {

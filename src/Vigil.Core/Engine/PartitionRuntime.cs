@@ -44,6 +44,9 @@ public readonly record struct PartitionRuntimeMetrics(
 public sealed class PartitionRuntime<TIn, TOut>
 {
     private readonly IOperator<TIn, TOut>[] _operators;
+    // The same operators as Operator<TIn, TOut> (wrapped when they only implement the interface): the per-event calls
+    // go through the method table rather than interface dispatch.
+    private readonly Operator<TIn, TOut>[] _dispatch;
     private readonly WatermarkTracker _watermarks;
     private readonly TimerService _timers = new();
     private readonly Dictionary<string, KeyTable> _keyTables = new(StringComparer.Ordinal);
@@ -75,6 +78,7 @@ public sealed class PartitionRuntime<TIn, TOut>
         _lastOffsets = new long[options.Inputs];
         Array.Fill(_lastOffsets, -1);
         _operators = new IOperator<TIn, TOut>[operators.Count];
+        _dispatch = new Operator<TIn, TOut>[operators.Count];
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < operators.Count; i++)
         {
@@ -84,6 +88,7 @@ public sealed class PartitionRuntime<TIn, TOut>
                 throw new ArgumentException($"Two operators are named '{op.Name}'.", nameof(operators));
             }
             _operators[i] = op;
+            _dispatch[i] = Operator<TIn, TOut>.Of(op);
             op.Open(new OperatorContext(op.Name, i, _timers, _watermarks, _clock, _keyTables));
         }
     }
@@ -159,7 +164,7 @@ public sealed class PartitionRuntime<TIn, TOut>
             _lateOutput?.Emit(new LateEvent<TIn>(evt, timestampMs, input, offset, _watermarks.Watermark));
             return EventTimeStatus.Late;
         }
-        var operators = _operators;
+        var operators = _dispatch;
         for (var i = 0; i < operators.Length; i++)
         {
             operators[i].OnEvent(evt, timestampMs, output);
@@ -186,7 +191,7 @@ public sealed class PartitionRuntime<TIn, TOut>
         var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
         while (_timers.ProcessingTime.TryDequeue(now, out var id))
         {
-            _operators[id.Owner].OnTimer(new TimerFiring(id.Key, id.TimeMs, id.Tag, TimeDomain.ProcessingTime), output);
+            _dispatch[id.Owner].OnTimer(new TimerFiring(id.Key, id.TimeMs, id.Tag, TimeDomain.ProcessingTime), output);
             fired++;
         }
         return fired;
@@ -292,10 +297,10 @@ public sealed class PartitionRuntime<TIn, TOut>
         // A timer at t fires once every event with a timestamp ≤ t has arrived, that is once t < watermark.
         while (_timers.EventTime.TryDequeue(watermark - 1, out var id))
         {
-            _operators[id.Owner].OnTimer(new TimerFiring(id.Key, id.TimeMs, id.Tag, TimeDomain.EventTime), output);
+            _dispatch[id.Owner].OnTimer(new TimerFiring(id.Key, id.TimeMs, id.Tag, TimeDomain.EventTime), output);
             fired++;
         }
-        var operators = _operators;
+        var operators = _dispatch;
         for (var i = 0; i < operators.Length; i++)
         {
             operators[i].OnWatermark(watermark, output);

@@ -14,7 +14,7 @@ namespace Vigil.Core.Engine;
 /// recycled when the key has none left: a steady stream allocates nothing but accumulators that are reference
 /// types. Not thread-safe.
 /// </remarks>
-public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TOut>
+public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : Operator<TIn, TOut>
 {
     private readonly Func<TIn, string?> _keySelector;
     private readonly IAggregator<TIn, TAcc, TResult> _aggregator;
@@ -160,7 +160,7 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
     /// <summary>Whether sliding windows are sliced into panes (see the constructor).</summary>
     public bool SlicesPanes => _panes is not null;
 
-    public string Name { get; }
+    public override string Name { get; }
 
     /// <summary>Keys with at least one open window.</summary>
     public int ActiveKeys => _keys.Count;
@@ -183,14 +183,14 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
     /// than the runtime's filter); counted, not processed. Not checkpointed.</summary>
     public long LateWindowEvents { get; private set; }
 
-    public void Open(OperatorContext context)
+    public override void Open(OperatorContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         _context = context;
         _latenessMs = context.AllowedLatenessMs;
     }
 
-    public void OnEvent(in TIn evt, long timestampMs, IOutput<TOut> output)
+    public override void OnEvent(in TIn evt, long timestampMs, IOutput<TOut> output)
     {
         var key = _keySelector(evt);
         if (string.IsNullOrEmpty(key))
@@ -234,7 +234,7 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
         }
     }
 
-    public void OnTimer(in TimerFiring timer, IOutput<TOut> output)
+    public override void OnTimer(in TimerFiring timer, IOutput<TOut> output)
     {
         if (timer.Domain != TimeDomain.EventTime || !_keys.TryGetValue(timer.Key, out var kw))
         {
@@ -279,11 +279,11 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
         }
     }
 
-    public void OnWatermark(long watermarkMs, IOutput<TOut> output)
+    public override void OnWatermark(long watermarkMs, IOutput<TOut> output)
     {
     }
 
-    public void Snapshot(BinaryWriter writer)
+    public override void Snapshot(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.Write((byte)((byte)_spec.Kind | (_panes is null ? 0 : PaneLayout)));
@@ -325,7 +325,7 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : IOperator<TIn, TO
 
     /// <summary>Restores the open windows. A checkpoint of a different window shape is discarded (the rule changed;
     /// its old windows mean nothing now), and the timers it left fire into nothing.</summary>
-    public void Restore(BinaryReader reader)
+    public override void Restore(BinaryReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
         foreach (var kw in _keys.Values)

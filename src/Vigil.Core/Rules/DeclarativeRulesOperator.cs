@@ -37,7 +37,7 @@ public readonly record struct RuleSwap(int Kept, int Started, int Dropped);
 /// </summary>
 /// <remarks>The rules use no engine timers (windows are evaluated on events; CEP time moves on the watermark), so a
 /// swap never leaves a timer owned by a rule that is gone.</remarks>
-public sealed class DeclarativeRulesOperator : IOperator<UserEvent, Alert>
+public sealed class DeclarativeRulesOperator : Operator<UserEvent, Alert>
 {
     private const byte SnapshotVersion = 1;
 
@@ -62,7 +62,7 @@ public sealed class DeclarativeRulesOperator : IOperator<UserEvent, Alert>
         Apply(rules);
     }
 
-    public string Name => "declarative-rules";
+    public override string Name => "declarative-rules";
 
     /// <summary>The rule set in force here.</summary>
     public RuleSet Rules { get; private set; } = RuleSet.Empty;
@@ -154,11 +154,11 @@ public sealed class DeclarativeRulesOperator : IOperator<UserEvent, Alert>
         return gate;
     }
 
-    public void Open(OperatorContext context)
+    public override void Open(OperatorContext context)
     {
     }
 
-    public void OnEvent(in UserEvent evt, long timestampMs, IOutput<Alert> output)
+    public override void OnEvent(in UserEvent evt, long timestampMs, IOutput<Alert> output)
     {
         var rules = _rules;
         for (var i = 0; i < rules.Length; i++)
@@ -167,11 +167,11 @@ public sealed class DeclarativeRulesOperator : IOperator<UserEvent, Alert>
         }
     }
 
-    public void OnTimer(in TimerFiring timer, IOutput<Alert> output)
+    public override void OnTimer(in TimerFiring timer, IOutput<Alert> output)
     {
     }
 
-    public void OnWatermark(long watermarkMs, IOutput<Alert> output)
+    public override void OnWatermark(long watermarkMs, IOutput<Alert> output)
     {
         var rules = _rules;
         for (var i = 0; i < rules.Length; i++)
@@ -180,7 +180,7 @@ public sealed class DeclarativeRulesOperator : IOperator<UserEvent, Alert>
         }
     }
 
-    public void Snapshot(BinaryWriter writer)
+    public override void Snapshot(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.Write(SnapshotVersion);
@@ -199,7 +199,7 @@ public sealed class DeclarativeRulesOperator : IOperator<UserEvent, Alert>
         }
     }
 
-    public void Restore(BinaryReader reader)
+    public override void Restore(BinaryReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
         var version = reader.ReadByte();
@@ -244,30 +244,32 @@ public sealed class DeclarativeRulesOperator : IOperator<UserEvent, Alert>
 
     /// <summary>A built-in rule that a declarative rule of the same name may replace: muted, it sees no events
     /// (its state ages out by the watermark) but keeps its timers and checkpoint section.</summary>
-    private sealed class RuleGate(IOperator<UserEvent, Alert> inner) : IOperator<UserEvent, Alert>
+    private sealed class RuleGate(IOperator<UserEvent, Alert> builtIn) : Operator<UserEvent, Alert>
     {
+        private readonly Operator<UserEvent, Alert> _inner = Of(builtIn);
+
         public bool Muted { get; set; }
 
-        public string Name => inner.Name;
+        public override string Name => _inner.Name;
 
-        public void Open(OperatorContext context) => inner.Open(context);
+        public override void Open(OperatorContext context) => _inner.Open(context);
 
-        public void OnEvent(in UserEvent evt, long timestampMs, IOutput<Alert> output)
+        public override void OnEvent(in UserEvent evt, long timestampMs, IOutput<Alert> output)
         {
             if (!Muted)
             {
-                inner.OnEvent(evt, timestampMs, output);
+                _inner.OnEvent(evt, timestampMs, output);
             }
         }
 
         // Muted, whatever its timers or the watermark would still raise is dropped: one rule per name raises alerts.
-        public void OnTimer(in TimerFiring timer, IOutput<Alert> output) => inner.OnTimer(timer, Muted ? Discard.Instance : output);
+        public override void OnTimer(in TimerFiring timer, IOutput<Alert> output) => _inner.OnTimer(timer, Muted ? Discard.Instance : output);
 
-        public void OnWatermark(long watermarkMs, IOutput<Alert> output) => inner.OnWatermark(watermarkMs, Muted ? Discard.Instance : output);
+        public override void OnWatermark(long watermarkMs, IOutput<Alert> output) => _inner.OnWatermark(watermarkMs, Muted ? Discard.Instance : output);
 
-        public void Snapshot(BinaryWriter writer) => inner.Snapshot(writer);
+        public override void Snapshot(BinaryWriter writer) => _inner.Snapshot(writer);
 
-        public void Restore(BinaryReader reader) => inner.Restore(reader);
+        public override void Restore(BinaryReader reader) => _inner.Restore(reader);
     }
 
     private sealed class Discard : IOutput<Alert>

@@ -10,7 +10,9 @@ namespace Vigil.Server.Bench;
 /// <c>bench core --rule-costs</c>: what each built-in rule adds to the engine's cost per event. The corpus is decoded once
 /// before timing; the pipeline then runs the decoded events (<see cref="DetectionPipeline.ProcessDecoded"/>) with every
 /// rule, and again with each rule left out in turn, the variants alternating round by round so that they share the
-/// machine's conditions. A rule's cost is the difference of the medians.
+/// machine's conditions. A rule's cost is the difference of the medians. Like <c>bench core</c>, every variant first
+/// takes the priming events once (untimed, with its own rules) and every round restores the checkpoint they left, so
+/// that the costs are of a running service's state; <c>--prime 0</c> starts every round empty.
 /// </summary>
 internal static class RuleCosts
 {
@@ -46,8 +48,7 @@ internal static class RuleCosts
 
     public static JsonObject Run(CoreBenchOptions options, TextWriter progress, CancellationToken ct)
     {
-        // Fresh pipelines per variant and round: the costs are of the rules over events, not of a primed state.
-        var corpus = CoreBench.Generate(options with { PrimeEvents = 0 });
+        var corpus = CoreBench.Generate(options);
         using var setup = CoreBench.PipelineSetup.Open(options);
         var decoder = new EventDecoder(new EventDecoderOptions(), TimeProvider.System);
         var events = new UserEvent[corpus.Count];
@@ -59,7 +60,8 @@ internal static class RuleCosts
             }
             events[i] = evt;
         }
-        progress.WriteLine($"bench core --rule-costs: {events.Length:N0} events decoded; {s_variants.Length} variants × {options.Warmups + options.Runs} rounds");
+        progress.WriteLine($"bench core --rule-costs: {events.Length:N0} events decoded after {corpus.PrimeCount:N0} priming ones; {s_variants.Length} variants × {options.Warmups + options.Runs} rounds");
+        var primed = new byte[]?[s_variants.Length];
 
         // Muted built-in rules (replaced by the rules file) are not measured: leaving them out changes nothing.
         var nsPerEvent = new List<double>[s_variants.Length];
@@ -80,6 +82,14 @@ internal static class RuleCosts
                     continue;
                 }
                 var pipeline = setup.Create(s_variants[v].Configure);
+                if (corpus.PrimeCount > 0)
+                {
+                    primed[v] ??= Prime(setup.Create(s_variants[v].Configure), corpus, alerts);
+                    if (pipeline.Restore(primed[v]) != Vigil.Core.Engine.CheckpointReadStatus.Ok)
+                    {
+                        throw new InvalidOperationException($"bench core --rule-costs: the primed checkpoint of '{s_variants[v].Name}' did not restore.");
+                    }
+                }
                 GC.Collect();
                 GC.WaitForPendingFinalizers();
                 GC.Collect();
@@ -87,7 +97,7 @@ internal static class RuleCosts
                 var start = Stopwatch.GetTimestamp();
                 for (var i = 0; i < events.Length; i++)
                 {
-                    pipeline.ProcessDecoded(0, i, events[i], alerts);
+                    pipeline.ProcessDecoded(0, corpus.PrimeCount + i, events[i], alerts);
                     count += alerts.Count;
                     alerts.Clear();
                 }
@@ -130,12 +140,13 @@ internal static class RuleCosts
             ["workload"] = new JsonObject
             {
                 ["events"] = events.Length,
+                ["primeEvents"] = corpus.PrimeCount,
                 ["users"] = options.Users,
                 ["eventTimeHours"] = BenchStats.Round(options.Duration.TotalHours, 2),
                 ["seed"] = options.Seed,
                 ["warmups"] = options.Warmups,
                 ["runs"] = options.Runs,
-                ["method"] = "events decoded before timing; DetectionPipeline.ProcessDecoded with everything bench core runs, and with each part left out in turn, variants alternating round by round; a part's cost = median(all) - median(without it)",
+                ["method"] = "events decoded before timing; each variant primed once (untimed) and restored from that checkpoint every round; DetectionPipeline.ProcessDecoded with everything bench core runs, and with each part left out in turn, variants alternating round by round; a part's cost = median(all) - median(without it)",
                 ["pipeline"] = setup.Describe(),
             },
             ["engineNsPerEvent"] = BenchStats.Round(all, 1),
@@ -143,5 +154,16 @@ internal static class RuleCosts
             ["bruteForceAndSuppressionOnlyNsPerEvent"] = BenchStats.Round(BenchStats.Median(nsPerEvent[^1]), 1),
             ["rules"] = rules,
         };
+    }
+
+    /// <summary>Feeds the priming events to <paramref name="pipeline"/> (raw, as bench core primes) and returns its checkpoint.</summary>
+    private static byte[] Prime(DetectionPipeline pipeline, CoreBench.Corpus corpus, List<Alert> alerts)
+    {
+        for (var i = 0; i < corpus.PrimeCount; i++)
+        {
+            pipeline.Process("user-events", 0, i, corpus.PrimeKeys[i], corpus.PrimeValues[i], alerts, out _);
+            alerts.Clear();
+        }
+        return pipeline.Snapshot();
     }
 }

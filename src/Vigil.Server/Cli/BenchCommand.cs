@@ -19,7 +19,8 @@ public static class BenchCommand
                                                   rules, the shipped rules file, the geo rules when ./data/geo is
                                                   there, and the ML feature operator)
                                [--rule-costs]    (instead: the engine over pre-decoded events with every built-in
-                                                  rule and with each left out in turn; ns/event per rule)
+                                                  rule and with each left out in turn, each primed as above;
+                                                  ns/event per rule)
                ./vigil bench e2e   [--events N] [--rate R] [--seconds S] [--warmup-seconds S] [--postgres URL]
                                [--runs N] [--partitions N] [--attack-every-ms N]
                ./vigil bench batch [--events N] [--users N] [--seed N] [--runs N] [--duckdb-threads N]
