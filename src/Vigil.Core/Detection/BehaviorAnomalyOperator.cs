@@ -206,30 +206,14 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         {
             state.RemoveFirstActivity();
         }
-        int searches = 0, purchases = 0;
-        var spent = 0.0;
-        for (var i = 0; i < state.ActivityCount; i++)
-        {
-            var t = state.ActivityTimeAt(i);
-            if (t <= from || t > evt.TimestampMs)
-            {
-                continue;
-            }
-            if (state.ActivityIsPurchase(i))
-            {
-                purchases++;
-                spent += state.ActivityAmountAt(i);
-            }
-            else
-            {
-                searches++;
-            }
-        }
+        state.CountActivity(from, evt.TimestampMs, out var searches, out var purchases, out var spent);
         var sameSession = state.InSession(evt.SessionId);
         var newDevice = sameSession ? state.SessionNewDevice
             : evt.UserAgent is { } ua && !state.KnowsDevice(BehaviorState.DeviceHash(ua));
         var unusual = sameSession && state.SessionUnusualHour;
-        var localHour = LocalHour(evt);
+        // Within the session the forest and the expert score never read the local hour (the session's login fixed the
+        // hour's share): it is looked up (an address lookup) only for an alert's evidence, or for a custom scorer.
+        var localHour = sameSession && _model is not null ? -1 : LocalHour(evt);
         var features = new BehaviorFeatures(localHour, unusual, newDevice, searches, purchases, spent, state.Logins)
         {
             BaselineSearches = sameSession ? state.BaseSearches : state.MaxSearchesHour,
@@ -282,6 +266,10 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         if (!rose)
         {
             return;
+        }
+        if (features.LocalHour < 0)
+        {
+            features = features with { LocalHour = LocalHour(evt) };
         }
         var ids = new List<string>();
         for (var i = 0; i < state.ActivityCount && ids.Count < 50; i++)
@@ -786,6 +774,39 @@ public struct BehaviorState
 
     internal readonly long ActivityTimeAt(int index) => Entry(index).TimeMs;
 
+    /// <summary>The searches and purchases (with the purchases' total amount, summed in arrival order) remembered at
+    /// times t with <paramref name="after"/> &lt; t ≤ <paramref name="upTo"/>: one pass over the ring.</summary>
+    internal readonly void CountActivity(long after, long upTo, out int searches, out int purchases, out double spent)
+    {
+        searches = 0;
+        purchases = 0;
+        spent = 0;
+        if (_ringCount == 0)
+        {
+            return;
+        }
+        var ring = Ring!;
+        var mask = ring.Length - 1;
+        for (var i = 0; i < _ringCount; i++)
+        {
+            ref readonly var entry = ref ring[(_ringHead + i) & mask];
+            var t = entry.TimeMs;
+            if (t <= after || t > upTo)
+            {
+                continue;
+            }
+            if (entry.Purchase)
+            {
+                purchases++;
+                spent += entry.Amount;
+            }
+            else
+            {
+                searches++;
+            }
+        }
+    }
+
     internal readonly bool ActivityIsPurchase(int index) => Entry(index).Purchase;
 
     internal readonly double ActivityAmountAt(int index) => Entry(index).Amount;
@@ -806,9 +827,15 @@ public struct BehaviorState
         get
         {
             var latest = long.MinValue;
+            if (_ringCount == 0)
+            {
+                return latest;
+            }
+            var ring = Ring!;
+            var mask = ring.Length - 1;
             for (var i = 0; i < _ringCount; i++)
             {
-                latest = Math.Max(latest, Entry(i).TimeMs);
+                latest = Math.Max(latest, ring[(_ringHead + i) & mask].TimeMs);
             }
             return latest;
         }
