@@ -50,21 +50,29 @@ public static class UserAgents
         public bool IsAutomation { get; } = isAutomation;
 
         public uint Device { get; } = device;
+
+        /// <summary>The same answer for another instance of the same text.</summary>
+        public Facts For(string sameText) => new(sameText, IsAutomation, Device, FeatureDevice);
     }
 
-    // The last agent this thread looked up: the rules of one event ask about its agent several times in a row
-    // (ACCOUNT_TAKEOVER, BEHAVIOR_ANOMALY, USER_FEATURES), and the event's instance is the same for all of them.
+    // The agents this thread looked up lately, by instance: the rules of one event ask about its agent several times
+    // in a row (ACCOUNT_TAKEOVER, BEHAVIOR_ANOMALY, USER_FEATURES), and the decoder mostly hands out one instance per
+    // recurring text, so the instance's identity hash finds the answer without hashing the ~130 characters. A miss (a
+    // new instance, or two sharing a slot) falls through to the memo by text.
+    private const int RecentSlots = 256;
+
     [ThreadStatic]
-    private static Facts? t_last;
+    private static Facts?[]? t_recent;
 
     private static Facts FactsOf(string userAgent)
     {
-        var last = t_last;
-        if (last is not null && ReferenceEquals(last.UserAgent, userAgent))
+        var recent = t_recent ??= new Facts?[RecentSlots];
+        ref var slot = ref recent[System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(userAgent) & (RecentSlots - 1)];
+        if (slot is { } known && ReferenceEquals(known.UserAgent, userAgent))
         {
-            return last;
+            return known;
         }
-        return t_last = FactsOfUncached(userAgent);
+        return slot = FactsOfUncached(userAgent);
     }
 
     private static Facts FactsOfUncached(string userAgent)
@@ -74,14 +82,28 @@ public static class UserAgents
         var second = (int)(hash >> 12) & (MemoSlots - 1);
         var memo = s_memo;
         var a = Volatile.Read(ref memo[first]);
-        if (a is not null && (ReferenceEquals(a.UserAgent, userAgent) || string.Equals(a.UserAgent, userAgent, StringComparison.Ordinal)))
+        if (a is not null && ReferenceEquals(a.UserAgent, userAgent))
         {
             return a;
         }
         var b = Volatile.Read(ref memo[second]);
-        if (b is not null && (ReferenceEquals(b.UserAgent, userAgent) || string.Equals(b.UserAgent, userAgent, StringComparison.Ordinal)))
+        if (b is not null && ReferenceEquals(b.UserAgent, userAgent))
         {
             return b;
+        }
+        // The same text in another instance (the decoder's cache replaced its string): the answer is re-keyed to this
+        // instance, so that the instance lookups above and in FactsOf find it from now on.
+        if (a is not null && string.Equals(a.UserAgent, userAgent, StringComparison.Ordinal))
+        {
+            var rekeyed = a.For(userAgent);
+            Volatile.Write(ref memo[first], rekeyed);
+            return rekeyed;
+        }
+        if (b is not null && string.Equals(b.UserAgent, userAgent, StringComparison.Ordinal))
+        {
+            var rekeyed = b.For(userAgent);
+            Volatile.Write(ref memo[second], rekeyed);
+            return rekeyed;
         }
         var facts = new Facts(userAgent, Search(userAgent), ComputeDeviceHash(userAgent), Features.StableHash.Hash64(userAgent, 3));
         // An empty slot first; otherwise a hash bit picks the one replaced, so two busy agents sharing a slot settle.
