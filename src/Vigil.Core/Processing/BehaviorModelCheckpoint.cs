@@ -9,30 +9,30 @@ namespace Vigil.Core.Processing;
 /// Puts a learning <see cref="BehaviorModel"/> into its pipeline's checkpoints: an operator that takes no part in the
 /// stream and only snapshots and restores the model (its sample, generator, last refit and forest).
 /// </summary>
-internal sealed class BehaviorModelCheckpoint(BehaviorModel model) : IOperator<UserEvent, Alert>
+internal sealed class BehaviorModelCheckpoint(BehaviorModel model) : Operator<UserEvent, Alert>
 {
     /// <summary>The section name; a checkpoint written before this section existed restores with an empty model.</summary>
     public const string SectionName = "BEHAVIOR_ANOMALY.model";
 
-    public string Name => SectionName;
+    public override string Name => SectionName;
 
-    public void Open(OperatorContext context)
+    public override void Open(OperatorContext context)
     {
     }
 
-    public void OnEvent(in UserEvent evt, long timestampMs, IOutput<Alert> output)
+    public override void OnEvent(in UserEvent evt, long timestampMs, IOutput<Alert> output)
     {
     }
 
-    public void OnTimer(in TimerFiring timer, IOutput<Alert> output)
+    public override void OnTimer(in TimerFiring timer, IOutput<Alert> output)
     {
     }
 
-    public void OnWatermark(long watermarkMs, IOutput<Alert> output)
+    public override void OnWatermark(long watermarkMs, IOutput<Alert> output)
     {
     }
 
-    public void Snapshot(BinaryWriter writer) => model.WriteState(writer);
+    public override void Snapshot(BinaryWriter writer) => model.WriteState(writer);
 
-    public void Restore(BinaryReader reader) => model.ReadState(reader);
+    public override void Restore(BinaryReader reader) => model.ReadState(reader);
 }

@@ -138,7 +138,7 @@ public sealed class DetectionPipeline
         _inputs = options.Inputs;
         _suppressor = new AlertSuppressor(options.Suppression) { Downstream = _output };
         // The stream clock goes first, so an alert raised by an event is stamped with that event's time.
-        var operators = new List<IOperator<UserEvent, Alert>> { _streamClock, _suppressor };
+        var operators = new List<IOperator<UserEvent, Alert>> { _streamClock.Tracker, _suppressor };
         var perUser = options.Scope is DetectionScope.All or DetectionScope.PerUser;
         var shared = options.Scope is DetectionScope.All or DetectionScope.Shared;
         if (options.Rules is { } ruleSource)
@@ -471,36 +471,44 @@ public sealed class DetectionPipeline
     /// The stream's own time: the latest event time seen, checkpointed with the rules, so that alerts stamped with it
     /// are identical however a run is stopped and resumed.
     /// </summary>
-    private sealed class StreamClock : TimeProvider, IOperator<UserEvent, Alert>
+    private sealed class StreamClock : TimeProvider
     {
-        public string Name => "stream-clock";
+        public StreamClock() => Tracker = new TimeTracker(this);
 
         public long MaxEventTimeMs { get; private set; }
 
+        /// <summary>The operator that moves this clock with the events (the clock itself is a TimeProvider).</summary>
+        public Operator<UserEvent, Alert> Tracker { get; }
+
         public override DateTimeOffset GetUtcNow() => DateTimeOffset.FromUnixTimeMilliseconds(MaxEventTimeMs);
 
-        public void Open(OperatorContext context)
+        private sealed class TimeTracker(StreamClock clock) : Operator<UserEvent, Alert>
         {
-        }
+            public override string Name => "stream-clock";
 
-        public void OnEvent(in UserEvent evt, long timestampMs, IOutput<Alert> output)
-        {
-            if (timestampMs > MaxEventTimeMs)
+            public override void Open(OperatorContext context)
             {
-                MaxEventTimeMs = timestampMs;
             }
+
+            public override void OnEvent(in UserEvent evt, long timestampMs, IOutput<Alert> output)
+            {
+                if (timestampMs > clock.MaxEventTimeMs)
+                {
+                    clock.MaxEventTimeMs = timestampMs;
+                }
+            }
+
+            public override void OnTimer(in TimerFiring timer, IOutput<Alert> output)
+            {
+            }
+
+            public override void OnWatermark(long watermarkMs, IOutput<Alert> output)
+            {
+            }
+
+            public override void Snapshot(BinaryWriter writer) => writer.Write(clock.MaxEventTimeMs);
+
+            public override void Restore(BinaryReader reader) => clock.MaxEventTimeMs = reader.ReadInt64();
         }
-
-        public void OnTimer(in TimerFiring timer, IOutput<Alert> output)
-        {
-        }
-
-        public void OnWatermark(long watermarkMs, IOutput<Alert> output)
-        {
-        }
-
-        public void Snapshot(BinaryWriter writer) => writer.Write(MaxEventTimeMs);
-
-        public void Restore(BinaryReader reader) => MaxEventTimeMs = reader.ReadInt64();
     }
 }
