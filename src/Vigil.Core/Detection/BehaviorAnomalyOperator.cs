@@ -234,7 +234,9 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         if (_model is not null)
         {
             BehaviorModel.ToVector(features, vector);
-            _model.Observe(key, vector, evt.TimestampMs, state.Logins);
+            var sampleHint = state.SampleHint;
+            _model.Observe(key, vector, evt.TimestampMs, state.Logins, ref sampleHint);
+            state.SampleHint = sampleHint;
             // The learning minimum: a user's first logins are what "normal" is learnt from, never alerted on; so
             // neither score is needed before it (the sample above still learns from the user).
             var eligible = state.Logins >= _model.Options.MinLogins;
@@ -538,6 +540,9 @@ public struct BehaviorState
     private ushort _basePurchases;
     private byte _deviceCount;
     private byte _flags;
+    // Where the behaviour model's sample keeps this user's row, + 1 (0: not known); a note the model checks, not
+    // checkpointed (a restored state starts without it). Two bytes the struct's padding had free.
+    private ushort _sampleHint;
 
     /// <summary>Logins per local hour, at most 255 each: when one would pass that, every hour is halved (rounding
     /// up), which keeps the shares the rule reads and lets old habits fade.</summary>
@@ -592,6 +597,13 @@ public struct BehaviorState
         public long TimeMs => TimeAndKind >> 1;
 
         public bool Purchase => (TimeAndKind & 1) != 0;
+    }
+
+    /// <summary>The behaviour model's note of where its sample keeps this user's row (see <see cref="BehaviorModel.Observe(string, ReadOnlySpan{float}, long, int, ref ushort)"/>).</summary>
+    internal ushort SampleHint
+    {
+        readonly get => _sampleHint;
+        set => _sampleHint = value;
     }
 
     /// <summary>Successful logins seen (exact; the learning minimum and the evidence read it).</summary>

@@ -315,6 +315,18 @@ public sealed class BehaviorModel
     /// </summary>
     public void Observe(string userId, ReadOnlySpan<float> vector, long timestampMs, int logins)
     {
+        ushort hint = 0;
+        Observe(userId, vector, timestampMs, logins, ref hint);
+    }
+
+    /// <summary>
+    /// <see cref="Observe(string, ReadOnlySpan{float}, long, int)"/> with the caller's note of where the user's row is:
+    /// <paramref name="sampleHint"/> is the row's index + 1 as the previous call left it (0 when unknown, or past
+    /// 65,534). It is checked against the row's owner, so a stale note (the user replaced in the sample, a restored
+    /// model) only costs the lookup it would have saved; the sample and the generator end the same either way.
+    /// </summary>
+    public void Observe(string userId, ReadOnlySpan<float> vector, long timestampMs, int logins, ref ushort sampleHint)
+    {
         if (_fixed || logins < _options.TrainingMinLogins)
         {
             return;
@@ -322,7 +334,7 @@ public sealed class BehaviorModel
         BehaviorModelTrained? trained;
         lock (_lock)
         {
-            trained = ObserveLocked(userId, vector, timestampMs);
+            trained = ObserveLocked(userId, vector, timestampMs, ref sampleHint);
         }
         if (trained is not null)
         {
@@ -330,15 +342,24 @@ public sealed class BehaviorModel
         }
     }
 
-    private BehaviorModelTrained? ObserveLocked(string userId, ReadOnlySpan<float> vector, long timestampMs)
+    private BehaviorModelTrained? ObserveLocked(string userId, ReadOnlySpan<float> vector, long timestampMs, ref ushort sampleHint)
     {
-        if (_slots.TryGetValue(userId, out var slot))
+        var noted = sampleHint - 1;
+        int slot;
+        if ((uint)noted < (uint)_owners.Count && _owners[noted] is var owner
+            && (ReferenceEquals(owner, userId) || string.Equals(owner, userId, StringComparison.Ordinal)))
+        {
+            slot = noted;
+            vector[..FeatureCount].CopyTo(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_rows).Slice(slot * FeatureCount, FeatureCount));
+        }
+        else if (_slots.TryGetValue(userId, out slot))
         {
             vector[..FeatureCount].CopyTo(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_rows).Slice(slot * FeatureCount, FeatureCount));
         }
         else if (_owners.Count < _options.SampleUsers)
         {
-            _slots[userId] = _owners.Count;
+            slot = _owners.Count;
+            _slots[userId] = slot;
             _owners.Add(userId);
             for (var f = 0; f < FeatureCount; f++)
             {
@@ -353,6 +374,7 @@ public sealed class BehaviorModel
             _slots[userId] = slot;
             vector[..FeatureCount].CopyTo(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_rows).Slice(slot * FeatureCount, FeatureCount));
         }
+        sampleHint = slot < ushort.MaxValue - 1 ? (ushort)(slot + 1) : (ushort)0;
 
         var due = _fitted is null ? _owners.Count >= _options.MinTrainingUsers : timestampMs - _trainedAtMs >= _retrainMs;
         if (!due)

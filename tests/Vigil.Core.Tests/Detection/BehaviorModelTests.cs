@@ -129,6 +129,46 @@ public sealed class BehaviorModelTests
     }
 
     [Fact]
+    public void Observe_WithSampleHints_SameSampleAndScoresAsWithout()
+    {
+        // 900 users through a 500-row sample: users are replaced, so hints go stale; some hints are wrong on purpose
+        // (another user's row, or out of range). The sample written out and the scores must not differ at all.
+        var rows = Ordinary(3000, 4);
+        var plain = new BehaviorModel(new BehaviorModelOptions { SampleUsers = 500, RetrainInterval = TimeSpan.FromSeconds(1) }, 0.8);
+        var hinted = new BehaviorModel(new BehaviorModelOptions { SampleUsers = 500, RetrainInterval = TimeSpan.FromSeconds(1) }, 0.8);
+        var hints = new ushort[900];
+        var used = 0;
+        for (var r = 0; r < 3000; r++)
+        {
+            var row = rows.AsSpan(r * BehaviorModel.FeatureCount, BehaviorModel.FeatureCount);
+            var user = r % 900;
+            plain.Observe($"u-{user}", row, r * 100L, 12);
+            if (r % 97 == 0)
+            {
+                hints[user] = (ushort)(r % 2 == 0 ? 600 : 1 + ((user + 1) % 500));
+            }
+            used += hints[user] != 0 ? 1 : 0;
+            hinted.Observe($"u-{user}", row, r * 100L, 12, ref hints[user]);
+        }
+        Assert.True(used > 1000, $"only {used} observations had a hint");
+        Assert.Equal(plain.Version, hinted.Version);
+        Assert.Equal(Written(plain), Written(hinted));
+        float[] probe = [2f, 1.5f, 6f, 1f, 1f];
+        Assert.Equal(plain.Score(probe, new double[BehaviorModel.FeatureCount], out _, out _),
+            hinted.Score(probe, new double[BehaviorModel.FeatureCount], out _, out _));
+
+        static byte[] Written(BehaviorModel model)
+        {
+            using var stream = new MemoryStream();
+            using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+            {
+                model.WriteState(writer);
+            }
+            return stream.ToArray();
+        }
+    }
+
+    [Fact]
     public void Score_WithMemo_SameScoresBitForBit_AndARefitIsNeverAnsweredFromTheOldForest()
     {
         var rows = Ordinary(3000, 4);
