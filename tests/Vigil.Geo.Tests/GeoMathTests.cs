@@ -28,6 +28,15 @@ public sealed class GeoMathTests
     }
 
     [Fact]
+    public void DistanceKm_PointsAHairApart_AreNotTakenForTheSamePoint()
+    {
+        // The same point is answered without the formula; anything else, however close, goes through it.
+        double km = GeoMath.DistanceKm(48.8566, 2.3522, 48.8566, 2.3522 + 1e-6);
+
+        Assert.InRange(km, 0.00005, 0.0001);
+    }
+
+    [Fact]
     public void DistanceKm_IsSymmetric()
     {
         double there = GeoMath.DistanceKm(19.4326, -99.1332, -34.6037, -58.3821);

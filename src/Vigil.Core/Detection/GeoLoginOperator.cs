@@ -66,11 +66,11 @@ public sealed class GeoLoginOperator(GeoLoginOptions options, IGeoLocator geo, T
         if (options.ImpossibleTravelEnabled)
         {
             var (before, after) = state.Neighbours(login.TimeMs);
-            if (before is { } b && TryPlace(b, out var beforePlace))
+            if (before is { } b && TryPlace(b, packed, place, out var beforePlace))
             {
                 CheckTravel(key, b, beforePlace, packed, place, login, true, evt, output);
             }
-            if (after is { } a && TryPlace(a, out var afterPlace))
+            if (after is { } a && TryPlace(a, packed, place, out var afterPlace))
             {
                 CheckTravel(key, packed, place, a, afterPlace, login, false, evt, output);
             }
@@ -87,10 +87,17 @@ public sealed class GeoLoginOperator(GeoLoginOptions options, IGeoLocator geo, T
     }
 
     /// <summary>Where a kept login was: its address looked up again (the state keeps no coordinates; the locator answers
-    /// the same for the same address, and casts them to float as the state used to keep them). False when the address
-    /// is no longer found, which only a replaced database does.</summary>
-    private bool TryPlace(in PackedLogin login, out LoginPlace place)
+    /// the same for the same address, and casts them to float as the state used to keep them), or the place of
+    /// <paramref name="current"/> when it is the same address. False when the address is no longer found, which only a
+    /// replaced database does.</summary>
+    private bool TryPlace(in PackedLogin login, in PackedLogin current, in LoginPlace currentPlace, out LoginPlace place)
     {
+        if (login.Ip == current.Ip)
+        {
+            // The address of the login being processed, just looked up: the locator would answer the same.
+            place = currentPlace;
+            return true;
+        }
         Span<char> scratch = stackalloc char[16];
         if (geo.TryLookup(login.Ip.AsSpan(scratch), out var location))
         {

@@ -16,6 +16,12 @@ public static class GeoMath
     /// </remarks>
     public static double DistanceKm(double latitude1, double longitude1, double latitude2, double longitude2)
     {
+        if (latitude1 == latitude2 && longitude1 == longitude2)
+        {
+            // The same point (a user logging in again from the same place, the usual case): the formula below gives
+            // exactly 0 there too, so this only saves its four trigonometric calls.
+            return 0;
+        }
         double dLat = (latitude2 - latitude1) * DegreesToRadians;
         double dLon = (longitude2 - longitude1) * DegreesToRadians;
         double sinLat = Math.Sin(dLat / 2);
