@@ -44,6 +44,9 @@ public sealed partial class EventDecoder
     [ThreadStatic]
     private static string[]? t_propertyScratch;
 
+    /// <summary>Which property keys' values go through the value cache.</summary>
+    private readonly ValueAdmission _admission = new();
+
     // The latest event time accepted without reading the clock again: the clock's reading plus the allowed skew.
     // A clock that only moves forward makes every event at or before it acceptable, so this is exact, not a guess.
     private long _futureLimitMs = long.MinValue;
@@ -501,9 +504,30 @@ public sealed partial class EventDecoder
                 break;
             }
 
-            if (member != FlatMember.Name || !TryFastStringValue(rawKey, keyEscaped, MaxPropertyKeyLength, cache: true, out string? key))
+            if (member != FlatMember.Name)
             {
                 return false;
+            }
+
+            // An unescaped key is its bytes: hashed once, for the cache and for the key's admission slot.
+            string? key;
+            ulong keyHash = 0;
+            if (keyEscaped || _strings is null)
+            {
+                if (!TryFastStringValue(rawKey, keyEscaped, MaxPropertyKeyLength, cache: true, out key))
+                {
+                    return false;
+                }
+            }
+            else
+            {
+                if (rawKey.Length > MaxPropertyKeyLength)
+                {
+                    return false;
+                }
+
+                keyHash = Utf8StringCache.HashOf(rawKey);
+                key = rawKey.IsEmpty ? null : _strings.Get(rawKey, keyHash);
             }
 
             key ??= string.Empty;
@@ -515,7 +539,7 @@ public sealed partial class EventDecoder
             }
 
             if (valueKind != FlatValue.String
-                || !TryFastStringValue(rawValue, valueEscaped, MaxPropertyValueLength, cache: true, out string? value)
+                || !TryFastPropertyValue(rawValue, valueEscaped, key, keyHash, out string? value)
                 || count >= max
                 || IsDuplicateKey(key, count, key0, key1, scratch))
             {
@@ -572,6 +596,39 @@ public sealed partial class EventDecoder
                 // The scratch outlives the call: do not let it keep this event's strings alive.
                 Array.Clear(scratch!, 0, count * 2);
                 break;
+        }
+
+        return true;
+    }
+
+    /// <summary>A property's value as <see cref="TryFastStringValue"/> reads it; an unescaped one is looked up in the
+    /// value cache only while its key's values are found there often enough (<see cref="ValueAdmission"/>).</summary>
+    private bool TryFastPropertyValue(ReadOnlySpan<byte> raw, bool escaped, string key, ulong keyHash, out string? value)
+    {
+        if (escaped || _strings is not { } strings)
+        {
+            return TryFastStringValue(raw, escaped, MaxPropertyValueLength, cache: true, out value);
+        }
+
+        value = null;
+        if (raw.Length > MaxPropertyValueLength)
+        {
+            return false;
+        }
+
+        if (raw.IsEmpty)
+        {
+            return true;
+        }
+
+        if (_admission.ShouldLookUp(key, keyHash, out int slot))
+        {
+            value = strings.Get(raw, Utf8StringCache.HashOf(raw), out bool hit);
+            _admission.Record(slot, hit);
+        }
+        else
+        {
+            value = Encoding.UTF8.GetString(raw);
         }
 
         return true;

@@ -72,8 +72,14 @@ internal sealed class Utf8StringCache
     }
 
     /// <summary><see cref="Get(ReadOnlySpan{byte})"/> with the hash <see cref="Prefetch"/> gave for these bytes.</summary>
-    public string Get(ReadOnlySpan<byte> utf8, ulong hash)
+    public string Get(ReadOnlySpan<byte> utf8, ulong hash) => Get(utf8, hash, out _);
+
+    /// <summary><see cref="Get(ReadOnlySpan{byte}, ulong)"/>, saying whether the value was found in the table
+    /// (<paramref name="hit"/>); the empty value and values too long to cache count as hits, since caching them would
+    /// not have helped.</summary>
+    public string Get(ReadOnlySpan<byte> utf8, ulong hash, out bool hit)
     {
+        hit = true;
         if (utf8.IsEmpty)
         {
             return string.Empty;
@@ -95,6 +101,7 @@ internal sealed class Utf8StringCache
             return cached;
         }
 
+        hit = false;
         string value = Encoding.UTF8.GetString(utf8);
         if (value.Length == utf8.Length)
         {
@@ -110,7 +117,7 @@ internal sealed class Utf8StringCache
 
     /// <summary>The hash of a value: of its packed words when short, of its bytes otherwise; 0 for what is not cached.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong HashOf(ReadOnlySpan<byte> utf8)
+    public static ulong HashOf(ReadOnlySpan<byte> utf8)
     {
         if (utf8.IsEmpty || utf8.Length > MaxCachedBytes)
         {

@@ -71,6 +71,26 @@ public sealed class EventDecoderFastPathTests
         Assert.NotSame(first.EventId, second.EventId);
     }
 
+    [Fact]
+    public void TryDecode_PropertyWhoseValuesNeverRepeat_StopsGoingThroughTheCache()
+    {
+        var decoder = NewEventDecoder();
+        string Message(int i) => $$$"""{"eventId":"e-{{{i}}}","eventType":"PURCHASE","timestamp":"2024-06-01T11:59:00Z","userId":"u-4","properties":{"orderId":"o-{{{i}}}","currency":"EUR"}}""";
+        UserEvent? last = null;
+        for (int i = 0; i < 2000; i++)
+        {
+            Assert.True(decoder.TryDecode(Utf8(Message(i)), out last, out _));
+            Assert.Equal($"o-{i}", last.Properties!["orderId"]);
+        }
+
+        // A repeated order id now comes as new text (one value in sixteen is still looked up, to measure the key).
+        var again = Enumerable.Range(0, 4).Select(n => decoder.TryDecode(Utf8(Message(1999)), out var e, out _) ? e : null).ToArray();
+        Assert.All(again, e => Assert.Equal("o-1999", e!.Properties!["orderId"]));
+        Assert.Contains(again, e => !ReferenceEquals(e!.Properties!["orderId"], last!.Properties!["orderId"]));
+        // The currency, one value throughout, still comes from the cache.
+        Assert.All(again, e => Assert.Same(last!.Properties!["currency"], e!.Properties!["currency"]));
+    }
+
     /// <summary>serve's partitions each have a decoder; with ShareStringCache they use one value cache, so a value one
     /// decoder materialised is the instance another gets. Without it each has its own.</summary>
     [Theory]
