@@ -96,15 +96,7 @@ public sealed class AlertSuppressor : Operator<UserEvent, Alert>, IOutput<Alert>
         }, open.Occurrences, DateTimeOffset.FromUnixTimeMilliseconds(open.FirstMs), last, value));
     }
 
-    public override void Open(OperatorContext context)
-    {
-    }
-
     public override void OnEvent(in UserEvent evt, long timestampMs, IOutput<Alert> output)
-    {
-    }
-
-    public override void OnTimer(in TimerFiring timer, IOutput<Alert> output)
     {
     }
 

@@ -344,15 +344,12 @@ public sealed class BehaviorModel
 
     private BehaviorModelTrained? ObserveLocked(string userId, ReadOnlySpan<float> vector, long timestampMs, ref ushort sampleHint)
     {
-        var noted = sampleHint - 1;
-        int slot;
-        if ((uint)noted < (uint)_owners.Count && _owners[noted] is var owner
-            && (ReferenceEquals(owner, userId) || string.Equals(owner, userId, StringComparison.Ordinal)))
-        {
-            slot = noted;
-            vector[..FeatureCount].CopyTo(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_rows).Slice(slot * FeatureCount, FeatureCount));
-        }
-        else if (_slots.TryGetValue(userId, out slot))
+        // The caller's note when the row it names is still the user's, else the lookup.
+        var slot = sampleHint - 1;
+        var known = ((uint)slot < (uint)_owners.Count && _owners[slot] is var owner
+                && (ReferenceEquals(owner, userId) || string.Equals(owner, userId, StringComparison.Ordinal)))
+            || _slots.TryGetValue(userId, out slot);
+        if (known)
         {
             vector[..FeatureCount].CopyTo(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_rows).Slice(slot * FeatureCount, FeatureCount));
         }

@@ -66,19 +66,26 @@ public interface IOperator<TIn, TOut> : ICheckpointable
 /// A base for <see cref="IOperator{TIn, TOut}"/> implementations. The runtime calls every operator at one call site, so
 /// the site sees many types; through an interface it goes by the runtime's resolve stub (a hashed lookup per call),
 /// through this class by the method table. Built-in operators derive from it; an operator that only implements the
-/// interface still runs (<see cref="Of"/> wraps it).
+/// interface still runs (<see cref="Of"/> wraps it). <see cref="Open"/>, <see cref="OnTimer"/> and
+/// <see cref="OnWatermark"/> do nothing unless overridden.
 /// </summary>
 public abstract class Operator<TIn, TOut> : IOperator<TIn, TOut>
 {
     public abstract string Name { get; }
 
-    public abstract void Open(OperatorContext context);
+    public virtual void Open(OperatorContext context)
+    {
+    }
 
     public abstract void OnEvent(in TIn evt, long timestampMs, IOutput<TOut> output);
 
-    public abstract void OnTimer(in TimerFiring timer, IOutput<TOut> output);
+    public virtual void OnTimer(in TimerFiring timer, IOutput<TOut> output)
+    {
+    }
 
-    public abstract void OnWatermark(long watermarkMs, IOutput<TOut> output);
+    public virtual void OnWatermark(long watermarkMs, IOutput<TOut> output)
+    {
+    }
 
     public abstract void Snapshot(BinaryWriter writer);
 

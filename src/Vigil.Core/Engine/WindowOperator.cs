@@ -279,10 +279,6 @@ public sealed class WindowOperator<TIn, TAcc, TResult, TOut> : Operator<TIn, TOu
         }
     }
 
-    public override void OnWatermark(long watermarkMs, IOutput<TOut> output)
-    {
-    }
-
     public override void Snapshot(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);

@@ -16,19 +16,7 @@ internal sealed class BehaviorModelCheckpoint(BehaviorModel model) : Operator<Us
 
     public override string Name => SectionName;
 
-    public override void Open(OperatorContext context)
-    {
-    }
-
     public override void OnEvent(in UserEvent evt, long timestampMs, IOutput<Alert> output)
-    {
-    }
-
-    public override void OnTimer(in TimerFiring timer, IOutput<Alert> output)
-    {
-    }
-
-    public override void OnWatermark(long watermarkMs, IOutput<Alert> output)
     {
     }
 

@@ -486,24 +486,12 @@ public sealed class DetectionPipeline
         {
             public override string Name => "stream-clock";
 
-            public override void Open(OperatorContext context)
-            {
-            }
-
             public override void OnEvent(in UserEvent evt, long timestampMs, IOutput<Alert> output)
             {
                 if (timestampMs > clock.MaxEventTimeMs)
                 {
                     clock.MaxEventTimeMs = timestampMs;
                 }
-            }
-
-            public override void OnTimer(in TimerFiring timer, IOutput<Alert> output)
-            {
-            }
-
-            public override void OnWatermark(long watermarkMs, IOutput<Alert> output)
-            {
             }
 
             public override void Snapshot(BinaryWriter writer) => writer.Write(clock.MaxEventTimeMs);

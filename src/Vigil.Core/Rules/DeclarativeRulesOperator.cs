@@ -154,10 +154,6 @@ public sealed class DeclarativeRulesOperator : Operator<UserEvent, Alert>
         return gate;
     }
 
-    public override void Open(OperatorContext context)
-    {
-    }
-
     public override void OnEvent(in UserEvent evt, long timestampMs, IOutput<Alert> output)
     {
         var rules = _rules;
@@ -165,10 +161,6 @@ public sealed class DeclarativeRulesOperator : Operator<UserEvent, Alert>
         {
             rules[i].OnEvent(evt, output);
         }
-    }
-
-    public override void OnTimer(in TimerFiring timer, IOutput<Alert> output)
-    {
     }
 
     public override void OnWatermark(long watermarkMs, IOutput<Alert> output)

@@ -83,6 +83,19 @@ internal static class CoreBench
         public byte[][] PrimeValues { get; } = primeValues ?? [];
 
         public int PrimeCount => PrimeValues.Length;
+
+        /// <summary>Feeds the priming events to <paramref name="pipeline"/> (raw bytes, as serve reads them; untimed)
+        /// and returns the checkpoint they leave, which every measured round restores.</summary>
+        public byte[] PrimeCheckpoint(DetectionPipeline pipeline)
+        {
+            var alerts = new List<Alert>();
+            for (var i = 0; i < PrimeCount; i++)
+            {
+                pipeline.Process(Topic, 0, i, PrimeKeys[i], PrimeValues[i], alerts, out _);
+                alerts.Clear();
+            }
+            return pipeline.Snapshot();
+        }
     }
 
     public static Corpus Generate(CoreBenchOptions options)
@@ -420,24 +433,13 @@ internal static class CoreBench
             {
                 // The priming events run once; every round restores the checkpoint they left (untimed), as a service
                 // restarts from its checkpoint, and the measured events follow them in offsets and time.
-                _primed ??= Prime();
+                _primed ??= corpus.PrimeCheckpoint(create());
                 if (_pipeline.Restore(_primed) != Vigil.Core.Engine.CheckpointReadStatus.Ok)
                 {
                     throw new InvalidOperationException("bench core: the primed checkpoint did not restore.");
                 }
             }
             _alertCount = 0;
-        }
-
-        private readonly byte[] Prime()
-        {
-            var pipeline = create();
-            for (var i = 0; i < _prime; i++)
-            {
-                pipeline.Process(Topic, 0, i, corpus.PrimeKeys[i], corpus.PrimeValues[i], _alerts, out _);
-                _alerts.Clear();
-            }
-            return pipeline.Snapshot();
         }
 
         public void Process(int index)

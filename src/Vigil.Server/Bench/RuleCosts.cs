@@ -84,7 +84,7 @@ internal static class RuleCosts
                 var pipeline = setup.Create(s_variants[v].Configure);
                 if (corpus.PrimeCount > 0)
                 {
-                    primed[v] ??= Prime(setup.Create(s_variants[v].Configure), corpus, alerts);
+                    primed[v] ??= corpus.PrimeCheckpoint(setup.Create(s_variants[v].Configure));
                     if (pipeline.Restore(primed[v]) != Vigil.Core.Engine.CheckpointReadStatus.Ok)
                     {
                         throw new InvalidOperationException($"bench core --rule-costs: the primed checkpoint of '{s_variants[v].Name}' did not restore.");
@@ -154,16 +154,5 @@ internal static class RuleCosts
             ["bruteForceAndSuppressionOnlyNsPerEvent"] = BenchStats.Round(BenchStats.Median(nsPerEvent[^1]), 1),
             ["rules"] = rules,
         };
-    }
-
-    /// <summary>Feeds the priming events to <paramref name="pipeline"/> (raw, as bench core primes) and returns its checkpoint.</summary>
-    private static byte[] Prime(DetectionPipeline pipeline, CoreBench.Corpus corpus, List<Alert> alerts)
-    {
-        for (var i = 0; i < corpus.PrimeCount; i++)
-        {
-            pipeline.Process("user-events", 0, i, corpus.PrimeKeys[i], corpus.PrimeValues[i], alerts, out _);
-            alerts.Clear();
-        }
-        return pipeline.Snapshot();
     }
 }
