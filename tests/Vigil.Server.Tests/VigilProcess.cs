@@ -195,11 +195,57 @@ public sealed class VigilProcess : IAsyncDisposable
         return (code, process.StandardOutput, process.StandardError);
     }
 
+    private static readonly HashSet<int> s_handedOut = [];
+
+    /// <summary>
+    /// A port free now, below the system's ephemeral range and not handed out before in this test run. A port the OS
+    /// picked for a listener on port 0 could be picked again for a process the test starts (serve's embedded broker
+    /// listens on port 0) before the test's own server binds it; below the ephemeral range the OS never picks.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var ephemeralLow = EphemeralRangeStart();
+        var floor = Math.Max(1024, ephemeralLow - 12_000);
+        for (var attempt = 0; attempt < 500; attempt++)
+        {
+            var port = Random.Shared.Next(floor, ephemeralLow);
+            lock (s_handedOut)
+            {
+                if (s_handedOut.Contains(port))
+                {
+                    continue;
+                }
+            }
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+            lock (s_handedOut)
+            {
+                if (s_handedOut.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
+        throw new InvalidOperationException($"No free port found in {floor}–{ephemeralLow - 1}.");
+    }
+
+    private static int EphemeralRangeStart()
+    {
+        const string RangeFile = "/proc/sys/net/ipv4/ip_local_port_range";
+        if (File.Exists(RangeFile)
+            && File.ReadAllText(RangeFile).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries) is [var low, ..]
+            && int.TryParse(low, out var start) && start > 2048)
+        {
+            return start;
+        }
+        return 32768;
     }
 
     private void Append(StringBuilder target, string? line)
