@@ -182,8 +182,10 @@ public sealed class BehaviorModel
     }
 
     /// <summary>How far the last hour goes beyond the user's own busiest hour before, on a log scale (0 when not).</summary>
+    /// <remarks>The logarithm never decreases, so an hour at or below the busiest is 0 without computing it (most events
+    /// are; a NaN still takes the formula).</remarks>
     private static float Excess(double lastHour, double ownMax) =>
-        (float)Math.Max(0, Math.Log(1 + Math.Max(0, lastHour)) - Math.Log(1 + Math.Max(0, ownMax)));
+        lastHour <= ownMax ? 0f : (float)Math.Max(0, Math.Log(1 + Math.Max(0, lastHour)) - Math.Log(1 + Math.Max(0, ownMax)));
 
     /// <summary>Feature <paramref name="index"/> in words and original units, for an alert's evidence.</summary>
     public static string Describe(in BehaviorFeatures features, int index) => index switch

@@ -44,6 +44,9 @@ public sealed partial class EventDecoder
     [ThreadStatic]
     private static string[]? t_propertyScratch;
 
+    /// <summary>The hour of the latest event time written as <c>YYYY-MM-DDThh:mm:ss.fffZ</c>.</summary>
+    private IsoHourMemo _isoHour;
+
     /// <summary>Which property keys' values go through the value cache.</summary>
     private readonly ValueAdmission _admission = new();
 
@@ -394,7 +397,7 @@ public sealed partial class EventDecoder
         return true;
     }
 
-    private static bool TryFastTimestamp(ref FlatJsonScanner json, out long epochMs, out bool present)
+    private bool TryFastTimestamp(ref FlatJsonScanner json, out long epochMs, out bool present)
     {
         epochMs = 0;
         present = false;
@@ -412,7 +415,11 @@ public sealed partial class EventDecoder
                     return true;
                 }
 
-                present = Timestamps.TryParse(raw, out epochMs) == TimestampStatus.Ok;
+                present = _isoHour.TryParse(raw, out epochMs) || Timestamps.TryParse(raw, out epochMs) == TimestampStatus.Ok;
+                if (present)
+                {
+                    _isoHour.Remember(raw, epochMs);
+                }
                 return present;
             default:
                 return false;

@@ -231,3 +231,78 @@ internal static class Timestamps
         return true;
     }
 }
+
+/// <summary>
+/// The hour of the latest event time written in the producers' usual form, <c>YYYY-MM-DDThh:mm:ss.fffZ</c> (24 bytes):
+/// consecutive events mostly share it, so a timestamp with the same first 13 bytes only needs its minutes, seconds and
+/// milliseconds read. <see cref="TryParse"/> answers only for that form and that hour, and gives exactly what
+/// <see cref="Timestamps.TryParse"/> gives; anything else is for the full parser, whose result
+/// <see cref="Remember"/> then keeps.
+/// </summary>
+internal struct IsoHourMemo
+{
+    private const int Length = 24;
+
+    // Bytes 0–7 and 5–12 of the remembered text: together its first 13 bytes, "YYYY-MM-DDThh".
+    private ulong _head;
+    private ulong _tail;
+
+    // Epoch milliseconds at the start of that hour; only meaningful once _known.
+    private long _hourMs;
+    private bool _known;
+
+    /// <summary>The time of <paramref name="text"/> when it is in the remembered hour and the usual form.</summary>
+    public readonly bool TryParse(ReadOnlySpan<byte> text, out long epochMs)
+    {
+        epochMs = 0;
+        if (!_known || text.Length != Length || !InHourForm(text)
+            || BitConverter.ToUInt64(text) != _head || BitConverter.ToUInt64(text[5..]) != _tail
+            || !TryWithinHour(text, out var withinMs))
+        {
+            return false;
+        }
+
+        var ms = _hourMs + withinMs;
+        if (ms is < 0 or > JsonDecoding.MaxEpochMs)
+        {
+            return false;
+        }
+
+        epochMs = ms;
+        return true;
+    }
+
+    /// <summary>Keeps the hour of <paramref name="text"/>, which the full parser read as <paramref name="epochMs"/>,
+    /// when it is in the usual form.</summary>
+    public void Remember(ReadOnlySpan<byte> text, long epochMs)
+    {
+        if (text.Length != Length || !InHourForm(text) || !TryWithinHour(text, out var withinMs))
+        {
+            return;
+        }
+
+        _head = BitConverter.ToUInt64(text);
+        _tail = BitConverter.ToUInt64(text[5..]);
+        _hourMs = epochMs - withinMs;
+        _known = true;
+    }
+
+    // The separators after the hour: ":mm:ss.fffZ". The first 13 bytes were validated by the full parser once and are
+    // compared byte for byte after that.
+    private static bool InHourForm(ReadOnlySpan<byte> t) =>
+        t[13] == (byte)':' && t[16] == (byte)':' && t[19] == (byte)'.' && t[23] == (byte)'Z';
+
+    private static bool TryWithinHour(ReadOnlySpan<byte> t, out long withinMs)
+    {
+        withinMs = 0;
+        uint m1 = t[14] - (uint)'0', m2 = t[15] - (uint)'0', s1 = t[17] - (uint)'0', s2 = t[18] - (uint)'0';
+        uint f1 = t[20] - (uint)'0', f2 = t[21] - (uint)'0', f3 = t[22] - (uint)'0';
+        if (m1 > 5 || m2 > 9 || s1 > 5 || s2 > 9 || f1 > 9 || f2 > 9 || f3 > 9)
+        {
+            return false;
+        }
+
+        withinMs = ((((m1 * 10) + m2) * 60_000L) + (((s1 * 10) + s2) * 1000L)) + (((f1 * 10) + f2) * 10) + f3;
+        return true;
+    }
+}

@@ -159,9 +159,10 @@ public struct UserFeatureState
         _events++;
 
         var msOfDay = t - (FloorDiv(t, DayMs) * DayMs);
-        var angle = 2 * Math.PI * msOfDay / DayMs;
-        _hourCos += Math.Cos(angle);
-        _hourSin += Math.Sin(angle);
+        // One sincos for both (bit for bit what Math.Sin and Math.Cos give).
+        var (sin, cos) = Math.SinCos(2 * Math.PI * msOfDay / DayMs);
+        _hourCos += cos;
+        _hourSin += sin;
         if (msOfDay < 6 * HourMs)
         {
             _nightEvents++;

@@ -345,6 +345,50 @@ public sealed class EventDecoderFastPathTests
         Assert.InRange(FastDecodes, decoded / 2, decoded);
     }
 
+    [Fact]
+    public void TryDecode_TimestampsAroundTheRememberedHour_FastPathMatchesTwoPass()
+    {
+        // The decoder remembers the hour of the latest "YYYY-MM-DDThh:mm:ss.fffZ" time and reads only the rest of the
+        // next one in that hour: every time here, valid or not (a 60th second or minute, a letter, another hour, day,
+        // month or year sharing most of the bytes), must come out as the full parser reads it.
+        var random = new Random(7);
+        string[] heads = ["2024-06-01T11", "2024-06-01T12", "2024-06-01T01", "2024-05-01T11", "2023-06-01T11", "2024-06-11T11", "2024-02-29T23", "2023-02-29T23"];
+        int decoded = 0;
+        for (int i = 0; i < 4000; i++)
+        {
+            var head = heads[random.Next(4) == 0 ? random.Next(heads.Length) : 0];
+            var rest = $"{random.Next(60):00}:{random.Next(60):00}.{random.Next(1000):000}".ToCharArray();
+            if (random.Next(8) == 0)
+            {
+                rest[random.Next(rest.Length)] = "0123456789:.6Zx"[random.Next(15)];
+            }
+
+            var end = random.Next(16) == 0 ? "z" : "Z";
+            var text = $$"""{"eventId":"e-{{i}}","eventType":"SEARCH","timestamp":"{{head}}:{{new string(rest)}}{{end}}","userId":"u-1"}""";
+            if (AssertSame(Utf8(text)))
+            {
+                decoded++;
+            }
+        }
+
+        Assert.InRange(decoded, 2000, 3999);
+        Assert.InRange(FastDecodes, decoded * 9 / 10, decoded);
+    }
+
+    [Theory]
+    [InlineData("2024-06-01T11:59:60.000Z")]
+    [InlineData("2024-06-01T11:60:00.000Z")]
+    [InlineData("2024-06-01T11:5a:00.000Z")]
+    [InlineData("2024-06-01T11:59:00.00aZ")]
+    [InlineData("2024-06-01T11:59:00.000+")]
+    public void TryDecode_InvalidTimeInTheRememberedHour_IsTheFullParsersDeadLetter(string timestamp)
+    {
+        // The hour is remembered from a valid event first; the invalid rest must still be refused as the two-pass path refuses it.
+        Assert.True(AssertSame(Utf8("""{"eventId":"e-1","eventType":"SEARCH","timestamp":"2024-06-01T11:58:59.999Z","userId":"u-1"}""")));
+        Assert.False(AssertSame(Utf8($$"""{"eventId":"e-2","eventType":"SEARCH","timestamp":"{{timestamp}}","userId":"u-1"}""")));
+        Assert.True(AssertSame(Utf8("""{"eventId":"e-3","eventType":"SEARCH","timestamp":"2024-06-01T11:59:59.999Z","userId":"u-1"}""")));
+    }
+
     // One pair per test (xunit makes an instance per test): the fast decoder's value cache then also serves hits
     // across messages, as in a stream.
     private readonly EventDecoder _fast = NewEventDecoder();
