@@ -196,7 +196,7 @@ public sealed class BehaviorAnomalyOperator(BehaviorAnomalyOptions options, IGeo
         {
             _ = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out amount);
         }
-        if (state.AddActivity(evt.TimestampMs, evt.Type == EventType.Purchase, amount, evt.PackedEventId, _ringArrays))
+        if (state.AddActivity(evt.TimestampMs, evt.Type == EventType.Purchase, amount, evt.EventId, _ringArrays))
         {
             // The ring lives only while an on-time event could still count what it holds; OnWatermark lets it go.
             _rings.Enqueue(State.SlotOf(key), evt.TimestampMs);
@@ -748,12 +748,11 @@ public struct BehaviorState
     }
 
     /// <summary>Appends a search or purchase; true when the ring was just created (the caller files it for release).</summary>
-    internal bool AddActivity(long timeMs, bool purchase, double amount, string eventId) =>
-        AddActivity(timeMs, purchase, amount, CompactId.From(eventId), null);
+    internal bool AddActivity(long timeMs, bool purchase, double amount, string eventId) => AddActivity(timeMs, purchase, amount, eventId, null);
 
-    /// <summary><see cref="AddActivity(long, bool, double, string)"/> with the id already compact and the ring's arrays
-    /// taken from and given back to <paramref name="pools"/>.</summary>
-    internal bool AddActivity(long timeMs, bool purchase, double amount, CompactId eventId, ActivityRingPools? pools)
+    /// <summary><see cref="AddActivity(long, bool, double, string)"/> with the ring's arrays taken from and given
+    /// back to <paramref name="pools"/>.</summary>
+    internal bool AddActivity(long timeMs, bool purchase, double amount, string eventId, ActivityRingPools? pools)
     {
         var created = false;
         var ring = Ring;
@@ -777,7 +776,7 @@ public struct BehaviorState
             SetSide(MoreDevices, ring);
             _ringHead = 0;
         }
-        ring[(_ringHead + _ringCount) & (ring.Length - 1)] = new ActivityEntry((timeMs << 1) | (purchase ? 1L : 0), amount, eventId);
+        ring[(_ringHead + _ringCount) & (ring.Length - 1)] = new ActivityEntry((timeMs << 1) | (purchase ? 1L : 0), amount, CompactId.From(eventId));
         _ringCount++;
         return created;
     }

@@ -22,15 +22,6 @@ public readonly struct CompactId : IEquatable<CompactId>
     /// <summary>The compact form of <paramref name="id"/>; <see cref="IsNone"/> for null.</summary>
     public static CompactId From(string? id) => new(PackedKey.From(id));
 
-    /// <summary>The compact form of UTF-8 text when it packs without a string (see <see cref="PackedKey.TryFromUtf8"/>);
-    /// false when the text has to be kept as a string.</summary>
-    public static bool TryFromUtf8(ReadOnlySpan<byte> utf8, out CompactId id)
-    {
-        var ok = PackedKey.TryFromUtf8(utf8, out var packed);
-        id = new CompactId(packed);
-        return ok;
-    }
-
     /// <summary>Writes the text as <see cref="BinaryWriter.Write(string)"/> does, without making the string.</summary>
     internal void WriteTo(BinaryWriter writer) => _packed.WriteTo(writer);
 

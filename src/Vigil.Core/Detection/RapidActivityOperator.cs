@@ -89,7 +89,7 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
             state.OpenWindow();
             _rings.Enqueue(State.SlotOf(key), state.LatestMs);
         }
-        state.AddToWindow(evt.TimestampMs, evt.PackedEventId, evt.IpAddress, _capacity, _arrays);
+        state.AddToWindow(evt.TimestampMs, evt.EventId, evt.IpAddress, _capacity, _arrays);
         state.DropThrough(endMs - windowMs, _arrays);
         var count = state.WindowCount;
         var absolute = count > options.AbsoluteLimit;
@@ -208,14 +208,9 @@ public sealed class RapidActivityOperator(RapidActivityOptions options, TimeProv
 public readonly record struct RapidWindowEntry
 {
     public RapidWindowEntry(long timeMs, string eventId, string? ip)
-        : this(timeMs, CompactId.From(eventId), ip)
-    {
-    }
-
-    public RapidWindowEntry(long timeMs, CompactId eventId, string? ip)
     {
         TimeMs = timeMs;
-        Id = eventId;
+        Id = CompactId.From(eventId);
         Ip = ip;
     }
 
@@ -309,11 +304,11 @@ public struct RapidActivityState
 
     /// <summary>Adds an event in time order (inserted from the back: events arrive nearly in order), dropping the
     /// oldest when <paramref name="capacity"/> are held. Opens the window if it was not.</summary>
-    public void AddToWindow(long timeMs, string eventId, string? ip, int capacity) => AddToWindow(timeMs, CompactId.From(eventId), ip, capacity, null);
+    public void AddToWindow(long timeMs, string eventId, string? ip, int capacity) => AddToWindow(timeMs, eventId, ip, capacity, null);
 
-    /// <summary><see cref="AddToWindow(long, string, string?, int)"/> with the id already compact, taking a first array
-    /// from <paramref name="pool"/> and giving it back when the window outgrows it.</summary>
-    internal void AddToWindow(long timeMs, CompactId eventId, string? ip, int capacity, SmallArrayPool<RapidWindowEntry>? pool)
+    /// <summary><see cref="AddToWindow(long, string, string?, int)"/>, taking a first array from <paramref name="pool"/>
+    /// and giving it back when the window outgrows it.</summary>
+    internal void AddToWindow(long timeMs, string eventId, string? ip, int capacity, SmallArrayPool<RapidWindowEntry>? pool)
     {
         var items = _window;
         if (items is null || items.Length == 0)

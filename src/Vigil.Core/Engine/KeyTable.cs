@@ -1,4 +1,3 @@
-using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -487,36 +486,6 @@ internal readonly struct PackedKey : IEquatable<PackedKey>
         return new PackedKey(0, 0, text);
     }
 
-    /// <summary>
-    /// The packed or UUID form of UTF-8 text, without making its string: exactly what <see cref="From(string?)"/>
-    /// gives for that text. False for text kept as a string (and for a dotted quad, whose form the string path finds):
-    /// the caller then makes the string.
-    /// </summary>
-    public static bool TryFromUtf8(ReadOnlySpan<byte> utf8, out PackedKey key)
-    {
-        key = default;
-        if (utf8.Length is > 0 and <= MaxPacked)
-        {
-            if (TryPack(utf8, out var low, out var high))
-            {
-                key = new PackedKey(low, high, null);
-                return true;
-            }
-            return false;
-        }
-        if (utf8.Length == 36 && System.Buffers.Text.Utf8Parser.TryParse(utf8, out Guid uuid, out var used, 'D') && used == 36)
-        {
-            Span<byte> canonical = stackalloc byte[36];
-            if (uuid.TryFormat(canonical, out var written, "D") && written == 36 && canonical.SequenceEqual(utf8))
-            {
-                var bits = MemoryMarshal.Read<UInt128>(MemoryMarshal.AsBytes(new ReadOnlySpan<Guid>(in uuid)));
-                key = new PackedKey((ulong)bits, (ulong)(bits >> 64), s_uuid);
-                return true;
-            }
-        }
-        return false;
-    }
-
     /// <summary>The text; null for none.</summary>
     public override string? ToString()
     {
@@ -596,12 +565,7 @@ internal readonly struct PackedKey : IEquatable<PackedKey>
 
     // Characters i < 10 fill the low half six bits each; character 10 straddles the halves (4 bits low, 2 high); the
     // rest follow in the high half; the length sits at bit 120. The same bits as shifting one UInt128, without it.
-    private static bool TryPack(string text, out ulong low, out ulong high) => TryPack(text.AsSpan(), out low, out high);
-
-    /// <summary>Packs text given as UTF-16 characters or as bytes (any byte of a multi-byte UTF-8 character is past
-    /// ASCII, so UTF-8 text packs exactly when its characters would).</summary>
-    private static bool TryPack<T>(ReadOnlySpan<T> text, out ulong low, out ulong high)
-        where T : unmanaged, IBinaryInteger<T>
+    private static bool TryPack(string text, out ulong low, out ulong high)
     {
         var codes = CodeTable;
         var n = text.Length;
@@ -611,19 +575,19 @@ internal readonly struct PackedKey : IEquatable<PackedKey>
         var head = Math.Min(n, 10);
         for (var i = 0; i < head; i++)
         {
-            uint code = CodeOf(codes, text[i]);
+            uint code = text[i] < 128 ? codes[text[i]] : 0x80u;
             bad |= code;
             lo |= (ulong)code << (6 * i);
         }
         if (n > 10)
         {
-            uint code = CodeOf(codes, text[10]);
+            uint code = text[10] < 128 ? codes[text[10]] : 0x80u;
             bad |= code;
             lo |= (ulong)code << 60;
             hi |= (ulong)(code & 63) >> 4;
             for (var i = 11; i < n; i++)
             {
-                code = CodeOf(codes, text[i]);
+                code = text[i] < 128 ? codes[text[i]] : 0x80u;
                 bad |= code;
                 hi |= (ulong)code << ((6 * i) - 64);
             }
@@ -636,13 +600,6 @@ internal readonly struct PackedKey : IEquatable<PackedKey>
         low = lo;
         high = hi;
         return true;
-    }
-
-    private static uint CodeOf<T>(ReadOnlySpan<byte> codes, T c)
-        where T : unmanaged, IBinaryInteger<T>
-    {
-        var value = uint.CreateTruncating(c);
-        return value < 128 ? codes[(int)value] : 0x80u;
     }
 
     // Six-bit code of each ASCII character ([0-9a-zA-Z-_]); 0x80 for the rest.

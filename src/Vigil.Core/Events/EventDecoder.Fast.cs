@@ -2,7 +2,6 @@ using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
-using Vigil.Core.Detection;
 
 namespace Vigil.Core.Events;
 
@@ -85,7 +84,6 @@ public sealed partial class EventDecoder
         }
 
         uint seen = 0;
-        CompactId packedEventId = default;
         string? eventId = null, rawType = null, userId = null, username = null, sessionId = null, ipAddress = null, userAgent = null;
         // The cacheable values are looked up once the message is read: each is hashed (and its table entry fetched)
         // as it is found, so their cache misses overlap with the scanning instead of stalling it one after another.
@@ -122,7 +120,7 @@ public sealed partial class EventDecoder
 
             bool ok = field switch
             {
-                Field.EventId => TryFastEventId(ref json, out eventId, out packedEventId),
+                Field.EventId => TryFastUncachedString(ref json, MaxIdLength, out eventId),
                 Field.Type => TryFastType(ref json, out type, out hasType, out rawType),
                 Field.Timestamp => TryFastTimestamp(ref json, out timestampMs, out hasTimestamp),
                 Field.UserId => TryFastStringOrNumber(ref json, MaxIdLength, utf8, out userId, ref pendingUserId),
@@ -154,27 +152,14 @@ public sealed partial class EventDecoder
         Resolve(utf8, in pendingIp, ref ipAddress);
         Resolve(utf8, in pendingAgent, ref userAgent);
 
-        if ((eventId is null && packedEventId.IsNone) || !hasType || !hasTimestamp
+        if (eventId is null || !hasType || !hasTimestamp
             || (userId is null && !(type == EventType.LoginFailed && username is not null))
             || !IsNotInFuture(timestampMs))
         {
             return false;
         }
 
-        // Most ids pack without a string (the rules keep them packed); the text is made if something asks for it.
-        evt = eventId is null ? new UserEvent(packedEventId)
-        {
-            Type = type,
-            RawType = rawType,
-            TimestampMs = timestampMs,
-            UserId = userId,
-            Username = username,
-            SessionId = sessionId,
-            IpAddress = ipAddress,
-            UserAgent = userAgent,
-            Properties = properties,
-        }
-        : new UserEvent
+        evt = new UserEvent
         {
             EventId = eventId,
             Type = type,
@@ -239,21 +224,15 @@ public sealed partial class EventDecoder
         _ => Field.Unknown,
     };
 
-    /// <summary>The event id: packed from the bytes when it has a compact form (<paramref name="text"/> null), else as
-    /// text, never cached (ids do not repeat); "" and null are absent.</summary>
-    private bool TryFastEventId(ref FlatJsonScanner json, out string? text, out CompactId packed)
+    /// <summary>Reads an optional string value ("" and null are absent), never cached (event ids do not repeat); false
+    /// for anything else.</summary>
+    private bool TryFastUncachedString(ref FlatJsonScanner json, int maxLength, out string? value)
     {
-        text = null;
-        packed = default;
-        var kind = json.ReadValue(out var raw, out bool escaped);
-        if (kind == FlatValue.String && !escaped && raw.Length <= MaxIdLength && CompactId.TryFromUtf8(raw, out packed))
-        {
-            return true;
-        }
-        return kind switch
+        value = null;
+        return json.ReadValue(out var raw, out bool escaped) switch
         {
             FlatValue.Null => true,
-            FlatValue.String => TryFastStringValue(raw, escaped, MaxIdLength, cache: false, out text),
+            FlatValue.String => TryFastStringValue(raw, escaped, maxLength, cache: false, out value),
             _ => false,
         };
     }
@@ -276,7 +255,7 @@ public sealed partial class EventDecoder
         }
     }
 
-    /// <summary>An optional string value ("" and null are absent) from the value cache, whose lookup waits for <see cref="Resolve"/> when the
+    /// <summary><see cref="TryFastUncachedString"/> for a cached value, whose lookup waits for <see cref="Resolve"/> when the
     /// value is plain text.</summary>
     private bool TryFastCachedString(ref FlatJsonScanner json, int maxLength, ReadOnlySpan<byte> message, out string? value, ref Pending pending)
     {

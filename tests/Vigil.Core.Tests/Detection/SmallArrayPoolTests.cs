@@ -51,7 +51,7 @@ public sealed class SmallArrayPoolTests
                     plain[u].DropThrough(t);
                     break;
                 default:
-                    pooled[u].AddToWindow(t, CompactId.From($"e-{step}"), $"10.0.0.{u}", 121, pool);
+                    pooled[u].AddToWindow(t, $"e-{step}", $"10.0.0.{u}", 121, pool);
                     plain[u].AddToWindow(t, $"e-{step}", $"10.0.0.{u}", 121);
                     break;
             }
@@ -91,7 +91,7 @@ public sealed class SmallArrayPoolTests
                     break;
                 default:
                     Assert.Equal(plain[u].AddActivity(t, step % 3 == 0, step * 0.5, $"e-{step}"),
-                        pooled[u].AddActivity(t, step % 3 == 0, step * 0.5, CompactId.From($"e-{step}"), pools));
+                        pooled[u].AddActivity(t, step % 3 == 0, step * 0.5, $"e-{step}", pools));
                     break;
             }
             for (var v = 0; v < 3; v++)
