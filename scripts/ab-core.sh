@@ -32,25 +32,8 @@ fi
 case "$PAIRS" in '' | *[!0-9]* | 0) echo "ab-core: PAIRS must be a positive whole number, not '$PAIRS'." >&2; exit 2 ;; esac
 command -v node >/dev/null 2>&1 || { echo "ab-core: node is needed to read the bench's JSON." >&2; exit 1; }
 
-WORK=${AB_WORK_DIR:-${TMPDIR:-/tmp}/vigil-ab}
-mkdir -p "$WORK"
-
-# Builds one commit in a worktree of its own (kept between calls, so a second A/B of the same commit does not rebuild).
-build() {
-  local sha dir
-  sha=$(git -C "$ROOT" rev-parse --verify "$1^{commit}") || { echo "ab-core: no commit '$1'." >&2; exit 2; }
-  dir="$WORK/$sha"
-  if [ ! -d "$dir" ]; then
-    git -C "$ROOT" worktree add --detach -q "$dir" "$sha" >&2
-  fi
-  echo "ab-core: building $1 ($sha) in $dir" >&2
-  if ! dotnet build "$dir/src/Vigil.Server/Vigil.Server.csproj" -c Release -nologo -v q -clp:ErrorsOnly >"$dir/.ab-build.log" 2>&1; then
-    cat "$dir/.ab-build.log" >&2
-    echo "ab-core: the build of $1 failed (log above)." >&2
-    exit 1
-  fi
-  echo "$dir/src/Vigil.Server/bin/Release/net10.0/vigil.dll"
-}
+# shellcheck source=scripts/ab-lib.sh
+. "$ROOT/scripts/ab-lib.sh"
 
 DLL_A=$(build "$REV_A")
 DLL_B=$(build "$REV_B")
