@@ -415,7 +415,14 @@ public sealed partial class EventDecoder
                     return true;
                 }
 
-                present = _isoHour.TryParse(raw, out epochMs) || Timestamps.TryParse(raw, out epochMs) == TimestampStatus.Ok;
+                if (_isoHour.TryParse(raw, out epochMs))
+                {
+                    present = true;
+                    return true;
+                }
+
+                // A time the memo could not answer: the full parser reads it, and the memo keeps its hour.
+                present = Timestamps.TryParse(raw, out epochMs) == TimestampStatus.Ok;
                 if (present)
                 {
                     _isoHour.Remember(raw, epochMs);
