@@ -155,6 +155,10 @@ public sealed class ServeIngestTests(ServeFixture serve)
         Assert.Matches(@"vigil_consumer_lag_messages\{topic=""user-events"",partition=""\d+""\} \d+", text);
         var events = text.Split('\n').Single(l => l.StartsWith("vigil_events_total ", StringComparison.Ordinal));
         Assert.True(double.Parse(events.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) > 0, events);
+        // What bench e2e divides by the events for the service's bytes per event.
+        Assert.Contains("# TYPE dotnet_gc_allocated_bytes_total counter", text, StringComparison.Ordinal);
+        var allocated = text.Split('\n').Single(l => l.StartsWith("dotnet_gc_allocated_bytes_total ", StringComparison.Ordinal));
+        Assert.True(double.Parse(allocated.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) > 1_000_000, allocated);
     }
 
     [Fact]

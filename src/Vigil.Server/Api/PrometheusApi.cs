@@ -97,6 +97,7 @@ public static class PrometheusApi
         {
             Sample(text, $"dotnet_gc_collections_total{{generation=\"{g}\"}}", GC.CollectionCount(g));
         }
+        Counter(text, "dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap since start.", GC.GetTotalAllocatedBytes(false));
         Gauge(text, "dotnet_gc_pause_time_ratio", "Share of time spent in GC pauses since start.", GC.GetTotalPauseDuration().TotalSeconds / Math.Max(1, metrics.Uptime.TotalSeconds));
         Gauge(text, "vigil_uptime_seconds", "Seconds since start.", metrics.Uptime.TotalSeconds);
         return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");

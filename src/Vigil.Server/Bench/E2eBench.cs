@@ -217,6 +217,11 @@ internal static class E2eBench
             ["processedPerSecond"] = BenchStats.Round(BenchStats.Median([.. runs.Select(r => r.ProcessedPerSecond)]), 0),
             ["runsProducedPerSecond"] = produced,
             ["runsProcessedPerSecond"] = processed,
+            // A flat-out round has two parts: while the harness produces (it, the broker and the service share the
+            // cores), then the service draining what is left. The drain's rate alone, per run (null: no backlog left).
+            ["drainPerSecond"] = runs.Where(r => double.IsFinite(r.DrainPerSecond)).Select(r => r.DrainPerSecond).ToArray() is { Length: > 0 } drains
+                ? (JsonNode)Math.Round(BenchStats.Median(drains)) : null,
+            ["runsDrainPerSecond"] = new JsonArray([.. runs.Select(r => (JsonNode?)(double.IsFinite(r.DrainPerSecond) ? Math.Round(r.DrainPerSecond) : null))]),
             // Produced events vigil_events_total never counted: dead-lettered, or stuck when the counter stalled for 5 s.
             ["eventsNotCounted"] = runs.Sum(r => r.Uncounted),
             ["alertsRaised"] = BenchStats.Round(BenchStats.Median([.. runs.Select(r => r.AlertsRaised)]), 0),
@@ -229,6 +234,14 @@ internal static class E2eBench
                 ["harness"] = BenchStats.Round(BenchStats.Median([.. runs.Select(r => r.CpuMicrosPerEvent.Harness)]), 2),
                 ["total"] = BenchStats.Round(BenchStats.Median([.. runs.Select(r => r.CpuMicrosPerEvent.Total)]), 2),
                 ["runsService"] = new JsonArray([.. runs.Select(r => (JsonNode)BenchStats.Round(r.CpuMicrosPerEvent.Service, 2))]),
+            },
+            // Over the same span: what the service allocated per event, and the collections that cost (gen2 ones are
+            // counted among the gen0 ones too).
+            ["serviceAllocatedBytesPerEvent"] = BenchStats.Round(BenchStats.Median([.. runs.Select(r => r.AllocatedBytesPerEvent)]), 0),
+            ["serviceCollectionsPerRun"] = new JsonObject
+            {
+                ["all"] = new JsonArray([.. runs.Select(r => (JsonNode)r.Gen0Collections)]),
+                ["gen2"] = new JsonArray([.. runs.Select(r => (JsonNode)r.Gen2Collections)]),
             },
             ["latencyMs"] = new JsonObject
             {
@@ -291,6 +304,10 @@ internal static class E2eBench
         producer.Flush(TimeSpan.FromSeconds(60));
         var produceSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var expected = baseline + count + (pending.Count * Attacks.EventsPerAttack);
+        // Where the service stood when the last event was in the broker: past this point the harness only polls, so the
+        // rest of a flat-out round is the service draining its backlog with the machine (nearly) to itself.
+        var atProduced = await sampler.ScrapeAsync(ct);
+        var atProducedSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
 
         // Processed rate: from the first event counted to the last, as the service's own counter saw them.
         // Stops at the expected count, or when the counter has not moved for 5 s (a stall is reported, not waited out).
@@ -300,6 +317,7 @@ internal static class E2eBench
         var processSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var cpuAfter = cpuBefore;
         var alertsAfter = before.Alerts;
+        var gcAfter = before;
         while (last < expected && Stopwatch.GetTimestamp() < deadline && Stopwatch.GetElapsedTime(lastChange) < TimeSpan.FromSeconds(5))
         {
             await Task.Delay(50, ct);
@@ -316,6 +334,7 @@ internal static class E2eBench
                 processSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
                 cpuAfter = new CpuSeconds(sample.Cpu, brokerCpu(), HarnessCpu());
                 alertsAfter = sample.Alerts;
+                gcAfter = sample;
             }
         }
         var latencies = new List<double>();
@@ -338,6 +357,13 @@ internal static class E2eBench
         {
             DetectedMs = toDetection,
             AlertsRaised = alertsAfter - before.Alerts,
+            AllocatedBytesPerEvent = (gcAfter.Allocated - before.Allocated) / counted,
+            // Only a backlog left at that point makes a drain; at a rate the service keeps up with there is none.
+            DrainPerSecond = atProduced.Events >= 0 && last - atProduced.Events >= count / 10 && processSeconds > atProducedSeconds
+                ? (last - atProduced.Events) / (processSeconds - atProducedSeconds)
+                : double.NaN,
+            Gen0Collections = gcAfter.Gen0 - before.Gen0,
+            Gen2Collections = gcAfter.Gen2 - before.Gen2,
             CpuMicrosPerEvent = new CpuSeconds(
                 (cpuAfter.Service - cpuBefore.Service) * 1e6 / counted,
                 (cpuAfter.Broker - cpuBefore.Broker) * 1e6 / counted,
@@ -435,6 +461,19 @@ internal static class E2eBench
         /// <summary>Alerts the service raised in the round (new ones and updates of open ones), the marked ones among them.</summary>
         public double AlertsRaised { get; init; }
 
+        /// <summary>Events/s counted from the moment the harness had produced the round's last event to the last one
+        /// counted: the service with the backlog and without the producer beside it. NaN when less than a tenth of the
+        /// round was left by then.</summary>
+        public double DrainPerSecond { get; init; } = double.NaN;
+
+        /// <summary>Bytes the service allocated per event counted, over the same span as the CPU.</summary>
+        public double AllocatedBytesPerEvent { get; init; } = double.NaN;
+
+        /// <summary>The service's gen0 and gen2 collections over that span (a gen2 collection counts as a gen0 one too).</summary>
+        public double Gen0Collections { get; init; }
+
+        public double Gen2Collections { get; init; }
+
         /// <summary>Per alert, from produce to the rule firing (the alert's detectedAt): the part of the latency spent
         /// in the broker, the consumer and the pipeline; the rest is the sink and the API.</summary>
         public List<double> DetectedMs { get; init; } = [];
@@ -443,10 +482,12 @@ internal static class E2eBench
         {
             var sorted = LatenciesMs.Order().ToArray();
             var detected = DetectedMs.Order().ToArray();
-            return $"produced {ProducedPerSecond:N0}/s, processed {ProcessedPerSecond:N0}/s, latency p50 {BenchStats.Percentile(sorted, 50):F1} ms " +
+            var drain = double.IsFinite(DrainPerSecond) ? $" ({DrainPerSecond:N0}/s once produced)" : "";
+            return $"produced {ProducedPerSecond:N0}/s, processed {ProcessedPerSecond:N0}/s{drain}, latency p50 {BenchStats.Percentile(sorted, 50):F1} ms " +
                 $"p99 {BenchStats.Percentile(sorted, 99):F1} ms (to detection p50 {BenchStats.Percentile(detected, 50):F1} ms p99 {BenchStats.Percentile(detected, 99):F1} ms; " +
                 $"{sorted.Length} alerts, {Missing} missing; {Uncounted} events not counted as processed; {AlertsRaised:N0} alerts raised; CPU per event: service " +
-                $"{CpuMicrosPerEvent.Service:F1} µs, broker {CpuMicrosPerEvent.Broker:F1} µs, harness {CpuMicrosPerEvent.Harness:F1} µs)";
+                $"{CpuMicrosPerEvent.Service:F1} µs, broker {CpuMicrosPerEvent.Broker:F1} µs, harness {CpuMicrosPerEvent.Harness:F1} µs; service allocated " +
+                $"{AllocatedBytesPerEvent:F0} B/event, {Gen0Collections:F0} collections, {Gen2Collections:F0} of gen2)";
         }
     }
 
@@ -522,7 +563,14 @@ internal static class E2eBench
         private Sample? _previous;
         private double _gen2AtReset;
 
-        public readonly record struct Sample(long Events, double Rss, double PauseSeconds, double Uptime, double Gen2, double Cpu = double.NaN, double Alerts = 0);
+        public readonly record struct Sample(long Events, double Rss, double PauseSeconds, double Uptime, double Gen2, double Cpu = double.NaN, double Alerts = 0)
+        {
+            /// <summary>Bytes the service allocated since it started (NaN when it does not say).</summary>
+            public double Allocated { get; init; } = double.NaN;
+
+            /// <summary>Gen0 collections since it started (every collection counts as one of gen0 too).</summary>
+            public double Gen0 { get; init; }
+        }
 
         /// <summary>The service's figures now; Events is −1 when it does not answer (it crashed: see serviceLogTail).</summary>
         public async Task<Sample> ScrapeAsync(CancellationToken ct)
@@ -536,7 +584,7 @@ internal static class E2eBench
             {
                 return new Sample(-1, 0, 0, 0, 0);
             }
-            double events = 0, rss = 0, ratio = 0, uptime = 0, gen2 = 0, cpu = double.NaN, alerts = 0;
+            double events = 0, rss = 0, ratio = 0, uptime = 0, gen2 = 0, cpu = double.NaN, alerts = 0, allocated = double.NaN, gen0 = 0;
             foreach (var line in text.Split('\n'))
             {
                 if (line.StartsWith('#'))
@@ -555,13 +603,15 @@ internal static class E2eBench
                     case "process_resident_memory_bytes": rss = v; break;
                     case "dotnet_gc_pause_time_ratio": ratio = v; break;
                     case "vigil_uptime_seconds": uptime = v; break;
+                    case "dotnet_gc_collections_total{generation=\"0\"}": gen0 = v; break;
                     case "dotnet_gc_collections_total{generation=\"2\"}": gen2 = v; break;
+                    case "dotnet_gc_allocated_bytes_total": allocated = v; break;
                     case "process_cpu_seconds_total": cpu = v; break;
                     case var raised when raised.StartsWith("vigil_alerts_raised_total{", StringComparison.Ordinal): alerts += v; break;
                 }
             }
             // The ratio is over the whole uptime (at least 1 s); back to cumulative pause seconds.
-            return new Sample((long)events, rss, ratio * Math.Max(1, uptime), uptime, gen2, cpu, alerts);
+            return new Sample((long)events, rss, ratio * Math.Max(1, uptime), uptime, gen2, cpu, alerts) { Allocated = allocated, Gen0 = gen0 };
         }
 
         public async Task RunAsync(TimeSpan every, CancellationToken ct)

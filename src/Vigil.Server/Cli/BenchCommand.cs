@@ -39,8 +39,9 @@ public static class BenchCommand
                  own process (PostgreSQL with --postgres or POSTGRES_URL, else SQLite): the sustained rate, and
                  produce → alert-visible-in-the-API latency at a fixed load and at the maximum, after an
                  unmeasured warm-up round at the fixed load (--warmup-seconds, default 30; reported apart);
-                 per round also the CPU per event of the service, the broker and the bench itself, and the
-                 alerts raised.
+                 per round also the CPU per event of the service, the broker and the bench itself, the
+                 service's allocated bytes per event and collections, and the alerts raised; for a flat-out
+                 round also the rate of the service draining its backlog once everything is produced.
           batch  per-user feature aggregation (the 15 ML features) over N simulator events (default 10M, sorted by
                  event time), Vigil's UserFeatureAggregator on one thread against DuckDB (DuckDB.NET, in process)
                  running the equivalent SQL on the same events loaded into a table; rows/s of each (median of
