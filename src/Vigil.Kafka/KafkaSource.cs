@@ -36,7 +36,7 @@ public sealed class KafkaSource : IAsyncDisposable
     private readonly int _maxBatch;
     private readonly System.Collections.Concurrent.ConcurrentQueue<SourceBatch> _freeBatches = new();
     private readonly ILogger<KafkaSource> _logger;
-    private readonly IConsumer<byte[], byte[]> _consumer;
+    private readonly IConsumer<byte[], ReadOnlyMemory<byte>> _consumer;
     private readonly string _groupId;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -56,6 +56,9 @@ public sealed class KafkaSource : IAsyncDisposable
     private SourceBatch? _pending;
     private int _pendingFrom;
     private SourceBatch? _reading;
+    // Batch mode: the batch the next record read goes into, taken before the read so that the value deserializer can
+    // copy the record's value into its buffer (consume thread only).
+    private SourceBatch? _next;
     private bool _paused;
     private bool _outputClosed;
     private Task<bool>? _room;
@@ -145,7 +148,8 @@ public sealed class KafkaSource : IAsyncDisposable
 
         try
         {
-            _consumer = new ConsumerBuilder<byte[], byte[]>(config)
+            _consumer = new ConsumerBuilder<byte[], ReadOnlyMemory<byte>>(config)
+                .SetValueDeserializer(new ValueCopier(this))
                 .SetLogHandler((_, message) => OnLog(message))
                 .SetErrorHandler(OnError)
                 .SetPartitionsAssignedHandler(OnAssigned)
@@ -388,6 +392,11 @@ public sealed class KafkaSource : IAsyncDisposable
                 }
 
                 RewindIfClusterChanged();
+                if (_batches is not null && _pending is null)
+                {
+                    _next ??= TakeBatch();
+                }
+
                 var result = Consume(_pending is null ? s_pollTimeout : s_pausedPoll);
                 if (result is null)
                 {
@@ -406,7 +415,8 @@ public sealed class KafkaSource : IAsyncDisposable
                 }
 
                 // What the client has fetched already goes into the batch too, up to its size: no waiting to fill it.
-                var batch = _freeBatches.TryDequeue(out var free) ? free : new SourceBatch(_maxBatch, _freeBatches);
+                var batch = _next ?? TakeBatch();
+                _next = null;
                 _reading = batch;
                 batch.Add(ToRecord(result, topic));
                 while (!batch.IsFull && Consume(TimeSpan.Zero) is { } more)
@@ -461,16 +471,36 @@ public sealed class KafkaSource : IAsyncDisposable
         }
     }
 
-    private static SourceRecord ToRecord(ConsumeResult<byte[], byte[]> result, string topic) => new(
+    private static SourceRecord ToRecord(ConsumeResult<byte[], ReadOnlyMemory<byte>> result, string topic) => new(
         topic,
         result.Partition.Value,
         result.Offset.Value,
         result.Message.Key,
-        result.Message.Value ?? [],
+        result.Message.Value,
         result.Message.Timestamp.UnixTimestampMs)
     {
         Headers = result.Message.Headers is { Count: > 0 } headers ? headers : null,
     };
+
+    private SourceBatch TakeBatch() => _freeBatches.TryDequeue(out var free) ? free : new SourceBatch(_maxBatch, _freeBatches);
+
+    /// <summary>
+    /// Copies each record's value out of librdkafka's buffer: in batch mode into the buffer of the batch being filled,
+    /// which is reused with the batch (no array per record); in records mode, or outside a batch, into an array of its
+    /// own, since a record then outlives any batch.
+    /// </summary>
+    private sealed class ValueCopier(KafkaSource source) : IDeserializer<ReadOnlyMemory<byte>>
+    {
+        public ReadOnlyMemory<byte> Deserialize(ReadOnlySpan<byte> data, bool isNull, SerializationContext context)
+        {
+            if (isNull || data.IsEmpty)
+            {
+                return ReadOnlyMemory<byte>.Empty;
+            }
+            // Only the consume thread reads, so these fields are its own.
+            return (source._reading ?? source._next) is { } batch ? batch.CopyIn(data) : data.ToArray();
+        }
+    }
 
     /// <summary>Writes <paramref name="batch"/> (records mode: what is left of it) if the channel has room.</summary>
     /// <returns>True when all of it is in the channel.</returns>
@@ -548,7 +578,7 @@ public sealed class KafkaSource : IAsyncDisposable
         return !open;
     }
 
-    private ConsumeResult<byte[], byte[]>? Consume(TimeSpan timeout)
+    private ConsumeResult<byte[], ReadOnlyMemory<byte>>? Consume(TimeSpan timeout)
     {
         try
         {
@@ -606,7 +636,7 @@ public sealed class KafkaSource : IAsyncDisposable
         }
     }
 
-    private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[], byte[]> consumer, List<TopicPartition> partitions)
+    private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[], ReadOnlyMemory<byte>> consumer, List<TopicPartition> partitions)
     {
         var assigned = ToPartitions(partitions);
         _logger.LogInformation("Kafka partitions assigned: {Partitions} (consumer of {Topics})", string.Join(", ", assigned), string.Join(", ", _topics));
@@ -640,7 +670,7 @@ public sealed class KafkaSource : IAsyncDisposable
         return result;
     }
 
-    private void OnRevoked(IConsumer<byte[], byte[]> consumer, List<TopicPartitionOffset> partitions)
+    private void OnRevoked(IConsumer<byte[], ReadOnlyMemory<byte>> consumer, List<TopicPartitionOffset> partitions)
     {
         var revoked = ToPartitions(partitions);
         DropPending(revoked);
@@ -648,7 +678,7 @@ public sealed class KafkaSource : IAsyncDisposable
         PartitionsRevoked?.Invoke(revoked);
     }
 
-    private void OnLost(IConsumer<byte[], byte[]> consumer, List<TopicPartitionOffset> partitions)
+    private void OnLost(IConsumer<byte[], ReadOnlyMemory<byte>> consumer, List<TopicPartitionOffset> partitions)
     {
         var lost = ToPartitions(partitions);
         DropPending(lost);
@@ -707,7 +737,7 @@ public sealed class KafkaSource : IAsyncDisposable
     /// On the consume thread, at an assignment: asks the cluster for its id, so a replaced cluster is known before
     /// the partitions' start positions are chosen. Never throws; without an answer the log line still tells, later.
     /// </summary>
-    private void CheckClusterId(IConsumer<byte[], byte[]> consumer)
+    private void CheckClusterId(IConsumer<byte[], ReadOnlyMemory<byte>> consumer)
     {
         try
         {
@@ -813,7 +843,7 @@ public sealed class KafkaSource : IAsyncDisposable
         KafkaLogging.Forward(_logger, message);
     }
 
-    private void OnError(IConsumer<byte[], byte[]> consumer, Error error)
+    private void OnError(IConsumer<byte[], ReadOnlyMemory<byte>> consumer, Error error)
     {
         if (error.IsFatal)
         {

@@ -5,9 +5,10 @@ namespace Vigil.Kafka;
 /// <param name="Partition">The partition it was read from.</param>
 /// <param name="Offset">Its offset in that partition.</param>
 /// <param name="Key">The raw key, or null when it had none.</param>
-/// <param name="Value">The raw value; empty for a tombstone.</param>
+/// <param name="Value">The raw value; empty for a tombstone. A record taken out of a <see cref="SourceBatch"/> may view
+/// the batch's buffer: read it before <see cref="SourceBatch.Release"/>, or copy it.</param>
 /// <param name="TimestampMs">The record's Kafka timestamp in Unix milliseconds (create or log-append time).</param>
-public readonly record struct SourceRecord(string Topic, int Partition, long Offset, byte[]? Key, byte[] Value, long TimestampMs)
+public readonly record struct SourceRecord(string Topic, int Partition, long Offset, byte[]? Key, ReadOnlyMemory<byte> Value, long TimestampMs)
 {
     /// <summary>The record's headers; null when it has none.</summary>
     public Confluent.Kafka.Headers? Headers { get; init; }
@@ -28,8 +29,20 @@ public readonly record struct KafkaPartition(string Topic, int Partition)
 /// not touch the batch after that. A batch never released is simply collected.</remarks>
 public sealed class SourceBatch
 {
+    // A value larger than this gets an array of its own rather than a place in the buffer.
+    private const int LargestBuffered = 64 * 1024;
+    private const int FirstBufferBytes = 16 * 1024;
+    private const int LargestBuffer = 4 * 1024 * 1024;
+
     private readonly SourceRecord[] _records;
     private readonly System.Collections.Concurrent.ConcurrentQueue<SourceBatch>? _pool;
+    // The values of the records, back to back (see CopyIn); reused with the batch, so a consumer that reads records in
+    // batches allocates nothing per value once the buffer has grown to what a batch holds.
+    private byte[] _buffer = [];
+    private int _buffered;
+    // Since the last release: the values copied in, and their bytes.
+    private int _copies;
+    private long _copiedBytes;
 
     internal SourceBatch(int capacity, System.Collections.Concurrent.ConcurrentQueue<SourceBatch>? pool)
     {
@@ -44,11 +57,15 @@ public sealed class SourceBatch
     public SourceRecord this[int index] =>
         (uint)index < (uint)Count ? _records[index] : throw new ArgumentOutOfRangeException(nameof(index));
 
-    /// <summary>Gives the batch back to its source for reuse; the caller must not use it afterwards.</summary>
+    /// <summary>Gives the batch back to its source for reuse; the caller must not use it, nor the values of the
+    /// records taken out of it, afterwards.</summary>
     public void Release()
     {
         Array.Clear(_records, 0, Count);
         Count = 0;
+        _buffered = 0;
+        _copies = 0;
+        _copiedBytes = 0;
         // Bounded: a reader slower than the source for a while does not leave a large pool behind.
         if (_pool is { Count: < 64 } pool)
         {
@@ -57,6 +74,41 @@ public sealed class SourceBatch
     }
 
     internal bool IsFull => Count == _records.Length;
+
+    /// <summary>
+    /// A copy of <paramref name="value"/> in the batch's buffer, valid until <see cref="Release"/>. When the buffer is
+    /// full a larger one replaces it (the records already in keep the old one alive until they go), sized for a full
+    /// batch of values of the average size so far: after the first full batch, one buffer holds a batch's values.
+    /// </summary>
+    internal ReadOnlyMemory<byte> CopyIn(ReadOnlySpan<byte> value)
+    {
+        if (value.IsEmpty)
+        {
+            return ReadOnlyMemory<byte>.Empty;
+        }
+        if (value.Length > LargestBuffered)
+        {
+            return value.ToArray();
+        }
+        _copies++;
+        _copiedBytes += value.Length;
+        if (value.Length > _buffer.Length - _buffered)
+        {
+            var wanted = Math.Max(_copiedBytes, _copiedBytes * _records.Length / _copies);
+            var size = Math.Max(FirstBufferBytes, _buffer.Length);
+            while (size < wanted && size < LargestBuffer)
+            {
+                size *= 2;
+            }
+            // The values already in stay where they are (their records point there); the new buffer starts empty.
+            _buffer = new byte[size];
+            _buffered = 0;
+        }
+        var copy = new Memory<byte>(_buffer, _buffered, value.Length);
+        value.CopyTo(copy.Span);
+        _buffered += value.Length;
+        return copy;
+    }
 
     internal void Add(in SourceRecord record) => _records[Count++] = record;
 

@@ -121,7 +121,7 @@ public sealed class ConsumerGroupTests(ITestOutputHelper output) : IDisposable
                     for (var i = 0; i < batch.Count; i++)
                     {
                         var record = batch[i];
-                        Seen.Enqueue((record.Partition, record.Offset, BitConverter.ToInt32(record.Value)));
+                        Seen.Enqueue((record.Partition, record.Offset, BitConverter.ToInt32(record.Value.Span)));
                         Source.StoreOffset(record.Topic, record.Partition, record.Offset);
                     }
                     batch.Release();
@@ -155,7 +155,7 @@ public sealed class ConsumerGroupTests(ITestOutputHelper output) : IDisposable
             {
                 await foreach (var record in _channel.Reader.ReadAllAsync())
                 {
-                    Values.Enqueue(BitConverter.ToInt32(record.Value));
+                    Values.Enqueue(BitConverter.ToInt32(record.Value.Span));
                     Source.StoreOffset(record.Topic, record.Partition, record.Offset);
                 }
             });

@@ -57,6 +57,6 @@ public sealed class KcatTests(ITestOutputHelper output) : IDisposable
 
         Assert.Equal(
             lines.Order(StringComparer.Ordinal),
-            records.Select(static r => Encoding.UTF8.GetString(r.Key!) + "|" + Encoding.UTF8.GetString(r.Value)).Order(StringComparer.Ordinal));
+            records.Select(static r => Encoding.UTF8.GetString(r.Key!) + "|" + Encoding.UTF8.GetString(r.Value.Span)).Order(StringComparer.Ordinal));
     }
 }

@@ -89,7 +89,7 @@ public sealed class FaultTests
         {
             while (channel.Reader.TryRead(out var record))
             {
-                values.Add(System.Text.Encoding.UTF8.GetString(record.Value));
+                values.Add(System.Text.Encoding.UTF8.GetString(record.Value.Span));
                 quietSince = DateTime.UtcNow;
             }
             await Task.Delay(100);

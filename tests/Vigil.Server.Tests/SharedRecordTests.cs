@@ -67,7 +67,7 @@ public sealed class SharedRecordTests
     [Fact]
     public void TryRead_EmptyValueWithClock_IsProgressWithoutAnEvent()
     {
-        var progress = new SourceRecord(VigilTopics.Shared, 0, 4, null, [], 0) { Headers = SharedRecord.Headers(6, 99, 1_767_225_700_000, rebase: true) };
+        var progress = new SourceRecord(VigilTopics.Shared, 0, 4, null, ReadOnlyMemory<byte>.Empty, 0) { Headers = SharedRecord.Headers(6, 99, 1_767_225_700_000, rebase: true) };
 
         Assert.True(SharedRecord.TryRead(progress, out var partition, out var offset, out var clock, out var rebase, out var evt));
         Assert.Null(evt);
@@ -75,7 +75,7 @@ public sealed class SharedRecordTests
         // The event-only overload does not take progress for an event.
         Assert.False(SharedRecord.TryRead(progress, out _, out _, out _, out _));
         // Progress without a clock says nothing.
-        var bare = new SourceRecord(VigilTopics.Shared, 0, 5, null, [], 0) { Headers = SharedRecord.Headers(6, 100, rebase: false) };
+        var bare = new SourceRecord(VigilTopics.Shared, 0, 5, null, ReadOnlyMemory<byte>.Empty, 0) { Headers = SharedRecord.Headers(6, 100, rebase: false) };
         Assert.False(SharedRecord.TryRead(bare, out _, out _, out _, out _, out _));
     }
 }

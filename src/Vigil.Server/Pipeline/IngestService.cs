@@ -479,7 +479,7 @@ public sealed class IngestService(VigilOptions options, PipelineOptions pipeline
         partition.LastSeen = record.Offset;
         var pipeline = partition.Pipeline;
         // The key is only read if the message becomes a dead letter.
-        var outcome = pipeline.ProcessWithKeyBytes(record.Topic, record.Partition, record.Offset, record.Key, record.Value, _alerts,
+        var outcome = pipeline.ProcessWithKeyBytes(record.Topic, record.Partition, record.Offset, record.Key, record.Value.Span, _alerts,
             out var deadLetter);
         switch (outcome)
         {

@@ -116,7 +116,10 @@ public static class SharedRecord
         }
         try
         {
-            using var reader = new BinaryReader(new MemoryStream(record.Value, writable: false));
+            // A record from a batch views the batch's buffer: read it in place.
+            var bytes = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(record.Value, out var segment)
+                ? segment : new ArraySegment<byte>(record.Value.ToArray());
+            using var reader = new BinaryReader(new MemoryStream(bytes.Array!, bytes.Offset, bytes.Count, writable: false));
             evt = UserEventSerializer.Instance.Read(reader);
             if (reader.BaseStream.Position == record.Value.Length)
             {
