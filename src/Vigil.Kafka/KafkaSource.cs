@@ -497,8 +497,9 @@ public sealed class KafkaSource : IAsyncDisposable
             {
                 return ReadOnlyMemory<byte>.Empty;
             }
-            // Only the consume thread reads, so these fields are its own.
-            return (source._reading ?? source._next) is { } batch ? batch.CopyIn(data) : data.ToArray();
+            // Only the consume thread reads, so these fields are its own. In records mode the source fills a batch too,
+            // but hands its records on one by one and reuses it at once: their values need arrays of their own.
+            return source._batches is not null && (source._reading ?? source._next) is { } batch ? batch.CopyIn(data) : data.ToArray();
         }
     }
 

@@ -221,6 +221,34 @@ public sealed class ProduceConsumeTests(ITestOutputHelper output) : IDisposable
         Assert.Contains(sizes, size => size > 1);
     }
 
+    /// <summary>In records mode the source reads into a batch too, then hands the records on one by one and reuses the
+    /// batch: a record's value must not view the batch's buffer, or the next read overwrites what the channel holds.</summary>
+    [Fact]
+    public async Task Consume_RecordsLeftUnreadWhileTheSourceReadsOn_KeepTheirValues()
+    {
+        var topic = TestSupport.Unique("unread");
+        _broker.CreateTopic(topic, 3);
+        await ProduceAsync(topic, 600);
+
+        var channel = Channel.CreateUnbounded<SourceRecord>();
+        await using var source = new KafkaSource(TestSupport.Options(_broker, TestSupport.Unique("g")), [topic], channel.Writer,
+            new TestLogger<KafkaSource>(output), headers: false);
+        source.Start(CancellationToken.None);
+        // Nothing is read from the channel until the source has read everything, through many batches.
+        var deadline = DateTime.UtcNow + TestSupport.Patience;
+        while (channel.Reader.Count < 600 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+        var values = new List<int>();
+        while (channel.Reader.TryRead(out var record))
+        {
+            values.Add(BitConverter.ToInt32(record.Value.Span));
+        }
+
+        Assert.Equal(Enumerable.Range(0, 600), values.Order());
+    }
+
     [Fact]
     public async Task Consume_OutputChannelCompleted_SourceStopsAndLeavesGroup()
     {
