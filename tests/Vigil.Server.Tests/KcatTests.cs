@@ -33,8 +33,15 @@ public sealed class KcatTests
 
             var port = VigilProcess.FreePort();
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-            await using var serve = VigilProcess.Start(directory, new Dictionary<string, string> { ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap },
-                "serve", "--urls", $"http://127.0.0.1:{port}");
+            // The broker process is librdkafka's mock, which holds every rebalance after a group's first for the session
+            // timeout minus 1 s (EmbeddedBroker). serve's three consumers join one group, and when their joins fall into
+            // separate rounds (a loaded machine) the client default of 45 s held the assignment past this test's wait.
+            await using var serve = VigilProcess.Start(directory, new Dictionary<string, string>
+            {
+                ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap,
+                ["Vigil__Kafka__Client__session.timeout.ms"] = "6000",
+                ["Vigil__Kafka__Client__heartbeat.interval.ms"] = "1000",
+            }, "serve", "--urls", $"http://127.0.0.1:{port}");
             await serve.WaitForHttpAsync(http, "/api/health", TimeSpan.FromSeconds(60));
 
             var now = DateTimeOffset.UtcNow.AddMinutes(-1);
