@@ -13,11 +13,9 @@
 # Single invocations of the whole pipeline swing by 5-10 % from one process to the next on a shared machine; run
 # the same commit as A and B to see this machine's noise before trusting a difference.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NAME=ab-core
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 # shellcheck source=scripts/ab-lib.sh
-. "$ROOT/scripts/ab-lib.sh"
+. "$(dirname "$0")/ab-lib.sh"
 ab_start "$@"
 
 DEFAULTS=()

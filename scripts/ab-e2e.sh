@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# A/B of `vigil bench e2e` between two commits, alternated invocation by invocation (A B A B ...) like
-# scripts/ab-core.sh: each commit is built in its own git worktree, and each invocation's maximum (events/s), the
-# service's CPU and allocated bytes per event there, the p99 produce→alert at the fixed rate and the drain rate once
-# everything is produced are printed, then the medians and the pairs each won. The bench spawns its broker and serve from the build that runs it, so each side measures its own.
+# A/B of `vigil bench e2e` between two commits, alternated (A B A B ...) like scripts/ab-core.sh, each built in its
+# own git worktree and spawning its own broker and serve. Per invocation: the maximum (events/s), the service's CPU
+# and bytes per event there, the p99 produce→alert at the fixed rate and the drain rate once everything is produced;
+# then the medians and the pairs each won.
 #
 #   scripts/ab-e2e.sh REV_A REV_B [PAIRS] [-- bench e2e flags]
 #
@@ -13,11 +13,9 @@
 # a 2-core machine (docs/BENCHMARKS.md, session 10): run the same commit as A and B first, and judge a change over
 # several pairs. Each invocation takes about 1.5 minutes with the defaults.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NAME=ab-e2e
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 # shellcheck source=scripts/ab-lib.sh
-. "$ROOT/scripts/ab-lib.sh"
+. "$(dirname "$0")/ab-lib.sh"
 ab_start "$@"
 
 DEFAULTS=()

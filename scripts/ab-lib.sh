@@ -1,8 +1,10 @@
 # Shared by scripts/ab-core.sh and scripts/ab-e2e.sh (sourced, not run): the arguments, the worktree builds, the
-# alternated invocations and the summary. Expects ROOT (the repository) and NAME (the script's name, for messages);
+# alternated invocations and the summary. Expects NAME (the script's name, for messages); sets ROOT (the repository);
 # uses AB_WORK_DIR, else $TMPDIR/vigil-ab, else /tmp/vigil-ab.
 
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=${AB_WORK_DIR:-${TMPDIR:-/tmp}/vigil-ab}
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 # Reads REV_A REV_B [PAIRS] [-- flags] into REV_A, REV_B, PAIRS and FLAGS (the calling script's header, lines 2-14,
 # is its usage), checks for node and builds both commits into DLL_A and DLL_B.
